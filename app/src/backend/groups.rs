@@ -1,0 +1,209 @@
+//! The group registry (`groups`, `memberships`) and each group's `members`
+//! directory. Requests name a group by slug; `resolve` turns that into a
+//! `Member` only for someone who belongs to it.
+
+use crate::{
+    backend::{migrations, AppState, SchemaName},
+    error::AppError,
+    model::{validate, GroupHome, GroupSummary, MemberInfo, Role, UserInfo},
+};
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub schema: SchemaName,
+}
+
+/// A signed-in user resolved as a member of a group.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub group: Group,
+    pub user_id: Uuid,
+    pub role: Role,
+}
+
+impl Member {
+    pub fn require_admin(&self, what: &str) -> Result<(), AppError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Resident => Err(AppError::Forbidden(format!("only admins can {what}"))),
+        }
+    }
+
+    pub fn summary(&self) -> GroupSummary {
+        GroupSummary {
+            id: self.group.id,
+            slug: self.group.slug.clone(),
+            name: self.group.name.clone(),
+            role: self.role,
+        }
+    }
+}
+
+/// Creates a group with its schema; the creator becomes its admin.
+pub async fn create(
+    state: &AppState,
+    user: &UserInfo,
+    slug: &str,
+    name: &str,
+) -> Result<GroupSummary, AppError> {
+    let slug = validate::slug(slug)?;
+    let name = validate::name("name", name)?;
+    let id = Uuid::new_v4();
+    let group = Group {
+        id,
+        slug,
+        name,
+        schema: SchemaName::for_group(id),
+    };
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("INSERT INTO groups (id, slug, name, schema_name) VALUES ($1, $2, $3, $4)")
+        .bind(group.id)
+        .bind(&group.slug)
+        .bind(&group.name)
+        .bind(group.schema.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(|error| match AppError::from(error) {
+            AppError::Conflict(_) => AppError::Conflict("that address is taken".into()),
+            other => other,
+        })?;
+    migrations::provision(&mut tx, &group.schema).await?;
+    let role = add_member(&mut tx, &group, user, Role::Admin).await?;
+    tx.commit().await?;
+    tracing::info!(group.slug = %group.slug, user.id = %user.id, "group created");
+    Ok(GroupSummary {
+        id: group.id,
+        slug: group.slug,
+        name: group.name,
+        role,
+    })
+}
+
+/// Adds a user to a group with `role`, in `memberships` and the group's
+/// `members`; a user already there keeps the role they have. Returns it.
+pub async fn add_member(
+    conn: &mut PgConnection,
+    group: &Group,
+    user: &UserInfo,
+    role: Role,
+) -> Result<Role, AppError> {
+    let role: String = sqlx::query_scalar(
+        "WITH inserted AS (
+             INSERT INTO memberships (user_id, group_id, role) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, group_id) DO NOTHING RETURNING role)
+         SELECT role FROM inserted
+         UNION ALL SELECT role FROM memberships WHERE user_id = $1 AND group_id = $2
+         LIMIT 1",
+    )
+    .bind(user.id)
+    .bind(group.id)
+    .bind(role.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    sqlx::query(&format!(
+        "INSERT INTO {}.members (user_id, display_name, role) VALUES ($1, $2, $3)
+         ON CONFLICT (user_id) DO NOTHING",
+        group.schema.ident()
+    ))
+    .bind(user.id)
+    .bind(&user.name)
+    .bind(&role)
+    .execute(&mut *conn)
+    .await?;
+    parse_role(&role)
+}
+
+/// The groups a user belongs to, oldest membership first.
+pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<GroupSummary>, AppError> {
+    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT g.id, g.slug, g.name, m.role FROM memberships m JOIN groups g ON g.id = m.group_id
+         WHERE m.user_id = $1 ORDER BY m.created_at, g.slug",
+    )
+    .bind(user_id)
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(id, slug, name, role)| {
+            Ok(GroupSummary {
+                id,
+                slug,
+                name,
+                role: parse_role(&role)?,
+            })
+        })
+        .collect()
+}
+
+/// The user as a member of the group at `slug`; 404 alike for a group that
+/// does not exist and one the user is not in, so existence does not leak.
+pub async fn resolve(db: impl PgExecutor<'_>, user_id: Uuid, slug: &str) -> Result<Member, AppError> {
+    let row: Option<(Uuid, String, String, String, String)> = sqlx::query_as(
+        "SELECT g.id, g.slug, g.name, g.schema_name, m.role
+         FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1
+         WHERE g.slug = $2",
+    )
+    .bind(user_id)
+    .bind(slug)
+    .fetch_optional(db)
+    .await?;
+    let (id, slug, name, schema, role) = row.ok_or(AppError::NotFound)?;
+    Ok(Member {
+        group: Group {
+            id,
+            slug,
+            name,
+            schema: schema_name(&schema)?,
+        },
+        user_id,
+        role: parse_role(&role)?,
+    })
+}
+
+/// The group's directory, by display name.
+pub async fn members(db: impl PgExecutor<'_>, group: &Group) -> Result<Vec<MemberInfo>, AppError> {
+    let rows: Vec<(Uuid, String, Option<String>, String, DateTime<Utc>)> = sqlx::query_as(&format!(
+        "SELECT user_id, display_name, unit, role, joined_at FROM {}.members
+         ORDER BY lower(display_name), user_id",
+        group.schema.ident()
+    ))
+    .fetch_all(db)
+    .await?;
+    rows.into_iter()
+        .map(|(user_id, display_name, unit, role, joined_at)| {
+            Ok(MemberInfo {
+                user_id,
+                display_name,
+                unit,
+                role: parse_role(&role)?,
+                joined_at,
+            })
+        })
+        .collect()
+}
+
+pub async fn home(db: impl PgExecutor<'_>, member: &Member) -> Result<GroupHome, AppError> {
+    Ok(GroupHome {
+        group: member.summary(),
+        members: members(db, &member.group).await?,
+    })
+}
+
+pub(crate) fn schema_name(text: &str) -> Result<SchemaName, AppError> {
+    SchemaName::parse(text).ok_or_else(|| {
+        tracing::error!(schema = text, "group schema name has an unexpected form");
+        AppError::Internal
+    })
+}
+
+fn parse_role(text: &str) -> Result<Role, AppError> {
+    Role::parse(text).ok_or_else(|| {
+        tracing::error!(role = text, "unknown role in the database");
+        AppError::Internal
+    })
+}

@@ -1,0 +1,82 @@
+//! Invite codes: an admin makes one, anyone holding it may join the group
+//! as a resident until it expires.
+
+use crate::{
+    backend::{
+        groups::{self, Group, Member},
+        AppState,
+    },
+    error::AppError,
+    model::{GroupSummary, InviteInfo, Role, UserInfo},
+};
+use argon2::password_hash::rand_core::{OsRng, RngCore};
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+pub async fn create(state: &AppState, member: &Member) -> Result<InviteInfo, AppError> {
+    member.require_admin("invite residents")?;
+    let mut bytes = [0u8; 16];
+    OsRng.fill_bytes(&mut bytes);
+    let code = hex::encode(bytes);
+    let expires_at = Utc::now() + state.settings.invite_ttl;
+    sqlx::query("INSERT INTO invites (code, group_id, created_by, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(&code)
+        .bind(member.group.id)
+        .bind(member.user_id)
+        .bind(expires_at)
+        .execute(&state.pool)
+        .await?;
+    Ok(InviteInfo {
+        code,
+        group_name: member.group.name.clone(),
+        expires_at,
+    })
+}
+
+/// What an invite code leads to; 404 for an unknown or expired code.
+pub async fn info(db: impl PgExecutor<'_>, code: &str) -> Result<InviteInfo, AppError> {
+    let (group, expires_at) = live_invite(db, code).await?;
+    Ok(InviteInfo {
+        code: code.to_owned(),
+        group_name: group.name,
+        expires_at,
+    })
+}
+
+/// Joins the invite's group as a resident. Accepting again (or as an
+/// existing member) changes nothing and answers the same.
+pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<GroupSummary, AppError> {
+    let mut tx = state.pool.begin().await?;
+    let (group, _) = live_invite(&mut *tx, code).await?;
+    let role = groups::add_member(&mut tx, &group, user, Role::Resident).await?;
+    tx.commit().await?;
+    Ok(GroupSummary {
+        id: group.id,
+        slug: group.slug,
+        name: group.name,
+        role,
+    })
+}
+
+async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, DateTime<Utc>), AppError> {
+    if code.len() > 64 {
+        return Err(AppError::NotFound);
+    }
+    let row: Option<(Uuid, String, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT g.id, g.slug, g.name, g.schema_name, i.expires_at
+         FROM invites i JOIN groups g ON g.id = i.group_id
+         WHERE i.code = $1 AND i.expires_at > now()",
+    )
+    .bind(code)
+    .fetch_optional(db)
+    .await?;
+    let (id, slug, name, schema, expires_at) = row.ok_or(AppError::NotFound)?;
+    let group = Group {
+        id,
+        slug,
+        name,
+        schema: groups::schema_name(&schema)?,
+    };
+    Ok((group, expires_at))
+}

@@ -1,0 +1,14 @@
+//! Server-side logic (feature `ssr`): the Postgres repositories and domain
+//! rules that both the JSON HTTP API (in the `server` crate) and the pages'
+//! server functions call. SQL and domain rules live here and nowhere else.
+
+pub mod accounts;
+pub mod auth;
+pub mod groups;
+pub mod invites;
+pub mod migrations;
+mod schema_name;
+mod state;
+
+pub use schema_name::SchemaName;
+pub use state::{AppState, Settings};

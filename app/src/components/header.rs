@@ -1,0 +1,37 @@
+//! The site header: the brand, and who is signed in (with log out).
+
+use crate::{error::AppError, model::Me, server_fns::LogOut};
+use leptos::prelude::*;
+
+/// The signed-in user (or `None`), refetched on every navigation.
+#[derive(Clone, Copy)]
+pub struct MeResource(pub Resource<Result<Option<Me>, AppError>>);
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let me = expect_context::<MeResource>().0;
+    let log_out = ServerAction::<LogOut>::new();
+    view! {
+        <header class="site-header">
+            <a class="brand" href="/">"Courtyard"</a>
+            <nav aria-label="Account">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match me.await {
+                            Ok(Some(me)) => view! {
+                                <span class="who">{me.user.name}</span>
+                                <ActionForm action=log_out>
+                                    <button type="submit" class="link">"Log out"</button>
+                                </ActionForm>
+                            }.into_any(),
+                            _ => view! {
+                                <a href="/login">"Log in"</a>
+                                <a href="/signup" class="button">"Sign up"</a>
+                            }.into_any(),
+                        }
+                    })}
+                </Transition>
+            </nav>
+        </header>
+    }
+}

@@ -1,0 +1,148 @@
+//! The one error type of the app: returned by server functions, turned into
+//! JSON HTTP responses by the server, and shown by the pages.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("sign in first")]
+    Unauthorized,
+    #[error("wrong email or password")]
+    WrongCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    Validation { field: String, message: String },
+    #[error("{0}")]
+    TooLarge(String),
+    /// The detail is logged where the error is made; the wire only says this.
+    #[error("something went wrong on our side")]
+    Internal,
+}
+
+impl AppError {
+    pub fn validation(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status this error is sent with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::Unauthorized | Self::WrongCredentials => 401,
+            Self::Forbidden(_) => 403,
+            Self::NotFound => 404,
+            Self::Conflict(_) => 409,
+            Self::TooLarge(_) => 413,
+            Self::Validation { .. } => 422,
+            Self::Internal => 500,
+        }
+    }
+
+    /// The field a validation error is about, for showing it inline.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::Validation { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+impl leptos::server_fn::error::FromServerFnError for AppError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        use leptos::server_fn::error::ServerFnErrorErr as E;
+        match value {
+            E::Args(message) | E::Deserialization(message) | E::MissingArg(message) => {
+                Self::BadRequest(message)
+            }
+            E::Request(_) | E::Response(_) => {
+                Self::BadRequest("could not reach the server; check your connection".into())
+            }
+            _ => Self::Internal,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use super::AppError;
+    use axum::{
+        http::StatusCode,
+        response::{IntoResponse, Response},
+        Json,
+    };
+
+    impl From<sqlx::Error> for AppError {
+        fn from(error: sqlx::Error) -> Self {
+            if let sqlx::Error::RowNotFound = error {
+                return Self::NotFound;
+            }
+            if let Some(db) = error.as_database_error() {
+                match db.code().as_deref() {
+                    // unique_violation
+                    Some("23505") => return Self::Conflict("that already exists".into()),
+                    // exclusion_violation
+                    Some("23P01") => return Self::Conflict("that conflicts with another entry".into()),
+                    _ => {}
+                }
+            }
+            tracing::error!(%error, "database error");
+            Self::Internal
+        }
+    }
+
+    impl IntoResponse for AppError {
+        fn into_response(self) -> Response {
+            let status =
+                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = match &self {
+                Self::Validation { field, message } => {
+                    serde_json::json!({ "error": message, "field": field })
+                }
+                other => serde_json::json!({ "error": other.to_string() }),
+            };
+            (status, Json(body)).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppError;
+
+    #[test]
+    fn each_error_kind_has_its_status() {
+        assert_eq!(AppError::BadRequest("x".into()).status(), 400);
+        assert_eq!(AppError::Unauthorized.status(), 401);
+        assert_eq!(AppError::WrongCredentials.status(), 401);
+        assert_eq!(AppError::Forbidden("x".into()).status(), 403);
+        assert_eq!(AppError::NotFound.status(), 404);
+        assert_eq!(AppError::Conflict("x".into()).status(), 409);
+        assert_eq!(AppError::TooLarge("x".into()).status(), 413);
+        assert_eq!(AppError::validation("email", "bad").status(), 422);
+        assert_eq!(AppError::Internal.status(), 500);
+    }
+
+    #[test]
+    fn internal_error_says_nothing_of_its_cause() {
+        assert_eq!(AppError::Internal.to_string(), "something went wrong on our side");
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn missing_row_maps_to_not_found() {
+        assert_eq!(AppError::from(sqlx::Error::RowNotFound), AppError::NotFound);
+    }
+}

@@ -1,0 +1,75 @@
+//! Courtyard's Leptos app, compiled twice: with `ssr` into the server and
+//! with `hydrate` into the browser's WASM.
+
+#[cfg(feature = "ssr")]
+pub mod backend;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+pub mod server_fns;
+
+use components::{Header, MeResource};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    hooks::use_location,
+    path, SsrMode,
+};
+use pages::*;
+
+/// The HTML document around the app (rendered on the server only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/courtyard.css" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Courtyard".to_owned() } else { format!("{page} · Courtyard") }
+        } />
+        <Router>
+            <SignedInUser>
+                <Header />
+                <main id="main">
+                    <Routes fallback=NotFound>
+                        <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
+                        <Route path=path!("/signup") view=SignupPage />
+                        <Route path=path!("/login") view=LoginPage />
+                        <Route path=path!("/groups/new") view=NewGroupPage ssr=SsrMode::Async />
+                        <Route path=path!("/join/:code") view=JoinPage ssr=SsrMode::Async />
+                        <Route path=path!("/g/:slug") view=GroupHomePage ssr=SsrMode::Async />
+                    </Routes>
+                </main>
+            </SignedInUser>
+        </Router>
+    }
+}
+
+/// Provides the signed-in user to every page, refetched on each navigation
+/// (signing in or out always ends in one).
+#[component]
+fn SignedInUser(children: Children) -> impl IntoView {
+    let location = use_location();
+    let me = Resource::new(move || location.pathname.get(), |_| server_fns::get_me());
+    provide_context(MeResource(me));
+    children()
+}

@@ -1,0 +1,64 @@
+//! Groups, roles, members and invites.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Resident,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Resident => "resident",
+        }
+    }
+
+    /// Roles as stored in Postgres (`CHECK (role IN ('admin', 'resident'))`).
+    pub fn parse(text: &str) -> Option<Role> {
+        match text {
+            "admin" => Some(Role::Admin),
+            "resident" => Some(Role::Resident),
+            _ => None,
+        }
+    }
+}
+
+/// A group as listed for one of its members; also the answer to creating
+/// a group and to accepting an invite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSummary {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberInfo {
+    pub user_id: Uuid,
+    pub display_name: String,
+    pub unit: Option<String>,
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// What the group home page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupHome {
+    pub group: GroupSummary,
+    pub members: Vec<MemberInfo>,
+}
+
+/// An invite as seen by the person holding its code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InviteInfo {
+    pub code: String,
+    pub group_name: String,
+    pub expires_at: DateTime<Utc>,
+}

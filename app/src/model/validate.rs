@@ -1,0 +1,131 @@
+//! Input rules for accounts and groups, shared by the server (which enforces
+//! them) and the forms (which can check early). Each returns the cleaned value.
+
+use crate::error::AppError;
+
+pub const PASSWORD_MIN: usize = 8;
+/// Long passwords only cost hashing time; cap them well above any real one.
+pub const PASSWORD_MAX: usize = 1024;
+
+pub fn email(raw: &str) -> Result<String, AppError> {
+    let email = raw.trim().to_lowercase();
+    let bad = || AppError::validation("email", "enter a valid email address");
+    if email.len() > 254 || email.chars().any(char::is_whitespace) {
+        return Err(bad());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(bad)?;
+    let domain_ok = !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.');
+    if local.is_empty() || !domain_ok {
+        return Err(bad());
+    }
+    Ok(email)
+}
+
+pub fn password(raw: &str) -> Result<&str, AppError> {
+    let chars = raw.chars().count();
+    if chars < PASSWORD_MIN {
+        return Err(AppError::validation(
+            "password",
+            format!("use at least {PASSWORD_MIN} characters"),
+        ));
+    }
+    if chars > PASSWORD_MAX {
+        return Err(AppError::validation(
+            "password",
+            format!("use at most {PASSWORD_MAX} characters"),
+        ));
+    }
+    Ok(raw)
+}
+
+/// A person's or a group's name: trimmed, 1 to 100 characters.
+pub fn name(field: &str, raw: &str) -> Result<String, AppError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        return Err(AppError::validation(field, "enter a name"));
+    }
+    if name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::validation(
+            field,
+            "use at most 100 characters, no control characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+/// A group's address: `[a-z0-9-]{3,40}`.
+pub fn slug(raw: &str) -> Result<String, AppError> {
+    let slug = raw.trim();
+    let ok = (3..=40).contains(&slug.len())
+        && slug
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !ok {
+        return Err(AppError::validation(
+            "slug",
+            "use 3 to 40 lowercase letters, digits or dashes",
+        ));
+    }
+    Ok(slug.to_owned())
+}
+
+/// Where to go after signing in: a path on this site, never another origin.
+pub fn next_path(raw: Option<&str>) -> String {
+    match raw {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_and_lowercased() {
+        assert_eq!(email("  Ann@Example.ORG ").unwrap(), "ann@example.org");
+    }
+
+    #[test]
+    fn malformed_emails_are_rejected_on_the_email_field() {
+        for bad in ["", "ann", "ann@", "@x.org", "a@b", "a b@x.org", "a@x.org.", "a@@x.org"] {
+            let err = email(bad).unwrap_err();
+            assert_eq!(err.field(), Some("email"), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn password_needs_eight_characters() {
+        assert!(password("1234567").is_err());
+        assert!(password("12345678").is_ok());
+        assert!(password(&"x".repeat(PASSWORD_MAX + 1)).is_err());
+    }
+
+    #[test]
+    fn empty_or_blank_names_are_rejected() {
+        assert!(name("name", "   ").is_err());
+        assert_eq!(name("name", " Ann ").unwrap(), "Ann");
+        assert!(name("name", &"x".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn slug_allows_only_lowercase_digits_and_dashes() {
+        assert!(slug("elm-street-12").is_ok());
+        for bad in ["ab", "Elm", "elm street", "elm_street", "a;drop", &"a".repeat(41)] {
+            assert!(slug(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn next_path_stays_on_this_site() {
+        assert_eq!(next_path(Some("/g/elm")), "/g/elm");
+        for bad in [None, Some(""), Some("https://evil.example"), Some("//evil.example"), Some("/\\evil")] {
+            assert_eq!(next_path(bad), "/", "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! One file per page.
+
+mod group_home;
+mod home;
+mod join;
+mod login;
+mod new_group;
+mod not_found;
+mod signup;
+
+pub use group_home::GroupHomePage;
+pub use home::HomePage;
+pub use join::JoinPage;
+pub use login::LoginPage;
+pub use new_group::NewGroupPage;
+pub use not_found::NotFound;
+pub use signup::SignupPage;
+
+/// `/login?next=<path>`, to come back here after signing in.
+fn login_then(path: &str) -> String {
+    format!("/login?next={path}")
+}

@@ -1,0 +1,17 @@
+//! Server functions: the pages' calls into the server. Each one checks the
+//! session and the group itself (any HTTP client can call it) and delegates
+//! to `crate::backend`, where the rules live. Endpoints are fixed under `/fn/`
+//! so the service worker and the docs can name them.
+
+mod account;
+mod groups;
+
+pub use account::*;
+pub use groups::*;
+
+#[cfg(feature = "ssr")]
+fn set_session_cookie(value: http::HeaderValue) {
+    if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        response.append_header(http::header::SET_COOKIE, value);
+    }
+}

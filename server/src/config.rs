@@ -1,0 +1,194 @@
+//! Runtime configuration: `Leptos.toml`, each key overridden by its
+//! environment variable. Loaded once in `main`; nothing below reads the
+//! environment.
+
+use serde::Deserialize;
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub session: SessionConfig,
+    pub invites: InviteConfig,
+    pub sync: SyncConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    pub site_addr: SocketAddr,
+    pub log: String,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    pub ttl_days: u32,
+    pub secure_cookie: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InviteConfig {
+    pub ttl_hours: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    pub long_poll_timeout_secs: u64,
+    pub chunk_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("{path} is invalid: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("environment variable {name} is invalid: {value:?}")]
+    Env { name: &'static str, value: String },
+}
+
+impl Config {
+    /// Reads `path` and applies the overrides `env` returns (pass
+    /// `|name| std::env::var(name).ok()` in `main`).
+    pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let mut config: Config =
+            toml::from_str(&text).map_err(|source| ConfigError::Parse { path: shown, source })?;
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        set(&env, "COURTYARD_SITE_ADDR", &mut self.server.site_addr)?;
+        set(&env, "RUST_LOG", &mut self.server.log)?;
+        set(&env, "DATABASE_URL", &mut self.database.url)?;
+        set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
+        set(&env, "COURTYARD_SESSION_TTL_DAYS", &mut self.session.ttl_days)?;
+        set(&env, "COURTYARD_SESSION_SECURE_COOKIE", &mut self.session.secure_cookie)?;
+        set(&env, "COURTYARD_INVITE_TTL_HOURS", &mut self.invites.ttl_hours)?;
+        set(&env, "COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", &mut self.sync.long_poll_timeout_secs)?;
+        set(&env, "COURTYARD_SYNC_CHUNK_BYTES", &mut self.sync.chunk_bytes)?;
+        Ok(())
+    }
+
+    /// The settings request handling needs.
+    pub fn settings(&self) -> app::backend::Settings {
+        app::backend::Settings {
+            session_ttl: chrono::Duration::days(self.session.ttl_days.into()),
+            secure_cookies: self.session.secure_cookie,
+            invite_ttl: chrono::Duration::hours(self.invites.ttl_hours.into()),
+        }
+    }
+
+    pub fn long_poll_timeout(&self) -> Duration {
+        Duration::from_secs(self.sync.long_poll_timeout_secs)
+    }
+}
+
+fn set<T: std::str::FromStr>(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    field: &mut T,
+) -> Result<(), ConfigError> {
+    if let Some(value) = env(name) {
+        *field = value.trim().parse().map_err(|_| ConfigError::Env { name, value })?;
+    }
+    Ok(())
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("server", &self.server)
+            .field("database", &self.database)
+            .field("session", &self.session)
+            .field("invites", &self.invites)
+            .field("sync", &self.sync)
+            .finish()
+    }
+}
+
+impl fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) => match credentials.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Leptos.toml");
+        Config::load(&path, |name| {
+            env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn the_shipped_leptos_toml_loads() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.sync.long_poll_timeout_secs, 20);
+        assert_eq!(config.server.site_addr.port(), 3000);
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let config = load(&[
+            ("DATABASE_URL", "postgres://u:pw@db/x"),
+            ("COURTYARD_SITE_ADDR", "0.0.0.0:8080"),
+            ("COURTYARD_SYNC_CHUNK_BYTES", "4096"),
+        ])
+        .unwrap();
+        assert_eq!(config.database.url, "postgres://u:pw@db/x");
+        assert_eq!(config.server.site_addr.port(), 8080);
+        assert_eq!(config.sync.chunk_bytes, 4096);
+    }
+
+    #[test]
+    fn a_malformed_override_names_its_variable() {
+        let error = load(&[("COURTYARD_SESSION_TTL_DAYS", "soon")]).unwrap_err();
+        assert!(error.to_string().contains("COURTYARD_SESSION_TTL_DAYS"));
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password() {
+        let config = load(&[("DATABASE_URL", "postgres://u:hunter2@db/x")]).unwrap();
+        let shown = format!("{config:?}");
+        assert!(!shown.contains("hunter2"));
+        assert!(shown.contains("u:***@db"));
+    }
+}

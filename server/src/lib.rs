@@ -1,0 +1,93 @@
+//! Courtyard's server: the axum app around the Leptos pages, the JSON API,
+//! the Postgres pool and start-up migrations. `main.rs` only loads the
+//! configuration and calls [`serve`]; tests call it too.
+
+pub mod config;
+mod routes;
+
+use app::{backend::AppState, error::AppError, shell, App};
+use axum::{extract::MatchedPath, http::Request, Router};
+use config::Config;
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use sqlx::{postgres::PgPoolOptions, PgPool};
+use std::{future::Future, sync::Arc, time::Duration};
+use tokio::net::TcpListener;
+use tower_http::trace::TraceLayer;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot connect to the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(AppError),
+    #[error("leptos configuration: {0}")]
+    Leptos(String),
+    #[error("serving failed: {0}")]
+    Serve(#[from] std::io::Error),
+}
+
+/// Connects to Postgres and brings the global and every group schema up to date.
+pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
+    let pool = PgPoolOptions::new()
+        .max_connections(config.database.max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&config.database.url)
+        .await?;
+    app::backend::migrations::run_global(&pool).await.map_err(StartError::Migrate)?;
+    let applied = app::backend::migrations::migrate_groups(&pool)
+        .await
+        .map_err(StartError::Migrate)?;
+    tracing::info!(applied, "group schemas are up to date");
+    Ok(pool)
+}
+
+pub fn state(config: &Config, pool: PgPool) -> Result<AppState, StartError> {
+    let mut leptos_options: LeptosOptions = leptos::config::get_configuration(None)
+        .map_err(|error| StartError::Leptos(error.to_string()))?
+        .leptos_options;
+    leptos_options.site_addr = config.server.site_addr;
+    Ok(AppState {
+        pool,
+        leptos_options,
+        settings: Arc::new(config.settings()),
+    })
+}
+
+/// The whole HTTP app: JSON API, server functions, pages and static files.
+pub fn router(state: AppState) -> Router {
+    let pages = generate_route_list(App);
+    let options = state.leptos_options.clone();
+    Router::new()
+        .merge(routes::api())
+        .leptos_routes(&state, pages, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn(routes::server_fn_error_status))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let route = request
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                route,
+                user.id = tracing::field::Empty,
+                group.slug = tracing::field::Empty,
+            )
+        }))
+        .with_state(state)
+}
+
+/// Connects, migrates and serves on `listener` until `shutdown` resolves.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let pool = connect(&config).await?;
+    let app = router(state(&config, pool)?);
+    tracing::info!(addr = %listener.local_addr()?, "serving");
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! The test harness: the real server on a random loopback port, backed by a
+//! fresh Postgres database per test.
+#![allow(dead_code)] // each test binary uses part of it
+
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use server::config::Config;
+use sqlx::{Connection, PgConnection, PgPool};
+use std::path::Path;
+use tokio::sync::oneshot;
+
+/// Where test databases are created (`TEST_DATABASE_URL`, default: the
+/// local Postgres as `postgres`).
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A new, empty database; returns its URL.
+pub async fn fresh_database() -> String {
+    let admin = admin_url();
+    let name = format!("courtyard_test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin).await.expect("connect to Postgres");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let (base, _) = admin.rsplit_once('/').expect("database URL has a path");
+    format!("{base}/{name}")
+}
+
+pub fn config_for(database_url: &str) -> Config {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Leptos.toml");
+    let database_url = database_url.to_owned();
+    Config::load(&path, move |name| match name {
+        "DATABASE_URL" => Some(database_url.clone()),
+        "COURTYARD_SITE_ADDR" => Some("127.0.0.1:0".into()),
+        "COURTYARD_DATABASE_MAX_CONNECTIONS" => Some("5".into()),
+        _ => None,
+    })
+    .expect("Leptos.toml loads")
+}
+
+pub struct TestApp {
+    pub base: String,
+    /// A pool on the test database, for checking what the server wrote.
+    pub db: PgPool,
+    pub database_url: String,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let database_url = fresh_database().await;
+        let config = config_for(&database_url);
+        let pool = server::connect(&config).await.expect("server connects and migrates");
+        let app = server::router(server::state(&config, pool.clone()).expect("state"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("server runs");
+        });
+        TestApp {
+            base,
+            db: pool,
+            database_url,
+            _stop: stop,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client with its own cookie jar (one browser, one person).
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub async fn post(&self, client: &Client, path: &str, body: Value) -> (StatusCode, Value) {
+        let response = client.post(self.url(path)).json(&body).send().await.unwrap();
+        read(response).await
+    }
+
+    pub async fn get(&self, client: &Client, path: &str) -> (StatusCode, Value) {
+        read(client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// Signs up a new person on `client`; returns the user JSON.
+    pub async fn sign_up(&self, client: &Client, name: &str) -> Value {
+        let email = format!("{}-{}@example.org", name.to_lowercase(), uuid::Uuid::new_v4().simple());
+        let (status, body) = self
+            .post(client, "/api/auth/signup", json!({"email": email, "password": "correct horse", "name": name}))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["user"].clone()
+    }
+
+    /// Creates a group as `client`; returns its slug.
+    pub async fn create_group(&self, client: &Client, name: &str) -> String {
+        let slug = format!("{}-{}", name.to_lowercase().replace(' ', "-"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let (status, body) = self.post(client, "/api/groups", json!({"slug": slug, "name": name})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        slug
+    }
+
+    /// An invite code of `slug`, made by its admin `client`.
+    pub async fn invite(&self, client: &Client, slug: &str) -> String {
+        let (status, body) = self.post(client, &format!("/api/groups/{slug}/invites"), json!({})).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["code"].as_str().unwrap().to_owned()
+    }
+
+    /// A signed-in resident of `slug` (invited by `admin`).
+    pub async fn resident(&self, admin: &Client, slug: &str, name: &str) -> Client {
+        let code = self.invite(admin, slug).await;
+        let client = self.client();
+        self.sign_up(&client, name).await;
+        let (status, body) = self.post(&client, &format!("/api/invites/{code}/accept"), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        client
+    }
+
+    pub async fn schema_of(&self, slug: &str) -> String {
+        sqlx::query_scalar("SELECT schema_name FROM groups WHERE slug = $1")
+            .bind(slug)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+}
+
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    (status, body)
+}
