@@ -94,7 +94,9 @@ mod ssr {
                     // unique_violation
                     Some("23505") => return Self::Conflict("that already exists".into()),
                     // exclusion_violation
-                    Some("23P01") => return Self::Conflict("that conflicts with another entry".into()),
+                    Some("23P01") => {
+                        return Self::Conflict("that conflicts with another entry".into())
+                    }
                     _ => {}
                 }
             }
@@ -137,7 +139,10 @@ mod tests {
 
     #[test]
     fn internal_error_says_nothing_of_its_cause() {
-        assert_eq!(AppError::Internal.to_string(), "something went wrong on our side");
+        assert_eq!(
+            AppError::Internal.to_string(),
+            "something went wrong on our side"
+        );
     }
 
     #[cfg(feature = "ssr")]

@@ -120,7 +120,10 @@ pub async fn add_member(
 }
 
 /// The groups a user belongs to, oldest membership first.
-pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<GroupSummary>, AppError> {
+pub async fn of_user(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> Result<Vec<GroupSummary>, AppError> {
     let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
         "SELECT g.id, g.slug, g.name, m.role FROM memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = $1 ORDER BY m.created_at, g.slug",
@@ -142,7 +145,11 @@ pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<Group
 
 /// The user as a member of the group at `slug`; 404 alike for a group that
 /// does not exist and one the user is not in, so existence does not leak.
-pub async fn resolve(db: impl PgExecutor<'_>, user_id: Uuid, slug: &str) -> Result<Member, AppError> {
+pub async fn resolve(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    slug: &str,
+) -> Result<Member, AppError> {
     let row: Option<(Uuid, String, String, String, String)> = sqlx::query_as(
         "SELECT g.id, g.slug, g.name, g.schema_name, m.role
          FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1
@@ -165,9 +172,18 @@ pub async fn resolve(db: impl PgExecutor<'_>, user_id: Uuid, slug: &str) -> Resu
     })
 }
 
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    user_id: Uuid,
+    display_name: String,
+    unit: Option<String>,
+    role: String,
+    joined_at: DateTime<Utc>,
+}
+
 /// The group's directory, by display name.
 pub async fn members(db: impl PgExecutor<'_>, group: &Group) -> Result<Vec<MemberInfo>, AppError> {
-    let rows: Vec<(Uuid, String, Option<String>, String, DateTime<Utc>)> = sqlx::query_as(&format!(
+    let rows: Vec<MemberRow> = sqlx::query_as(&format!(
         "SELECT user_id, display_name, unit, role, joined_at FROM {}.members
          ORDER BY lower(display_name), user_id",
         group.schema.ident()
@@ -175,13 +191,13 @@ pub async fn members(db: impl PgExecutor<'_>, group: &Group) -> Result<Vec<Membe
     .fetch_all(db)
     .await?;
     rows.into_iter()
-        .map(|(user_id, display_name, unit, role, joined_at)| {
+        .map(|row| {
             Ok(MemberInfo {
-                user_id,
-                display_name,
-                unit,
-                role: parse_role(&role)?,
-                joined_at,
+                user_id: row.user_id,
+                display_name: row.display_name,
+                unit: row.unit,
+                role: parse_role(&row.role)?,
+                joined_at: row.joined_at,
             })
         })
         .collect()

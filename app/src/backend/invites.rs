@@ -20,13 +20,15 @@ pub async fn create(state: &AppState, member: &Member) -> Result<InviteInfo, App
     OsRng.fill_bytes(&mut bytes);
     let code = hex::encode(bytes);
     let expires_at = Utc::now() + state.settings.invite_ttl;
-    sqlx::query("INSERT INTO invites (code, group_id, created_by, expires_at) VALUES ($1, $2, $3, $4)")
-        .bind(&code)
-        .bind(member.group.id)
-        .bind(member.user_id)
-        .bind(expires_at)
-        .execute(&state.pool)
-        .await?;
+    sqlx::query(
+        "INSERT INTO invites (code, group_id, created_by, expires_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&code)
+    .bind(member.group.id)
+    .bind(member.user_id)
+    .bind(expires_at)
+    .execute(&state.pool)
+    .await?;
     Ok(InviteInfo {
         code,
         group_name: member.group.name.clone(),
@@ -46,7 +48,11 @@ pub async fn info(db: impl PgExecutor<'_>, code: &str) -> Result<InviteInfo, App
 
 /// Joins the invite's group as a resident. Accepting again (or as an
 /// existing member) changes nothing and answers the same.
-pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<GroupSummary, AppError> {
+pub async fn accept(
+    state: &AppState,
+    user: &UserInfo,
+    code: &str,
+) -> Result<GroupSummary, AppError> {
     let mut tx = state.pool.begin().await?;
     let (group, _) = live_invite(&mut *tx, code).await?;
     let role = groups::add_member(&mut tx, &group, user, Role::Resident).await?;
@@ -59,7 +65,10 @@ pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<Gro
     })
 }
 
-async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, DateTime<Utc>), AppError> {
+async fn live_invite(
+    db: impl PgExecutor<'_>,
+    code: &str,
+) -> Result<(Group, DateTime<Utc>), AppError> {
     if code.len() > 64 {
         return Err(AppError::NotFound);
     }

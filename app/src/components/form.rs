@@ -4,7 +4,9 @@ use crate::error::AppError;
 use leptos::prelude::*;
 
 /// The error of an action's last run, if it failed.
-pub fn last_error<T>(value: impl With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static) -> Signal<Option<AppError>>
+pub fn last_error<T>(
+    value: impl With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+) -> Signal<Option<AppError>>
 where
     T: 'static,
 {
@@ -38,7 +40,11 @@ pub fn Field(
     let id = format!("field-{name}");
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
-    let described_by = if hint.is_empty() { error_id.clone() } else { format!("{hint_id} {error_id}") };
+    let described_by = if hint.is_empty() {
+        error_id.clone()
+    } else {
+        format!("{hint_id} {error_id}")
+    };
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
@@ -62,6 +68,12 @@ pub fn Field(
 /// An error of the whole form (not of one field).
 #[component]
 pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
-    let message = move || error.with(|e| e.as_ref().filter(|e| e.field().is_none()).map(ToString::to_string));
+    let message = move || {
+        error.with(|e| {
+            e.as_ref()
+                .filter(|e| e.field().is_none())
+                .map(ToString::to_string)
+        })
+    };
     view! { <p class="form-error" role="alert">{message}</p> }
 }

@@ -93,7 +93,16 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_rejected_on_the_email_field() {
-        for bad in ["", "ann", "ann@", "@x.org", "a@b", "a b@x.org", "a@x.org.", "a@@x.org"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@x.org",
+            "a@b",
+            "a b@x.org",
+            "a@x.org.",
+            "a@@x.org",
+        ] {
             let err = email(bad).unwrap_err();
             assert_eq!(err.field(), Some("email"), "{bad:?}");
         }
@@ -116,7 +125,14 @@ mod tests {
     #[test]
     fn slug_allows_only_lowercase_digits_and_dashes() {
         assert!(slug("elm-street-12").is_ok());
-        for bad in ["ab", "Elm", "elm street", "elm_street", "a;drop", &"a".repeat(41)] {
+        for bad in [
+            "ab",
+            "Elm",
+            "elm street",
+            "elm_street",
+            "a;drop",
+            &"a".repeat(41),
+        ] {
             assert!(slug(bad).is_err(), "{bad:?}");
         }
     }
@@ -124,7 +140,13 @@ mod tests {
     #[test]
     fn next_path_stays_on_this_site() {
         assert_eq!(next_path(Some("/g/elm")), "/g/elm");
-        for bad in [None, Some(""), Some("https://evil.example"), Some("//evil.example"), Some("/\\evil")] {
+        for bad in [
+            None,
+            Some(""),
+            Some("https://evil.example"),
+            Some("//evil.example"),
+            Some("/\\evil"),
+        ] {
             assert_eq!(next_path(bad), "/", "{bad:?}");
         }
     }

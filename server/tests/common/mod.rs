@@ -20,7 +20,9 @@ pub fn admin_url() -> String {
 pub async fn fresh_database() -> String {
     let admin = admin_url();
     let name = format!("courtyard_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin).await.expect("connect to Postgres");
+    let mut conn = PgConnection::connect(&admin)
+        .await
+        .expect("connect to Postgres");
     sqlx::query(&format!("CREATE DATABASE \"{name}\""))
         .execute(&mut conn)
         .await
@@ -53,7 +55,9 @@ impl TestApp {
     pub async fn spawn() -> Self {
         let database_url = fresh_database().await;
         let config = config_for(&database_url);
-        let pool = server::connect(&config).await.expect("server connects and migrates");
+        let pool = server::connect(&config)
+            .await
+            .expect("server connects and migrates");
         let app = server::router(server::state(&config, pool.clone()).expect("state"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -88,7 +92,12 @@ impl TestApp {
     }
 
     pub async fn post(&self, client: &Client, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = client.post(self.url(path)).json(&body).send().await.unwrap();
+        let response = client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         read(response).await
     }
 
@@ -98,9 +107,17 @@ impl TestApp {
 
     /// Signs up a new person on `client`; returns the user JSON.
     pub async fn sign_up(&self, client: &Client, name: &str) -> Value {
-        let email = format!("{}-{}@example.org", name.to_lowercase(), uuid::Uuid::new_v4().simple());
+        let email = format!(
+            "{}-{}@example.org",
+            name.to_lowercase(),
+            uuid::Uuid::new_v4().simple()
+        );
         let (status, body) = self
-            .post(client, "/api/auth/signup", json!({"email": email, "password": "correct horse", "name": name}))
+            .post(
+                client,
+                "/api/auth/signup",
+                json!({"email": email, "password": "correct horse", "name": name}),
+            )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["user"].clone()
@@ -108,15 +125,23 @@ impl TestApp {
 
     /// Creates a group as `client`; returns its slug.
     pub async fn create_group(&self, client: &Client, name: &str) -> String {
-        let slug = format!("{}-{}", name.to_lowercase().replace(' ', "-"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
-        let (status, body) = self.post(client, "/api/groups", json!({"slug": slug, "name": name})).await;
+        let slug = format!(
+            "{}-{}",
+            name.to_lowercase().replace(' ', "-"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let (status, body) = self
+            .post(client, "/api/groups", json!({"slug": slug, "name": name}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         slug
     }
 
     /// An invite code of `slug`, made by its admin `client`.
     pub async fn invite(&self, client: &Client, slug: &str) -> String {
-        let (status, body) = self.post(client, &format!("/api/groups/{slug}/invites"), json!({})).await;
+        let (status, body) = self
+            .post(client, &format!("/api/groups/{slug}/invites"), json!({}))
+            .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["code"].as_str().unwrap().to_owned()
     }
@@ -126,7 +151,9 @@ impl TestApp {
         let code = self.invite(admin, slug).await;
         let client = self.client();
         self.sign_up(&client, name).await;
-        let (status, body) = self.post(&client, &format!("/api/invites/{code}/accept"), json!({})).await;
+        let (status, body) = self
+            .post(&client, &format!("/api/invites/{code}/accept"), json!({}))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         client
     }
@@ -143,6 +170,10 @@ impl TestApp {
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
     (status, body)
 }

@@ -69,12 +69,16 @@ mod tests {
     async fn right_password_verifies_and_wrong_one_does_not() {
         let stored = hash("correct horse".into()).await.unwrap();
         assert!(!stored.contains("correct horse"));
-        assert!(verify("correct horse".into(), Some(stored.clone())).await.unwrap());
+        assert!(verify("correct horse".into(), Some(stored.clone()))
+            .await
+            .unwrap());
         assert!(!verify("wrong horse".into(), Some(stored)).await.unwrap());
     }
 
     #[tokio::test]
     async fn unknown_account_never_verifies() {
-        assert!(!verify("not a password anyone has".into(), None).await.unwrap());
+        assert!(!verify("not a password anyone has".into(), None)
+            .await
+            .unwrap());
     }
 }

@@ -70,7 +70,11 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
 }
 
 pub fn set_cookie(token: &str, settings: &Settings) -> HeaderValue {
-    let secure = if settings.secure_cookies { "; Secure" } else { "" };
+    let secure = if settings.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    };
     let max_age = settings.session_ttl.num_seconds();
     cookie_value(format!(
         "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
@@ -78,7 +82,9 @@ pub fn set_cookie(token: &str, settings: &Settings) -> HeaderValue {
 }
 
 pub fn clear_cookie() -> HeaderValue {
-    cookie_value(format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"))
+    cookie_value(format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
+    ))
 }
 
 fn cookie_value(text: String) -> HeaderValue {
@@ -97,14 +103,20 @@ mod tests {
     #[test]
     fn token_is_read_from_the_cookie_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; courtyard_session=abc; b=2"));
+        headers.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; courtyard_session=abc; b=2"),
+        );
         assert_eq!(token_from_headers(&headers).as_deref(), Some("abc"));
     }
 
     #[test]
     fn bearer_token_is_used_without_a_cookie() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer xyz"),
+        );
         assert_eq!(token_from_headers(&headers).as_deref(), Some("xyz"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
         assert_eq!(token_from_headers(&headers), None);

@@ -1,0 +1,20 @@
+# Release image of the Courtyard server and its site (used by docker-compose.yml).
+FROM rust:1.95-bookworm AS build
+RUN apt-get update && apt-get install -y --no-install-recommends binaryen postgresql-client \
+ && rustup toolchain install nightly --profile minimal
+WORKDIR /src
+COPY . .
+RUN scripts/setup && cargo leptos build --release
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /src/target/release/server /app/server
+COPY --from=build /src/target/site /app/site
+COPY Leptos.toml /app/Leptos.toml
+ENV LEPTOS_SITE_ROOT=/app/site \
+    LEPTOS_OUTPUT_NAME=courtyard \
+    LEPTOS_ENV=PROD \
+    COURTYARD_SITE_ADDR=0.0.0.0:3000
+EXPOSE 3000
+CMD ["/app/server"]
