@@ -9,11 +9,11 @@ pub mod model;
 pub mod pages;
 pub mod server_fns;
 
-use components::{Header, MeResource};
+use components::{provide_zone, Header, MeResource};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
-    components::{Route, Router, Routes},
+    components::{ParentRoute, Route, Router, Routes},
     hooks::use_location,
     path, SsrMode,
 };
@@ -42,6 +42,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_zone();
     view! {
         <Stylesheet id="leptos" href="/pkg/courtyard.css" />
         <Title formatter=|page: String| {
@@ -57,7 +58,14 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/login") view=LoginPage />
                         <Route path=path!("/groups/new") view=NewGroupPage ssr=SsrMode::Async />
                         <Route path=path!("/join/:code") view=JoinPage ssr=SsrMode::Async />
-                        <Route path=path!("/g/:slug") view=GroupHomePage ssr=SsrMode::Async />
+                        <ParentRoute path=path!("/g/:slug") view=GroupLayout ssr=SsrMode::Async>
+                            <Route path=path!("") view=GroupHomePage ssr=SsrMode::Async />
+                            <Route path=path!("announcements") view=AnnouncementsPage ssr=SsrMode::Async />
+                            <Route path=path!("requests") view=RequestsPage ssr=SsrMode::Async />
+                            <Route path=path!("requests/:id") view=RequestPage ssr=SsrMode::Async />
+                            <Route path=path!("bookings") view=BookingsPage ssr=SsrMode::Async />
+                            <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
+                        </ParentRoute>
                     </Routes>
                 </main>
             </SignedInUser>

@@ -30,8 +30,10 @@ test('two neighbours sign up, meet in a group and see each other', async ({ brow
   await ann.getByLabel('Address').fill(slug);
   await ann.getByRole('button', { name: 'Create group' }).click();
   await expect(ann).toHaveURL(new RegExp(`/g/${slug}$`));
-  await expect(ann.getByRole('heading', { name: groupName })).toBeVisible();
+  await expect(ann.getByRole('navigation', { name: 'Group' })).toContainText(groupName);
 
+  await ann.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Members' }).click();
+  await expect(ann).toHaveURL(new RegExp(`/g/${slug}/members$`));
   await hydrated(ann);
   await ann.getByRole('button', { name: 'Create an invite link' }).click();
   const invite = await ann.locator('#invite-link').getAttribute('href');

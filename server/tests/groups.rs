@@ -233,14 +233,14 @@ async fn a_member_of_one_group_gets_404_for_everything_of_another() {
 
     // The page-facing server function answers the same.
     let home = ann
-        .post(app.url("/fn/group_home"))
+        .post(app.url("/fn/group_data"))
         .form(&[("slug", b.as_str())])
         .send()
         .await
         .unwrap();
     assert_eq!(home.status(), StatusCode::NOT_FOUND);
     let own = ann
-        .post(app.url("/fn/group_home"))
+        .post(app.url("/fn/group_data"))
         .form(&[("slug", a.as_str())])
         .send()
         .await

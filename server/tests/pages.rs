@@ -82,3 +82,68 @@ async fn unknown_pages_are_404() {
         .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn every_group_page_renders_the_groups_data_for_a_member() {
+    let app = TestApp::spawn().await;
+    let ann = app.client();
+    app.sign_up(&ann, "Ann").await;
+    let slug = app.create_group(&ann, "Rowan").await;
+    let request = uuid::Uuid::new_v4();
+    let mutations = serde_json::json!([
+        {"id": uuid::Uuid::new_v4(), "name": "announcement.create", "args": {"id": uuid::Uuid::new_v4(), "title": "Bins on Tuesday", "body": "Green bin"}},
+        {"id": uuid::Uuid::new_v4(), "name": "request.create", "args": {"id": request, "title": "Broken gate", "description": "Hinge"}},
+        {"id": uuid::Uuid::new_v4(), "name": "resource.create", "args": {"id": uuid::Uuid::new_v4(), "name": "Laundry room"}},
+    ]);
+    let (status, _) = app
+        .post(
+            &ann,
+            "/api/mutate",
+            serde_json::json!({"group": slug, "mutations": mutations}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let pages = [
+        ("", "Bins on Tuesday"),
+        ("/announcements", "Green bin"),
+        ("/requests", "Broken gate"),
+        (&format!("/requests/{request}"), "Hinge"),
+        ("/bookings", "Laundry room"),
+        ("/members", "Ann"),
+    ];
+    for (path, text) in pages {
+        let page = ann
+            .get(app.url(&format!("/g/{slug}{path}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains(text), "{path} shows {text:?}");
+    }
+    let missing = ann
+        .get(app.url(&format!("/g/{slug}/requests/{}", uuid::Uuid::new_v4())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_stranger_gets_404_on_every_group_page() {
+    let app = TestApp::spawn().await;
+    let ann = app.client();
+    app.sign_up(&ann, "Ann").await;
+    let slug = app.create_group(&ann, "Hazel").await;
+    let stranger = app.client();
+    app.sign_up(&stranger, "Eve").await;
+    for path in ["", "/announcements", "/requests", "/bookings", "/members"] {
+        let page = stranger
+            .get(app.url(&format!("/g/{slug}{path}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(!page.text().await.unwrap().contains("Hazel"));
+    }
+}

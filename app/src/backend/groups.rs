@@ -5,9 +5,8 @@
 use crate::{
     backend::{migrations, AppState, SchemaName},
     error::AppError,
-    model::{validate, GroupHome, GroupSummary, MemberInfo, Role, UserInfo},
+    model::{validate, GroupSummary, MemberInfo, Role, UserInfo},
 };
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
@@ -93,7 +92,7 @@ pub async fn add_member(
     user: &UserInfo,
     role: Role,
 ) -> Result<Role, AppError> {
-    let role: String = sqlx::query_scalar(
+    let role: Role = sqlx::query_scalar(
         "WITH inserted AS (
              INSERT INTO memberships (user_id, group_id, role) VALUES ($1, $2, $3)
              ON CONFLICT (user_id, group_id) DO NOTHING RETURNING role)
@@ -103,7 +102,7 @@ pub async fn add_member(
     )
     .bind(user.id)
     .bind(group.id)
-    .bind(role.as_str())
+    .bind(role)
     .fetch_one(&mut *conn)
     .await?;
     sqlx::query(&format!(
@@ -113,10 +112,10 @@ pub async fn add_member(
     ))
     .bind(user.id)
     .bind(&user.name)
-    .bind(&role)
+    .bind(role)
     .execute(&mut *conn)
     .await?;
-    parse_role(&role)
+    Ok(role)
 }
 
 /// The groups a user belongs to, oldest membership first.
@@ -124,23 +123,13 @@ pub async fn of_user(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> Result<Vec<GroupSummary>, AppError> {
-    let rows: Vec<(Uuid, String, String, String)> = sqlx::query_as(
+    Ok(sqlx::query_as(
         "SELECT g.id, g.slug, g.name, m.role FROM memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = $1 ORDER BY m.created_at, g.slug",
     )
     .bind(user_id)
     .fetch_all(db)
-    .await?;
-    rows.into_iter()
-        .map(|(id, slug, name, role)| {
-            Ok(GroupSummary {
-                id,
-                slug,
-                name,
-                role: parse_role(&role)?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// The user as a member of the group at `slug`; 404 alike for a group that
@@ -150,7 +139,7 @@ pub async fn resolve(
     user_id: Uuid,
     slug: &str,
 ) -> Result<Member, AppError> {
-    let row: Option<(Uuid, String, String, String, String)> = sqlx::query_as(
+    let row: Option<(Uuid, String, String, String, Role)> = sqlx::query_as(
         "SELECT g.id, g.slug, g.name, g.schema_name, m.role
          FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1
          WHERE g.slug = $2",
@@ -168,58 +157,24 @@ pub async fn resolve(
             schema: schema_name(&schema)?,
         },
         user_id,
-        role: parse_role(&role)?,
+        role,
     })
-}
-
-#[derive(sqlx::FromRow)]
-struct MemberRow {
-    user_id: Uuid,
-    display_name: String,
-    unit: Option<String>,
-    role: String,
-    joined_at: DateTime<Utc>,
 }
 
 /// The group's directory, by display name.
 pub async fn members(db: impl PgExecutor<'_>, group: &Group) -> Result<Vec<MemberInfo>, AppError> {
-    let rows: Vec<MemberRow> = sqlx::query_as(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT user_id, display_name, unit, role, joined_at FROM {}.members
          ORDER BY lower(display_name), user_id",
         group.schema.ident()
     ))
     .fetch_all(db)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(MemberInfo {
-                user_id: row.user_id,
-                display_name: row.display_name,
-                unit: row.unit,
-                role: parse_role(&row.role)?,
-                joined_at: row.joined_at,
-            })
-        })
-        .collect()
-}
-
-pub async fn home(db: impl PgExecutor<'_>, member: &Member) -> Result<GroupHome, AppError> {
-    Ok(GroupHome {
-        group: member.summary(),
-        members: members(db, &member.group).await?,
-    })
+    .await?)
 }
 
 pub(crate) fn schema_name(text: &str) -> Result<SchemaName, AppError> {
     SchemaName::parse(text).ok_or_else(|| {
         tracing::error!(schema = text, "group schema name has an unexpected form");
-        AppError::Internal
-    })
-}
-
-fn parse_role(text: &str) -> Result<Role, AppError> {
-    Role::parse(text).ok_or_else(|| {
-        tracing::error!(role = text, "unknown role in the database");
         AppError::Internal
     })
 }

@@ -4,9 +4,11 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod group_data;
 pub mod groups;
 pub mod invites;
 pub mod migrations;
+pub mod mutate;
 mod schema_name;
 mod state;
 

@@ -2,6 +2,10 @@
 
 mod form;
 mod header;
+mod mutation;
+mod time;
 
 pub use form::{field_error, last_error, Field, FormError};
 pub use header::{Header, MeResource};
+pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};
+pub use time::{provide_zone, use_zone, Time, Zone};

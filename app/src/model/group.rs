@@ -32,6 +32,7 @@ impl Role {
 /// A group as listed for one of its members; also the answer to creating
 /// a group and to accepting an invite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct GroupSummary {
     pub id: Uuid,
     pub slug: String,
@@ -40,19 +41,13 @@ pub struct GroupSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct MemberInfo {
     pub user_id: Uuid,
     pub display_name: String,
     pub unit: Option<String>,
     pub role: Role,
     pub joined_at: DateTime<Utc>,
-}
-
-/// What the group home page shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupHome {
-    pub group: GroupSummary,
-    pub members: Vec<MemberInfo>,
 }
 
 /// An invite as seen by the person holding its code.

@@ -2,7 +2,19 @@
 
 mod account;
 mod group;
+mod group_data;
+pub mod mutation;
+mod rows;
+#[cfg(feature = "ssr")]
+mod sql;
 pub mod validate;
 
 pub use account::{Me, UserInfo};
-pub use group::{GroupHome, GroupSummary, InviteInfo, MemberInfo, Role};
+pub use group::{GroupSummary, InviteInfo, MemberInfo, Role};
+pub use group_data::GroupData;
+pub use mutation::{
+    MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus,
+};
+pub use rows::{
+    Announcement, Booking, MaintenanceRequest, RequestComment, RequestStatus, Resource,
+};

@@ -72,6 +72,85 @@ pub fn slug(raw: &str) -> Result<String, AppError> {
     Ok(slug.to_owned())
 }
 
+pub const TITLE_MAX: usize = 200;
+pub const TEXT_MAX: usize = 10_000;
+pub const UNIT_MAX: usize = 50;
+/// The longest a booking may last.
+pub const BOOKING_MAX_DAYS: i64 = 14;
+/// How far in the past a booking may start (clock skew between devices).
+pub const BOOKING_GRACE_SECONDS: i64 = 60;
+
+/// A title: trimmed, 1 to 200 characters.
+pub fn title(raw: &str) -> Result<String, AppError> {
+    let title = raw.trim();
+    if title.is_empty() {
+        return Err(AppError::validation("title", "enter a title"));
+    }
+    if title.chars().count() > TITLE_MAX {
+        return Err(AppError::validation(
+            "title",
+            format!("use at most {TITLE_MAX} characters"),
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// Free text (a body, a description, a comment): at most 10 000 characters;
+/// `required` texts must not be blank.
+pub fn text(field: &str, raw: &str, required: bool) -> Result<String, AppError> {
+    let text = raw.trim();
+    if required && text.is_empty() {
+        return Err(AppError::validation(field, "write something first"));
+    }
+    if text.chars().count() > TEXT_MAX {
+        return Err(AppError::validation(
+            field,
+            format!("use at most {TEXT_MAX} characters"),
+        ));
+    }
+    Ok(text.to_owned())
+}
+
+/// A flat or house number: optional, at most 50 characters; blank is none.
+pub fn unit(raw: Option<&str>) -> Result<Option<String>, AppError> {
+    let unit = raw.map(str::trim).filter(|u| !u.is_empty());
+    match unit {
+        Some(unit) if unit.chars().count() > UNIT_MAX => Err(AppError::validation(
+            "unit",
+            format!("use at most {UNIT_MAX} characters"),
+        )),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// A booking's time: ends after it starts, lasts at most 14 days, and does
+/// not start in the past.
+pub fn booking_window(
+    starts_at: chrono::DateTime<chrono::Utc>,
+    ends_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), AppError> {
+    if starts_at >= ends_at {
+        return Err(AppError::validation(
+            "ends_at",
+            "the booking must end after it starts",
+        ));
+    }
+    if ends_at - starts_at > chrono::Duration::days(BOOKING_MAX_DAYS) {
+        return Err(AppError::validation(
+            "ends_at",
+            format!("a booking lasts at most {BOOKING_MAX_DAYS} days"),
+        ));
+    }
+    if starts_at < now - chrono::Duration::seconds(BOOKING_GRACE_SECONDS) {
+        return Err(AppError::validation(
+            "starts_at",
+            "that time has already passed",
+        ));
+    }
+    Ok(())
+}
+
 /// Where to go after signing in: a path on this site, never another origin.
 pub fn next_path(raw: Option<&str>) -> String {
     match raw {
@@ -149,5 +228,35 @@ mod tests {
         ] {
             assert_eq!(next_path(bad), "/", "{bad:?}");
         }
+    }
+
+    #[test]
+    fn titles_and_texts_have_their_limits() {
+        assert!(title("  ").is_err());
+        assert!(title(&"t".repeat(TITLE_MAX)).is_ok());
+        assert!(title(&"t".repeat(TITLE_MAX + 1)).is_err());
+        assert_eq!(text("body", "", false).unwrap(), "");
+        assert!(text("body", " ", true).is_err());
+        assert!(text("body", &"b".repeat(TEXT_MAX + 1), false).is_err());
+    }
+
+    #[test]
+    fn a_blank_unit_is_none() {
+        assert_eq!(unit(Some("  ")).unwrap(), None);
+        assert_eq!(unit(Some(" 4B ")).unwrap().as_deref(), Some("4B"));
+        assert!(unit(Some(&"u".repeat(UNIT_MAX + 1))).is_err());
+    }
+
+    #[test]
+    fn booking_windows_are_checked() {
+        use chrono::{Duration, TimeZone, Utc};
+        let now = Utc.with_ymd_and_hms(2030, 1, 1, 12, 0, 0).unwrap();
+        let hour = Duration::hours(1);
+        assert!(booking_window(now + hour, now + hour * 2, now).is_ok());
+        assert!(booking_window(now + hour, now + hour, now).is_err());
+        assert!(booking_window(now + hour * 2, now + hour, now).is_err());
+        assert!(booking_window(now - hour, now, now).is_err());
+        assert!(booking_window(now, now + Duration::days(14), now).is_ok());
+        assert!(booking_window(now, now + Duration::days(14) + Duration::seconds(1), now).is_err());
     }
 }

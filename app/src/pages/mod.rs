@@ -1,6 +1,6 @@
 //! One file per page.
 
-mod group_home;
+pub mod group;
 mod home;
 mod join;
 mod login;
@@ -8,7 +8,10 @@ mod new_group;
 mod not_found;
 mod signup;
 
-pub use group_home::GroupHomePage;
+pub use group::{
+    AnnouncementsPage, BookingsPage, GroupHomePage, GroupLayout, MembersPage, RequestPage,
+    RequestsPage,
+};
 pub use home::HomePage;
 pub use join::JoinPage;
 pub use login::LoginPage;

@@ -2,7 +2,7 @@
 
 use crate::{
     error::AppError,
-    model::{GroupHome, InviteInfo},
+    model::{GroupData, InviteInfo},
 };
 use leptos::prelude::*;
 
@@ -16,13 +16,20 @@ pub async fn create_group(slug: String, name: String) -> Result<(), AppError> {
     Ok(())
 }
 
-#[server(prefix = "/fn", endpoint = "group_home")]
-pub async fn get_group_home(slug: String) -> Result<GroupHome, AppError> {
-    use crate::backend::{auth, groups, AppState};
+/// Everything of the group its pages show, read from one snapshot.
+#[server(prefix = "/fn", endpoint = "group_data")]
+pub async fn get_group_data(slug: String) -> Result<GroupData, AppError> {
+    use crate::backend::{auth, group_data, groups, AppState};
     let state = AppState::from_context()?;
     let user = auth::current_user_in_context(&state).await?;
     let member = groups::resolve(&state.pool, user.id, &slug).await?;
-    groups::home(&state.pool, &member).await
+    let mut tx = state.pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        .execute(&mut *tx)
+        .await?;
+    let data = group_data::load(&mut tx, &member).await?;
+    tx.commit().await?;
+    Ok(data)
 }
 
 #[server(prefix = "/fn", endpoint = "create_invite")]

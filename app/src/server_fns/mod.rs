@@ -5,9 +5,11 @@
 
 mod account;
 mod groups;
+mod mutate;
 
 pub use account::*;
 pub use groups::*;
+pub use mutate::*;
 
 #[cfg(feature = "ssr")]
 fn set_session_cookie(value: http::HeaderValue) {

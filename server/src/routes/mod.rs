@@ -5,6 +5,7 @@ mod auth;
 mod fn_status;
 mod groups;
 mod json;
+mod mutate;
 
 use app::{backend::AppState, error::AppError};
 use axum::{
@@ -23,6 +24,7 @@ pub fn api() -> Router<AppState> {
         .route("/api/groups", post(groups::create))
         .route("/api/groups/{slug}/invites", post(groups::create_invite))
         .route("/api/invites/{code}/accept", post(groups::accept_invite))
+        .route("/api/mutate", post(mutate::mutate))
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
 }

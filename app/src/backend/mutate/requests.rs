@@ -1,0 +1,93 @@
+//! `request.*` mutations: maintenance requests and their comments.
+
+use super::{id_taken, missing};
+use crate::{
+    backend::groups::Member,
+    error::AppError,
+    model::{
+        mutation::{CommentCreate, RequestCreate, RequestSetStatus},
+        validate, RequestStatus, Role,
+    },
+};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+pub async fn create(
+    conn: &mut PgConnection,
+    member: &Member,
+    args: &RequestCreate,
+) -> Result<(), AppError> {
+    let title = validate::title(&args.title)?;
+    let description = validate::text("description", &args.description, false)?;
+    sqlx::query(&format!(
+        "INSERT INTO {}.requests (id, author_id, title, description) VALUES ($1, $2, $3, $4)",
+        member.group.schema.ident()
+    ))
+    .bind(args.id)
+    .bind(member.user_id)
+    .bind(title)
+    .bind(description)
+    .execute(conn)
+    .await
+    .map_err(id_taken)?;
+    Ok(())
+}
+
+/// Admins set any status; a request's author may only close (resolve) it.
+pub async fn set_status(
+    conn: &mut PgConnection,
+    member: &Member,
+    args: &RequestSetStatus,
+) -> Result<(), AppError> {
+    let schema = member.group.schema.ident();
+    let author: Uuid = sqlx::query_scalar(&format!(
+        "SELECT author_id FROM {schema}.requests WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(args.id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or_else(|| missing("request"))?;
+    let closing_own = author == member.user_id && args.status == RequestStatus::Resolved;
+    if member.role != Role::Admin && !closing_own {
+        return Err(AppError::Forbidden(
+            "only an admin can change a request's status (its author may close it)".into(),
+        ));
+    }
+    sqlx::query(&format!(
+        "UPDATE {schema}.requests SET status = $2, updated_at = now() WHERE id = $1"
+    ))
+    .bind(args.id)
+    .bind(args.status)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn comment(
+    conn: &mut PgConnection,
+    member: &Member,
+    args: &CommentCreate,
+) -> Result<(), AppError> {
+    let body = validate::text("body", &args.body, true)?;
+    let schema = member.group.schema.ident();
+    let touched = sqlx::query(&format!(
+        "UPDATE {schema}.requests SET updated_at = now() WHERE id = $1"
+    ))
+    .bind(args.request_id)
+    .execute(&mut *conn)
+    .await?;
+    if touched.rows_affected() == 0 {
+        return Err(missing("request"));
+    }
+    sqlx::query(&format!(
+        "INSERT INTO {schema}.request_comments (id, request_id, author_id, body) VALUES ($1, $2, $3, $4)"
+    ))
+    .bind(args.id)
+    .bind(args.request_id)
+    .bind(member.user_id)
+    .bind(body)
+    .execute(conn)
+    .await
+    .map_err(id_taken)?;
+    Ok(())
+}

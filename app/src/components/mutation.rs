@@ -1,0 +1,62 @@
+//! Sending a mutation from a page, and what the page learns back. (The
+//! offline client will put its outbox behind this same function.)
+
+use crate::{
+    error::AppError,
+    model::{MutateRequest, Mutation, MutationEnvelope, MutationStatus},
+    pages::group::GroupContext,
+    server_fns::mutate,
+};
+use leptos::prelude::*;
+
+/// An action that applies one mutation to the current group, then reloads
+/// the group's data. A rejection comes back as an error with the server's
+/// reason.
+pub fn use_mutation() -> Action<Mutation, Result<(), AppError>> {
+    let group = expect_context::<GroupContext>();
+    Action::new(move |mutation: &Mutation| {
+        let request = MutateRequest {
+            group: group.slug.get_untracked(),
+            mutations: vec![MutationEnvelope::new(uuid::Uuid::new_v4(), mutation)],
+        };
+        async move {
+            let response = mutate(request).await?;
+            group.reload().await;
+            match response.results.into_iter().next() {
+                Some(outcome) if outcome.status == MutationStatus::Rejected => Err(
+                    AppError::Conflict(outcome.error.unwrap_or_else(|| "refused".into())),
+                ),
+                _ => Ok(()),
+            }
+        }
+    })
+}
+
+/// The error of an action's last run (for `FormError`).
+pub fn action_error<I: 'static>(
+    action: Action<I, Result<(), AppError>>,
+) -> Signal<Option<AppError>> {
+    super::last_error(action.value())
+}
+
+/// True once the WASM runs: forms are disabled before (their handlers are
+/// not attached yet).
+pub fn use_hydrated() -> Signal<bool> {
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
+    ready.into()
+}
+
+/// Clears `form` each time `action` succeeds.
+pub fn reset_on_success<I: 'static>(
+    action: Action<I, Result<(), AppError>>,
+    form: NodeRef<leptos::html::Form>,
+) {
+    Effect::new(move |_| {
+        if matches!(action.value().get(), Some(Ok(()))) {
+            if let Some(form) = form.get() {
+                form.reset();
+            }
+        }
+    });
+}

@@ -1,0 +1,239 @@
+//! Named mutations: every write, online or queued offline, is one of these,
+//! sent to `POST /api/mutate` with a client-generated id that makes replays
+//! harmless.
+
+use super::RequestStatus;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Most mutations one request may carry (413 beyond).
+pub const MAX_BATCH: usize = 500;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "name", content = "args")]
+pub enum Mutation {
+    #[serde(rename = "announcement.create")]
+    AnnouncementCreate(AnnouncementCreate),
+    #[serde(rename = "announcement.update")]
+    AnnouncementUpdate(AnnouncementUpdate),
+    #[serde(rename = "announcement.pin")]
+    AnnouncementPin(AnnouncementPin),
+    #[serde(rename = "announcement.delete")]
+    AnnouncementDelete(ById),
+    #[serde(rename = "request.create")]
+    RequestCreate(RequestCreate),
+    #[serde(rename = "request.set_status")]
+    RequestSetStatus(RequestSetStatus),
+    #[serde(rename = "request.comment")]
+    RequestComment(CommentCreate),
+    #[serde(rename = "resource.create")]
+    ResourceCreate(ResourceCreate),
+    #[serde(rename = "resource.delete")]
+    ResourceDelete(ById),
+    #[serde(rename = "booking.create")]
+    BookingCreate(BookingCreate),
+    #[serde(rename = "booking.cancel")]
+    BookingCancel(ById),
+    #[serde(rename = "member.update_profile")]
+    MemberUpdateProfile(ProfileUpdate),
+}
+
+impl Mutation {
+    pub const NAMES: [&'static str; 12] = [
+        "announcement.create",
+        "announcement.update",
+        "announcement.pin",
+        "announcement.delete",
+        "request.create",
+        "request.set_status",
+        "request.comment",
+        "resource.create",
+        "resource.delete",
+        "booking.create",
+        "booking.cancel",
+        "member.update_profile",
+    ];
+}
+
+// Args. Server-owned fields (author, member, timestamps) are not accepted:
+// an unknown field is an error, not silently ignored.
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ById {
+    pub id: Uuid,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementCreate {
+    pub id: Uuid,
+    pub title: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementUpdate {
+    pub id: Uuid,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncementPin {
+    pub id: Uuid,
+    pub pinned: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestCreate {
+    pub id: Uuid,
+    pub title: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSetStatus {
+    pub id: Uuid,
+    pub status: RequestStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommentCreate {
+    pub id: Uuid,
+    pub request_id: Uuid,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceCreate {
+    pub id: Uuid,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingCreate {
+    pub id: Uuid,
+    pub resource_id: Uuid,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    pub display_name: String,
+    #[serde(default)]
+    pub unit: Option<String>,
+}
+
+/// One mutation on the wire: `{"id", "name", "args"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MutationEnvelope {
+    pub id: Uuid,
+    pub name: String,
+    #[serde(default)]
+    pub args: Value,
+}
+
+impl MutationEnvelope {
+    pub fn new(id: Uuid, mutation: &Mutation) -> Self {
+        let mut value = serde_json::to_value(mutation).unwrap_or_default();
+        let name = value["name"].as_str().unwrap_or_default().to_owned();
+        let args = value.get_mut("args").map(Value::take).unwrap_or_default();
+        Self { id, name, args }
+    }
+
+    pub fn is_known(&self) -> bool {
+        Mutation::NAMES.contains(&self.name.as_str())
+    }
+
+    /// The typed mutation, or what is wrong with the args.
+    pub fn parse(&self) -> Result<Mutation, String> {
+        let tagged = serde_json::json!({ "name": self.name, "args": self.args });
+        serde_json::from_value(tagged)
+            .map_err(|error| format!("invalid args for {}: {error}", self.name))
+    }
+}
+
+/// `POST /api/mutate` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MutateRequest {
+    pub group: String,
+    pub mutations: Vec<MutationEnvelope>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MutationStatus {
+    Applied,
+    Duplicate,
+    Rejected,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutationOutcome {
+    pub id: Uuid,
+    pub status: MutationStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST /api/mutate` answer: one outcome per mutation, in order, and the
+/// id of the transaction that committed them (a decimal string).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MutateResponse {
+    pub results: Vec<MutationOutcome>,
+    pub txid: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn every_mutation_name_round_trips_through_the_envelope() {
+        let id = Uuid::new_v4();
+        let mutation = Mutation::AnnouncementPin(AnnouncementPin { id, pinned: true });
+        let envelope = MutationEnvelope::new(Uuid::new_v4(), &mutation);
+        assert_eq!(envelope.name, "announcement.pin");
+        assert_eq!(envelope.args, json!({"id": id, "pinned": true}));
+        assert!(envelope.is_known());
+        assert_eq!(envelope.parse().unwrap(), mutation);
+    }
+
+    #[test]
+    fn the_names_list_matches_the_enum() {
+        for name in Mutation::NAMES {
+            let envelope = MutationEnvelope {
+                id: Uuid::new_v4(),
+                name: name.into(),
+                args: json!({}),
+            };
+            let error = envelope.parse().unwrap_err();
+            assert!(!error.contains("unknown variant"), "{name}: {error}");
+        }
+    }
+
+    #[test]
+    fn server_owned_fields_are_refused() {
+        let envelope = MutationEnvelope {
+            id: Uuid::new_v4(),
+            name: "announcement.create".into(),
+            args: json!({"id": Uuid::new_v4(), "title": "t", "body": "b", "author_id": Uuid::new_v4()}),
+        };
+        assert!(envelope.parse().unwrap_err().contains("author_id"));
+    }
+}

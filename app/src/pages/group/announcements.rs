@@ -1,0 +1,165 @@
+//! `/g/{slug}/announcements`: the notice board.
+
+use super::use_group;
+use crate::{
+    components::{action_error, reset_on_success, use_hydrated, use_mutation, FormError, Time},
+    model::{
+        mutation::{AnnouncementCreate, AnnouncementPin, AnnouncementUpdate, ById},
+        Announcement, Mutation, Role,
+    },
+};
+use leptos::{html, prelude::*};
+use uuid::Uuid;
+
+#[component]
+pub fn AnnouncementsPage() -> impl IntoView {
+    let group = use_group();
+    let controls = use_mutation();
+    let board = move || {
+        group.data.with(|d| {
+            d.board()
+                .into_iter()
+                .map(|a| view! { <Notice notice=a.clone() author=d.member_name(a.author_id) controls /> })
+                .collect_view()
+        })
+    };
+    view! {
+        <PostNotice />
+        <section class="card" aria-labelledby="board-heading">
+            <h2 id="board-heading">"Notice board"</h2>
+            <FormError error=action_error(controls) />
+            <ul class="list" data-empty="No notices yet.">{board}</ul>
+        </section>
+    }
+}
+
+#[component]
+fn PostNotice() -> impl IntoView {
+    let post = use_mutation();
+    let ready = use_hydrated();
+    let form = NodeRef::<html::Form>::new();
+    let title = NodeRef::<html::Input>::new();
+    let body = NodeRef::<html::Textarea>::new();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(title), Some(body)) = (title.get(), body.get()) else {
+            return;
+        };
+        post.dispatch(Mutation::AnnouncementCreate(AnnouncementCreate {
+            id: Uuid::new_v4(),
+            title: title.value(),
+            body: body.value(),
+        }));
+    };
+    reset_on_success(post, form);
+    view! {
+        <section class="card" aria-labelledby="post-heading">
+            <h2 id="post-heading">"Post a notice"</h2>
+            <form node_ref=form on:submit=submit>
+                <div class="field">
+                    <label for="notice-title">"Title"</label>
+                    <input id="notice-title" node_ref=title required maxlength="200" />
+                </div>
+                <div class="field">
+                    <label for="notice-body">"Text"</label>
+                    <textarea id="notice-body" node_ref=body rows="4" maxlength="10000"></textarea>
+                </div>
+                <FormError error=action_error(post) />
+                <button type="submit" disabled=move || !ready.get() || post.pending().get()>"Post"</button>
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Notice(
+    notice: Announcement,
+    author: String,
+    controls: Action<Mutation, Result<(), crate::error::AppError>>,
+) -> impl IntoView {
+    let group = use_group();
+    let (is_admin, me) = group
+        .data
+        .with_untracked(|d| (d.group.role == Role::Admin, d.me));
+    let may_edit = is_admin || notice.author_id == me;
+    let editing = RwSignal::new(false);
+    let id = notice.id;
+    let pinned = notice.pinned;
+    let toggle_pin = move |_| {
+        controls.dispatch(Mutation::AnnouncementPin(AnnouncementPin {
+            id,
+            pinned: !pinned,
+        }));
+    };
+    let delete = move |_| {
+        controls.dispatch(Mutation::AnnouncementDelete(ById { id }));
+    };
+    let (title, body) = (notice.title.clone(), notice.body.clone());
+    let created_at = notice.created_at;
+    view! {
+        <li class="notice" class:pinned=pinned>
+            <Show
+                when=move || editing.get()
+                fallback=move || {
+                    view! {
+                        <h3>{title.clone()} {pinned.then_some(view! { <span class="badge">"pinned"</span> })}</h3>
+                        <p class="body">{body.clone()}</p>
+                    }
+                }
+            >
+                <EditNotice notice=notice.clone() editing />
+            </Show>
+            <p class="muted">{author} " · " <Time at=created_at /></p>
+            <div class="row-actions">
+                {is_admin.then(|| view! {
+                    <button type="button" class="link" on:click=toggle_pin>{if pinned { "Unpin" } else { "Pin" }}</button>
+                })}
+                {may_edit.then(|| view! {
+                    <button type="button" class="link" on:click=move |_| editing.update(|e| *e = !*e)>"Edit"</button>
+                    <button type="button" class="link danger" on:click=delete>"Delete"</button>
+                })}
+            </div>
+        </li>
+    }
+}
+
+#[component]
+fn EditNotice(notice: Announcement, editing: RwSignal<bool>) -> impl IntoView {
+    let save = use_mutation();
+    let title = NodeRef::<html::Input>::new();
+    let body = NodeRef::<html::Textarea>::new();
+    let id = notice.id;
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(title), Some(body)) = (title.get(), body.get()) else {
+            return;
+        };
+        save.dispatch(Mutation::AnnouncementUpdate(AnnouncementUpdate {
+            id,
+            title: Some(title.value()),
+            body: Some(body.value()),
+        }));
+    };
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(()))) {
+            editing.set(false);
+        }
+    });
+    let title_id = format!("edit-title-{id}");
+    let body_id = format!("edit-body-{id}");
+    view! {
+        <form on:submit=submit class="edit">
+            <div class="field">
+                <label for=title_id.clone()>"Title"</label>
+                <input id=title_id node_ref=title value=notice.title required maxlength="200" />
+            </div>
+            <div class="field">
+                <label for=body_id.clone()>"Text"</label>
+                <textarea id=body_id node_ref=body rows="4" maxlength="10000">{notice.body}</textarea>
+            </div>
+            <FormError error=action_error(save) />
+            <button type="submit" disabled=move || save.pending().get()>"Save"</button>
+            <button type="button" class="link" on:click=move |_| editing.set(false)>"Cancel"</button>
+        </form>
+    }
+}

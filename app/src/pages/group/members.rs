@@ -1,0 +1,124 @@
+//! `/g/{slug}/members`: the directory, your own entry, and (admins) invites.
+
+use super::use_group;
+use crate::{
+    components::{action_error, last_error, use_hydrated, use_mutation, FormError},
+    model::{mutation::ProfileUpdate, Mutation, Role},
+    server_fns::CreateInvite,
+};
+use leptos::{html, prelude::*};
+
+#[component]
+pub fn MembersPage() -> impl IntoView {
+    let group = use_group();
+    let rows = move || {
+        group.data.with(|d| {
+            d.members
+                .iter()
+                .map(|m| {
+                    view! {
+                        <tr class="member">
+                            <td class="name">{m.display_name.clone()} {(m.user_id == d.me).then_some(" (you)")}</td>
+                            <td>{m.unit.clone().unwrap_or_default()}</td>
+                            <td>{m.role.as_str()}</td>
+                        </tr>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    let is_admin = move || group.data.with(|d| d.group.role == Role::Admin);
+    view! {
+        <section class="card" aria-labelledby="directory-heading">
+            <h1 id="directory-heading">"Members"</h1>
+            <table class="directory">
+                <thead><tr><th scope="col">"Name"</th><th scope="col">"Unit"</th><th scope="col">"Role"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+        <MyProfile />
+        <Show when=is_admin>
+            <Invite />
+        </Show>
+    }
+}
+
+#[component]
+fn MyProfile() -> impl IntoView {
+    let group = use_group();
+    let save = use_mutation();
+    let ready = use_hydrated();
+    let name = NodeRef::<html::Input>::new();
+    let unit = NodeRef::<html::Input>::new();
+    let (current_name, current_unit) = group.data.with_untracked(|d| {
+        d.my_profile()
+            .map(|m| (m.display_name.clone(), m.unit.clone().unwrap_or_default()))
+            .unwrap_or_default()
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let (Some(name), Some(unit)) = (name.get(), unit.get()) else {
+            return;
+        };
+        save.dispatch(Mutation::MemberUpdateProfile(ProfileUpdate {
+            display_name: name.value(),
+            unit: Some(unit.value()),
+        }));
+    };
+    let saved = move || {
+        matches!(save.value().get(), Some(Ok(())))
+            .then_some(view! { <p role="status">"Saved."</p> })
+    };
+    view! {
+        <section class="card" aria-labelledby="profile-heading">
+            <h2 id="profile-heading">"Your entry"</h2>
+            <form on:submit=submit>
+                <div class="field">
+                    <label for="profile-name">"Name shown to neighbours"</label>
+                    <input id="profile-name" node_ref=name value=current_name required maxlength="100" />
+                </div>
+                <div class="field">
+                    <label for="profile-unit">"Flat or house"</label>
+                    <input id="profile-unit" node_ref=unit value=current_unit maxlength="50" />
+                </div>
+                <FormError error=action_error(save) />
+                {saved}
+                <button type="submit" disabled=move || !ready.get() || save.pending().get()>"Save"</button>
+            </form>
+        </section>
+    }
+}
+
+/// Admins make invite links here.
+#[component]
+fn Invite() -> impl IntoView {
+    let group = use_group();
+    let action = ServerAction::<CreateInvite>::new();
+    let error = last_error(action.value());
+    let link = move || {
+        action.value().with(|value| match value {
+            Some(Ok(invite)) => Some((
+                format!("/join/{}", invite.code),
+                invite.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            )),
+            _ => None,
+        })
+    };
+    view! {
+        <section class="card" aria-labelledby="invite-heading">
+            <h2 id="invite-heading">"Invite a resident"</h2>
+            <ActionForm action=action>
+                <input type="hidden" name="slug" value=move || group.slug.get() />
+                <FormError error />
+                <button type="submit" disabled=move || action.pending().get()>"Create an invite link"</button>
+            </ActionForm>
+            {move || link().map(|(href, until)| view! {
+                <p class="invite-link">
+                    "Send this link to your neighbour: "
+                    <a href=href.clone() id="invite-link">{href.clone()}</a>
+                    {format!(" (valid until {until})")}
+                </p>
+            })}
+        </section>
+    }
+}

@@ -1,0 +1,96 @@
+//! The group app under `/g/{slug}`: a layout that loads the group once,
+//! provides it to the pages below, and shows the group's navigation.
+
+mod announcements;
+mod bookings;
+mod home;
+mod members;
+mod request;
+mod requests;
+
+pub use announcements::AnnouncementsPage;
+pub use bookings::BookingsPage;
+pub use home::GroupHomePage;
+pub use members::MembersPage;
+pub use request::RequestPage;
+pub use requests::RequestsPage;
+
+use super::NotFound;
+use crate::{error::AppError, model::GroupData, server_fns::get_group_data};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::{Outlet, Redirect, A},
+    hooks::use_params_map,
+};
+
+/// The current group's data, shared by its pages.
+#[derive(Clone, Copy)]
+pub struct GroupContext {
+    pub slug: Memo<String>,
+    pub data: RwSignal<GroupData>,
+}
+
+impl GroupContext {
+    /// Fetches the group's data again (after a write).
+    pub async fn reload(self) {
+        match get_group_data(self.slug.get_untracked()).await {
+            Ok(fresh) => self.data.set(fresh),
+            Err(error) => leptos::logging::warn!("reloading the group failed: {error}"),
+        }
+    }
+
+    /// `/g/{slug}{rest}`.
+    pub fn href(&self, rest: &str) -> String {
+        format!("/g/{}{rest}", self.slug.get_untracked())
+    }
+}
+
+pub fn use_group() -> GroupContext {
+    expect_context::<GroupContext>()
+}
+
+#[component]
+pub fn GroupLayout() -> impl IntoView {
+    let params = use_params_map();
+    let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
+    let loaded = Resource::new(move || slug.get(), get_group_data);
+    view! {
+        <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match loaded.await {
+                    Ok(data) => view! { <GroupShell slug data /> }.into_any(),
+                    Err(AppError::Unauthorized) => {
+                        view! { <Redirect path=super::login_then(&format!("/g/{}", slug.get_untracked())) /> }
+                            .into_any()
+                    }
+                    Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
+                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn GroupShell(slug: Memo<String>, data: GroupData) -> impl IntoView {
+    let group = GroupContext {
+        slug,
+        data: RwSignal::new(data),
+    };
+    provide_context(group);
+    let name = move || group.data.with(|d| d.group.name.clone());
+    let base = group.href("");
+    view! {
+        <Title text=name />
+        <nav class="group-nav" aria-label="Group">
+            <strong class="group-name">{name}</strong>
+            <A href=base.clone() exact=true>"Home"</A>
+            <A href=format!("{base}/announcements")>"Notices"</A>
+            <A href=format!("{base}/requests")>"Requests"</A>
+            <A href=format!("{base}/bookings")>"Bookings"</A>
+            <A href=format!("{base}/members")>"Members"</A>
+        </nav>
+        <Outlet />
+    }
+}
