@@ -1,9 +1,5 @@
 import { test, expect, type Page } from '@playwright/test';
-
-/** Waits until the WASM has hydrated the page (see frontend/src/lib.rs). */
-async function hydrated(page: Page) {
-  await page.locator('body[data-hydrated]').waitFor();
-}
+import { hydrated } from './helpers';
 
 async function signUp(page: Page, name: string, email: string) {
   await hydrated(page);

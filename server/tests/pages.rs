@@ -147,3 +147,26 @@ async fn a_stranger_gets_404_on_every_group_page() {
         assert!(!page.text().await.unwrap().contains("Hazel"));
     }
 }
+
+/// Regression: a reactive `<Title>` inside the group layout's async render
+/// once stalled about one response in twenty under concurrent requests.
+#[tokio::test]
+async fn concurrent_group_page_renders_all_complete() {
+    let app = TestApp::spawn().await;
+    let ann = app.client();
+    app.sign_up(&ann, "Ann").await;
+    let slug = app.create_group(&ann, "Linden").await;
+    let pages = (0..48).map(|i| {
+        let path = ["", "/members", "/bookings", "/requests"][i % 4];
+        ann.get(app.url(&format!("/g/{slug}{path}")))
+            .header("accept", "text/html")
+            .timeout(std::time::Duration::from_secs(20))
+            .send()
+    });
+    for response in futures::future::join_all(pages).await {
+        assert_eq!(
+            response.expect("every render completes").status(),
+            StatusCode::OK
+        );
+    }
+}

@@ -89,6 +89,7 @@ fn RoomWeek(
     let group = use_group();
     let zone = use_zone();
     let room_id = room.id;
+    let room_name = room.name.clone();
     let remove = use_mutation();
     let (heading, labelled_by) = (format!("room-{room_id}"), format!("room-{room_id}"));
     let days = move || {
@@ -109,7 +110,7 @@ fn RoomWeek(
                         })
                         .collect::<Vec<_>>()
                 });
-                view! { <Day day room_id booked draft cancel /> }
+                view! { <Day day room_id room_name=room_name.clone() booked draft cancel /> }
             })
             .collect_view()
     };
@@ -132,6 +133,7 @@ fn RoomWeek(
 fn Day(
     day: NaiveDate,
     room_id: Uuid,
+    room_name: String,
     booked: Vec<(Booking, String, bool)>,
     draft: Draft,
     cancel: Action<Mutation, Result<(), AppError>>,
@@ -170,7 +172,8 @@ fn Day(
                     }
                 }).collect_view()}
             </ul>
-            <button type="button" class="link" on:click=pick>"Book"</button>
+            <button type="button" class="link" on:click=pick
+                aria-label=format!("Book {room_name} on {}", day.format("%A %-d %B"))>"Book"</button>
         </li>
     }
 }

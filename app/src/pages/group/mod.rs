@@ -74,6 +74,9 @@ pub fn GroupLayout() -> impl IntoView {
 
 #[component]
 fn GroupShell(slug: Memo<String>, data: GroupData) -> impl IntoView {
+    // A plain string: a reactive <Title> inside an async-rendered Suspense
+    // intermittently stalls the response (seen under concurrent requests).
+    let title = data.group.name.clone();
     let group = GroupContext {
         slug,
         data: RwSignal::new(data),
@@ -82,7 +85,7 @@ fn GroupShell(slug: Memo<String>, data: GroupData) -> impl IntoView {
     let name = move || group.data.with(|d| d.group.name.clone());
     let base = group.href("");
     view! {
-        <Title text=name />
+        <Title text=title />
         <nav class="group-nav" aria-label="Group">
             <strong class="group-name">{name}</strong>
             <A href=base.clone() exact=true>"Home"</A>

@@ -1,0 +1,44 @@
+import { expect, type Browser, type Page } from '@playwright/test';
+
+/** A short tag that keeps each test's people and groups apart. */
+export function tag(): string {
+  return `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+/** Waits until the WASM has hydrated the page (see frontend/src/lib.rs). */
+export async function hydrated(page: Page) {
+  await page.locator('body[data-hydrated]').waitFor();
+}
+
+/** A person in their own browser context, signed up through the API. */
+export async function person(browser: Browser, name: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  const email = `${name.toLowerCase().replace(/\W+/g, '-')}-${tag()}@example.org`;
+  const response = await page.request.post('/api/auth/signup', {
+    data: { email, password: 'correct horse', name },
+  });
+  expect(response.status()).toBe(201);
+  return page;
+}
+
+/** Creates a group as `admin` and has `residents` join it; returns its slug. */
+export async function groupWith(admin: Page, residents: Page[]): Promise<string> {
+  const slug = `g-${tag()}`;
+  const created = await admin.request.post('/api/groups', { data: { slug, name: `Group ${slug}` } });
+  expect(created.status()).toBe(201);
+  for (const resident of residents) {
+    const invite = await admin.request.post(`/api/groups/${slug}/invites`);
+    const { code } = await invite.json();
+    expect((await resident.request.post(`/api/invites/${code}/accept`)).status()).toBe(200);
+  }
+  return slug;
+}
+
+/** `YYYY-MM-DD` of the day `days` from now, in the browser's zone. */
+export async function dayFromNow(page: Page, days: number): Promise<string> {
+  return page.evaluate((days) => {
+    const d = new Date(Date.now() + days * 86_400_000);
+    const pad = (n: number) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  }, days);
+}
