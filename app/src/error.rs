@@ -29,10 +29,7 @@ pub enum AppError {
 
 impl AppError {
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        Self::Validation {
-            field: field.to_owned(),
-            message: message.into(),
-        }
+        Self::Validation { field: field.to_owned(), message: message.into() }
     }
 
     /// The HTTP status this error is sent with.
@@ -64,9 +61,7 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
         match value {
-            E::Args(message) | E::Deserialization(message) | E::MissingArg(message) => {
-                Self::BadRequest(message)
-            }
+            E::Args(message) | E::Deserialization(message) | E::MissingArg(message) => Self::BadRequest(message),
             E::Request(_) | E::Response(_) => {
                 Self::BadRequest("could not reach the server; check your connection".into())
             }
@@ -94,9 +89,7 @@ mod ssr {
                     // unique_violation
                     Some("23505") => return Self::Conflict("that already exists".into()),
                     // exclusion_violation
-                    Some("23P01") => {
-                        return Self::Conflict("that conflicts with another entry".into())
-                    }
+                    Some("23P01") => return Self::Conflict("that conflicts with another entry".into()),
                     _ => {}
                 }
             }
@@ -107,8 +100,7 @@ mod ssr {
 
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
-            let status =
-                StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             let body = match &self {
                 Self::Validation { field, message } => {
                     serde_json::json!({ "error": message, "field": field })
@@ -139,10 +131,7 @@ mod tests {
 
     #[test]
     fn internal_error_says_nothing_of_its_cause() {
-        assert_eq!(
-            AppError::Internal.to_string(),
-            "something went wrong on our side"
-        );
+        assert_eq!(AppError::Internal.to_string(), "something went wrong on our side");
     }
 
     #[cfg(feature = "ssr")]

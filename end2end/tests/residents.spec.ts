@@ -44,7 +44,7 @@ test('residents post notices, file requests and book a room without double-booki
   for (const [page, who] of [[bo, 'Bo'], [ann, 'Ann']] as const) {
     await page.goto(`/g/${slug}/bookings?week=${day}`);
     await hydrated(page);
-    await page.getByLabel('Room').selectOption({ label: 'Laundry' });
+    await page.getByLabel('Room', { exact: true }).selectOption({ label: 'Laundry' });
     await page.getByLabel('From').fill(`${day}T09:00`);
     await page.getByLabel('Until').fill(`${day}T10:00`);
     await page.getByRole('button', { name: 'Book', exact: true }).click();

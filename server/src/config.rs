@@ -52,15 +52,9 @@ pub struct SyncConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path} is invalid: {source}")]
-    Parse {
-        path: String,
-        source: toml::de::Error,
-    },
+    Parse { path: String, source: toml::de::Error },
     #[error("environment variable {name} is invalid: {value:?}")]
     Env { name: &'static str, value: String },
 }
@@ -70,14 +64,8 @@ impl Config {
     /// `|name| std::env::var(name).ok()` in `main`).
     pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse {
-            path: shown,
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
+        let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse { path: shown, source })?;
         config.apply_env(env)?;
         Ok(config)
     }
@@ -86,36 +74,12 @@ impl Config {
         set(&env, "COURTYARD_SITE_ADDR", &mut self.server.site_addr)?;
         set(&env, "RUST_LOG", &mut self.server.log)?;
         set(&env, "DATABASE_URL", &mut self.database.url)?;
-        set(
-            &env,
-            "COURTYARD_DATABASE_MAX_CONNECTIONS",
-            &mut self.database.max_connections,
-        )?;
-        set(
-            &env,
-            "COURTYARD_SESSION_TTL_DAYS",
-            &mut self.session.ttl_days,
-        )?;
-        set(
-            &env,
-            "COURTYARD_SESSION_SECURE_COOKIE",
-            &mut self.session.secure_cookie,
-        )?;
-        set(
-            &env,
-            "COURTYARD_INVITE_TTL_HOURS",
-            &mut self.invites.ttl_hours,
-        )?;
-        set(
-            &env,
-            "COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS",
-            &mut self.sync.long_poll_timeout_secs,
-        )?;
-        set(
-            &env,
-            "COURTYARD_SYNC_CHUNK_BYTES",
-            &mut self.sync.chunk_bytes,
-        )?;
+        set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
+        set(&env, "COURTYARD_SESSION_TTL_DAYS", &mut self.session.ttl_days)?;
+        set(&env, "COURTYARD_SESSION_SECURE_COOKIE", &mut self.session.secure_cookie)?;
+        set(&env, "COURTYARD_INVITE_TTL_HOURS", &mut self.invites.ttl_hours)?;
+        set(&env, "COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", &mut self.sync.long_poll_timeout_secs)?;
+        set(&env, "COURTYARD_SYNC_CHUNK_BYTES", &mut self.sync.chunk_bytes)?;
         Ok(())
     }
 
@@ -139,10 +103,7 @@ fn set<T: std::str::FromStr>(
     field: &mut T,
 ) -> Result<(), ConfigError> {
     if let Some(value) = env(name) {
-        *field = value
-            .trim()
-            .parse()
-            .map_err(|_| ConfigError::Env { name, value })?;
+        *field = value.trim().parse().map_err(|_| ConfigError::Env { name, value })?;
     }
     Ok(())
 }
@@ -188,11 +149,7 @@ mod tests {
 
     fn load(env: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Leptos.toml");
-        Config::load(&path, |name| {
-            env.iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        })
+        Config::load(&path, |name| env.iter().find(|(n, _)| *n == name).map(|(_, v)| v.to_string()))
     }
 
     #[test]

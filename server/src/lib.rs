@@ -34,26 +34,17 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
         .acquire_timeout(Duration::from_secs(10))
         .connect(&config.database.url)
         .await?;
-    app::backend::migrations::run_global(&pool)
-        .await
-        .map_err(StartError::Migrate)?;
-    let applied = app::backend::migrations::migrate_groups(&pool)
-        .await
-        .map_err(StartError::Migrate)?;
+    app::backend::migrations::run_global(&pool).await.map_err(StartError::Migrate)?;
+    let applied = app::backend::migrations::migrate_groups(&pool).await.map_err(StartError::Migrate)?;
     tracing::info!(applied, "group schemas are up to date");
     Ok(pool)
 }
 
 pub fn state(config: &Config, pool: PgPool) -> Result<AppState, StartError> {
-    let mut leptos_options: LeptosOptions = leptos::config::get_configuration(None)
-        .map_err(|error| StartError::Leptos(error.to_string()))?
-        .leptos_options;
+    let mut leptos_options: LeptosOptions =
+        leptos::config::get_configuration(None).map_err(|error| StartError::Leptos(error.to_string()))?.leptos_options;
     leptos_options.site_addr = config.server.site_addr;
-    Ok(AppState {
-        pool,
-        leptos_options,
-        settings: Arc::new(config.settings()),
-    })
+    Ok(AppState { pool, leptos_options, settings: Arc::new(config.settings()) })
 }
 
 /// The whole HTTP app: JSON API, server functions, pages and static files.
@@ -65,21 +56,16 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, pages, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(routes::server_fn_error_status))
-        .layer(
-            TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-                let route = request
-                    .extensions()
-                    .get::<MatchedPath>()
-                    .map_or("unmatched", MatchedPath::as_str);
-                tracing::info_span!(
-                    "request",
-                    method = %request.method(),
-                    route,
-                    user.id = tracing::field::Empty,
-                    group.slug = tracing::field::Empty,
-                )
-            }),
-        )
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+            let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                route,
+                user.id = tracing::field::Empty,
+                group.slug = tracing::field::Empty,
+            )
+        }))
         .with_state(state)
 }
 
@@ -92,8 +78,6 @@ pub async fn serve(
     let pool = connect(&config).await?;
     let app = router(state(&config, pool)?);
     tracing::info!(addr = %listener.local_addr()?, "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

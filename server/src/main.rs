@@ -6,8 +6,7 @@ use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let path =
-        PathBuf::from(std::env::var("COURTYARD_CONFIG").unwrap_or_else(|_| "Leptos.toml".into()));
+    let path = PathBuf::from(std::env::var("COURTYARD_CONFIG").unwrap_or_else(|_| "Leptos.toml".into()));
     let config = match Config::load(&path, |name| std::env::var(name).ok()) {
         Ok(config) => config,
         Err(error) => {
@@ -16,9 +15,7 @@ async fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_new(&config.server.log).unwrap_or_else(|_| EnvFilter::new("info")),
-        )
+        .with_env_filter(EnvFilter::try_new(&config.server.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
     tracing::info!(?config, "starting");
     let listener = match tokio::net::TcpListener::bind(config.server.site_addr).await {

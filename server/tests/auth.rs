@@ -17,15 +17,9 @@ async fn signup_creates_an_account_and_a_session_cookie() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::CREATED);
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("courtyard_session="), "{cookie}");
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
 
     let (status, me) = app.get(&client, "/api/me").await;
     assert_eq!(status, StatusCode::OK);
@@ -33,10 +27,7 @@ async fn signup_creates_an_account_and_a_session_cookie() {
     assert_eq!(me["user"]["name"], "Ann");
     assert_eq!(me["groups"], json!([]));
 
-    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users").fetch_one(&app.db).await.unwrap();
     assert!(hash.starts_with("$argon2id$"), "stored hash is argon2id");
 }
 
@@ -56,18 +47,9 @@ async fn signup_with_a_taken_email_is_409_whatever_its_case() {
 async fn invalid_signup_input_is_422_naming_the_field() {
     let app = TestApp::spawn().await;
     let cases = [
-        (
-            json!({"email": "ann@example.org", "password": "short", "name": "Ann"}),
-            "password",
-        ),
-        (
-            json!({"email": "not-an-email", "password": "correct horse", "name": "Ann"}),
-            "email",
-        ),
-        (
-            json!({"email": "ann@example.org", "password": "correct horse", "name": "  "}),
-            "name",
-        ),
+        (json!({"email": "ann@example.org", "password": "short", "name": "Ann"}), "password"),
+        (json!({"email": "not-an-email", "password": "correct horse", "name": "Ann"}), "email"),
+        (json!({"email": "ann@example.org", "password": "correct horse", "name": "  "}), "name"),
     ];
     for (body, field) in cases {
         let (status, answer) = app.post(&app.client(), "/api/auth/signup", body).await;
@@ -75,10 +57,7 @@ async fn invalid_signup_input_is_422_naming_the_field() {
         assert_eq!(answer["field"], field);
         assert!(answer["error"].is_string());
     }
-    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users").fetch_one(&app.db).await.unwrap();
     assert_eq!(users, 0);
 }
 
@@ -88,36 +67,17 @@ async fn malformed_bodies_get_json_errors_not_500s() {
     let client = app.client();
     let url = app.url("/api/auth/signup");
 
-    let syntax = client
-        .post(&url)
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .unwrap();
+    let syntax = client.post(&url).header("content-type", "application/json").body("{not json").send().await.unwrap();
     let (status, body) = common::read(syntax).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["error"].is_string());
 
-    let missing_field = client
-        .post(&url)
-        .json(&json!({"email": "a@b.org"}))
-        .send()
-        .await
-        .unwrap();
+    let missing_field = client.post(&url).json(&json!({"email": "a@b.org"})).send().await.unwrap();
     let (status, body) = common::read(missing_field).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        body["error"].as_str().unwrap().contains("password"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().contains("password"), "{body}");
 
-    let wrong_type = client
-        .post(&url)
-        .json(&json!({"email": 1, "password": [], "name": {}}))
-        .send()
-        .await
-        .unwrap();
+    let wrong_type = client.post(&url).json(&json!({"email": 1, "password": [], "name": {}})).send().await.unwrap();
     assert_eq!(wrong_type.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let no_content_type = client.post(&url).body("{}").send().await.unwrap();
@@ -133,30 +93,16 @@ async fn login_checks_the_password_with_one_message_for_both_mistakes() {
     app.post(&app.client(), "/api/auth/signup", body).await;
 
     let client = app.client();
-    let (status, body) = app
-        .post(
-            &client,
-            "/api/auth/login",
-            json!({"email": "CY@example.org", "password": "correct horse"}),
-        )
-        .await;
+    let (status, body) =
+        app.post(&client, "/api/auth/login", json!({"email": "CY@example.org", "password": "correct horse"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["user"]["name"], "Cy");
     assert_eq!(app.get(&client, "/api/me").await.0, StatusCode::OK);
 
-    let (wrong_password, a) = app
-        .post(
-            &app.client(),
-            "/api/auth/login",
-            json!({"email": "cy@example.org", "password": "wrong horse"}),
-        )
-        .await;
+    let (wrong_password, a) =
+        app.post(&app.client(), "/api/auth/login", json!({"email": "cy@example.org", "password": "wrong horse"})).await;
     let (unknown_email, b) = app
-        .post(
-            &app.client(),
-            "/api/auth/login",
-            json!({"email": "nobody@example.org", "password": "correct horse"}),
-        )
+        .post(&app.client(), "/api/auth/login", json!({"email": "nobody@example.org", "password": "correct horse"}))
         .await;
     assert_eq!(wrong_password, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_email, StatusCode::UNAUTHORIZED);
@@ -173,33 +119,14 @@ async fn logout_ends_the_session_on_the_server() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_owned();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
 
-    let response = client
-        .post(app.url("/api/auth/logout"))
-        .send()
-        .await
-        .unwrap();
+    let response = client.post(app.url("/api/auth/logout")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_eq!(
-        app.get(&client, "/api/me").await.0,
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(app.get(&client, "/api/me").await.0, StatusCode::UNAUTHORIZED);
 
     // The old cookie, replayed by hand, is dead too.
-    let replay = app
-        .client()
-        .get(app.url("/api/me"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap();
+    let replay = app.client().get(app.url("/api/me")).header("cookie", cookie).send().await.unwrap();
     assert_eq!(replay.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -209,13 +136,8 @@ async fn me_without_a_session_is_401_json() {
     let (status, body) = app.get(&app.client(), "/api/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body["error"].is_string());
-    let forged = app
-        .client()
-        .get(app.url("/api/me"))
-        .header("cookie", "courtyard_session=forged")
-        .send()
-        .await
-        .unwrap();
+    let forged =
+        app.client().get(app.url("/api/me")).header("cookie", "courtyard_session=forged").send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -229,21 +151,9 @@ async fn a_bearer_token_works_like_the_cookie() {
         .send()
         .await
         .unwrap();
-    let cookie = response.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let token = cookie
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("courtyard_session=");
-    let me = reqwest::Client::new()
-        .get(app.url("/api/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = cookie.split(';').next().unwrap().trim_start_matches("courtyard_session=");
+    let me = reqwest::Client::new().get(app.url("/api/me")).bearer_auth(token).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
 }
 

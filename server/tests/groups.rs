@@ -11,13 +11,7 @@ async fn creating_a_group_makes_its_schema_and_an_admin_member() {
     let app = TestApp::spawn().await;
     let ann = app.client();
     let user = app.sign_up(&ann, "Ann").await;
-    let (status, group) = app
-        .post(
-            &ann,
-            "/api/groups",
-            json!({"slug": "elm-street", "name": "Elm Street"}),
-        )
-        .await;
+    let (status, group) = app.post(&ann, "/api/groups", json!({"slug": "elm-street", "name": "Elm Street"})).await;
     assert_eq!(status, StatusCode::CREATED, "{group}");
     assert_eq!(group["slug"], "elm-street");
     assert_eq!(group["name"], "Elm Street");
@@ -25,31 +19,22 @@ async fn creating_a_group_makes_its_schema_and_an_admin_member() {
     assert!(group["id"].is_string());
 
     let schema = app.schema_of("elm-street").await;
-    assert_eq!(
-        schema,
-        format!("g_{}", group["id"].as_str().unwrap().replace('-', ""))
-    );
-    let (display_name, role): (String, String) = sqlx::query_as(&format!(
-        "SELECT display_name, role FROM \"{schema}\".members WHERE user_id = $1"
-    ))
-    .bind(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).unwrap())
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    assert_eq!(schema, format!("g_{}", group["id"].as_str().unwrap().replace('-', "")));
+    let (display_name, role): (String, String) =
+        sqlx::query_as(&format!("SELECT display_name, role FROM \"{schema}\".members WHERE user_id = $1"))
+            .bind(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).unwrap())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!((display_name.as_str(), role.as_str()), ("Ann", "admin"));
-    let version: i64 = sqlx::query_scalar(&format!(
-        "SELECT max(version) FROM \"{schema}\".schema_migrations"
-    ))
-    .fetch_one(&app.db)
-    .await
-    .unwrap();
+    let version: i64 = sqlx::query_scalar(&format!("SELECT max(version) FROM \"{schema}\".schema_migrations"))
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(version, app::backend::migrations::latest_tenant_version());
 
     let (_, me) = app.get(&ann, "/api/me").await;
-    assert_eq!(
-        me["groups"],
-        json!([{"id": group["id"], "slug": "elm-street", "name": "Elm Street", "role": "admin"}])
-    );
+    assert_eq!(me["groups"], json!([{"id": group["id"], "slug": "elm-street", "name": "Elm Street", "role": "admin"}]));
 }
 
 #[tokio::test]
@@ -57,60 +42,25 @@ async fn group_slugs_are_unique_and_validated() {
     let app = TestApp::spawn().await;
     let ann = app.client();
     app.sign_up(&ann, "Ann").await;
-    app.post(
-        &ann,
-        "/api/groups",
-        json!({"slug": "oak-court", "name": "Oak Court"}),
-    )
-    .await;
-    let (status, _) = app
-        .post(
-            &ann,
-            "/api/groups",
-            json!({"slug": "oak-court", "name": "Another"}),
-        )
-        .await;
+    app.post(&ann, "/api/groups", json!({"slug": "oak-court", "name": "Oak Court"})).await;
+    let (status, _) = app.post(&ann, "/api/groups", json!({"slug": "oak-court", "name": "Another"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    for slug in [
-        "ab",
-        "Oak",
-        "oak court",
-        "oak_court",
-        "x\"; DROP SCHEMA public; --",
-        &"a".repeat(41),
-    ] {
-        let (status, body) = app
-            .post(&ann, "/api/groups", json!({"slug": slug, "name": "Oak"}))
-            .await;
+    for slug in ["ab", "Oak", "oak court", "oak_court", "x\"; DROP SCHEMA public; --", &"a".repeat(41)] {
+        let (status, body) = app.post(&ann, "/api/groups", json!({"slug": slug, "name": "Oak"})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{slug}: {body}");
         assert_eq!(body["field"], "slug");
     }
-    let (status, body) = app
-        .post(
-            &ann,
-            "/api/groups",
-            json!({"slug": "fine-slug", "name": ""}),
-        )
-        .await;
+    let (status, body) = app.post(&ann, "/api/groups", json!({"slug": "fine-slug", "name": ""})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["field"], "name");
-    let groups: i64 = sqlx::query_scalar("SELECT count(*) FROM groups")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let groups: i64 = sqlx::query_scalar("SELECT count(*) FROM groups").fetch_one(&app.db).await.unwrap();
     assert_eq!(groups, 1);
 }
 
 #[tokio::test]
 async fn signed_out_visitors_cannot_create_groups() {
     let app = TestApp::spawn().await;
-    let (status, _) = app
-        .post(
-            &app.client(),
-            "/api/groups",
-            json!({"slug": "pine", "name": "Pine"}),
-        )
-        .await;
+    let (status, _) = app.post(&app.client(), "/api/groups", json!({"slug": "pine", "name": "Pine"})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -122,32 +72,16 @@ async fn only_admins_invite_and_outsiders_get_404() {
     let slug = app.create_group(&admin, "Birch").await;
     let resident = app.resident(&admin, &slug, "Bo").await;
 
-    let (status, body) = app
-        .post(&resident, &format!("/api/groups/{slug}/invites"), json!({}))
-        .await;
+    let (status, body) = app.post(&resident, &format!("/api/groups/{slug}/invites"), json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
 
     let outsider = app.client();
     app.sign_up(&outsider, "Cy").await;
-    let (status, _) = app
-        .post(&outsider, &format!("/api/groups/{slug}/invites"), json!({}))
-        .await;
+    let (status, _) = app.post(&outsider, &format!("/api/groups/{slug}/invites"), json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app
-        .post(&outsider, "/api/groups/no-such-group/invites", json!({}))
-        .await;
-    assert_eq!(
-        status,
-        StatusCode::NOT_FOUND,
-        "a missing group looks like a foreign one"
-    );
-    let (status, _) = app
-        .post(
-            &app.client(),
-            &format!("/api/groups/{slug}/invites"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = app.post(&outsider, "/api/groups/no-such-group/invites", json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a missing group looks like a foreign one");
+    let (status, _) = app.post(&app.client(), &format!("/api/groups/{slug}/invites"), json!({})).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -162,25 +96,19 @@ async fn accepting_an_invite_joins_as_resident_once() {
     let bo = app.client();
     app.sign_up(&bo, "Bo").await;
     for _ in 0..2 {
-        let (status, body) = app
-            .post(&bo, &format!("/api/invites/{code}/accept"), json!({}))
-            .await;
+        let (status, body) = app.post(&bo, &format!("/api/invites/{code}/accept"), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["slug"], slug.as_str());
         assert_eq!(body["name"], "Cedar");
         assert_eq!(body["role"], "resident");
     }
     let schema = app.schema_of(&slug).await;
-    let members: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".members"))
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let members: i64 =
+        sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".members")).fetch_one(&app.db).await.unwrap();
     assert_eq!(members, 2);
 
     // The admin opening their own invite stays admin.
-    let (_, body) = app
-        .post(&admin, &format!("/api/invites/{code}/accept"), json!({}))
-        .await;
+    let (_, body) = app.post(&admin, &format!("/api/invites/{code}/accept"), json!({})).await;
     assert_eq!(body["role"], "admin");
 }
 
@@ -199,18 +127,12 @@ async fn unknown_and_expired_invites_are_404() {
 
     let bo = app.client();
     app.sign_up(&bo, "Bo").await;
-    let (status, _) = app
-        .post(&bo, &format!("/api/invites/{code}/accept"), json!({}))
-        .await;
+    let (status, _) = app.post(&bo, &format!("/api/invites/{code}/accept"), json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app
-        .post(&bo, "/api/invites/not-a-code/accept", json!({}))
-        .await;
+    let (status, _) = app.post(&bo, "/api/invites/not-a-code/accept", json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let long = "f".repeat(5000);
-    let (status, _) = app
-        .post(&bo, &format!("/api/invites/{long}/accept"), json!({}))
-        .await;
+    let (status, _) = app.post(&bo, &format!("/api/invites/{long}/accept"), json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, me) = app.get(&bo, "/api/me").await;
     assert_eq!(me["groups"], json!([]));
@@ -226,25 +148,13 @@ async fn a_member_of_one_group_gets_404_for_everything_of_another() {
     app.sign_up(&bo, "Bo").await;
     let b = app.create_group(&bo, "Group B").await;
 
-    let (status, _) = app
-        .post(&ann, &format!("/api/groups/{b}/invites"), json!({}))
-        .await;
+    let (status, _) = app.post(&ann, &format!("/api/groups/{b}/invites"), json!({})).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The page-facing server function answers the same.
-    let home = ann
-        .post(app.url("/fn/group_data"))
-        .form(&[("slug", b.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let home = ann.post(app.url("/fn/group_data")).form(&[("slug", b.as_str())]).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::NOT_FOUND);
-    let own = ann
-        .post(app.url("/fn/group_data"))
-        .form(&[("slug", a.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let own = ann.post(app.url("/fn/group_data")).form(&[("slug", a.as_str())]).send().await.unwrap();
     assert_eq!(own.status(), StatusCode::OK);
     let own: serde_json::Value = own.json().await.unwrap();
     assert_eq!(own["members"].as_array().unwrap().len(), 1);
@@ -252,10 +162,7 @@ async fn a_member_of_one_group_gets_404_for_everything_of_another() {
     let page = ann.get(app.url(&format!("/g/{b}"))).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
     let text = page.text().await.unwrap();
-    assert!(
-        !text.contains("Group B") && !text.contains("Bo"),
-        "nothing of B leaks into the 404 page"
-    );
+    assert!(!text.contains("Group B") && !text.contains("Bo"), "nothing of B leaks into the 404 page");
 
     let (_, me) = app.get(&ann, "/api/me").await;
     assert_eq!(me["groups"].as_array().unwrap().len(), 1);

@@ -33,11 +33,7 @@ async fn groups_at_version_zero(pool: &PgPool) -> Vec<String> {
 #[tokio::test]
 async fn two_concurrent_startups_migrate_50_groups_exactly_once() {
     let url = common::fresh_database().await;
-    let setup = PgPoolOptions::new()
-        .max_connections(2)
-        .connect(&url)
-        .await
-        .unwrap();
+    let setup = PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
     app::backend::migrations::run_global(&setup).await.unwrap();
     let schemas = groups_at_version_zero(&setup).await;
 
@@ -49,12 +45,11 @@ async fn two_concurrent_startups_migrate_50_groups_exactly_once() {
 
     let latest = app::backend::migrations::latest_tenant_version();
     for schema in schemas {
-        let versions: Vec<i64> = sqlx::query_scalar(&format!(
-            "SELECT version FROM \"{schema}\".schema_migrations ORDER BY version"
-        ))
-        .fetch_all(&setup)
-        .await
-        .unwrap();
+        let versions: Vec<i64> =
+            sqlx::query_scalar(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY version"))
+                .fetch_all(&setup)
+                .await
+                .unwrap();
         assert_eq!(versions.last(), Some(&latest), "{schema}");
         let mut unique = versions.clone();
         unique.dedup();
@@ -76,14 +71,7 @@ async fn migrating_again_applies_nothing() {
     let pool = server::connect(&common::config_for(&url)).await.unwrap();
     let admin_pool = pool.clone();
     groups_at_version_zero(&admin_pool).await;
-    let first = app::backend::migrations::migrate_groups(&pool)
-        .await
-        .unwrap();
+    let first = app::backend::migrations::migrate_groups(&pool).await.unwrap();
     assert!(first >= 50);
-    assert_eq!(
-        app::backend::migrations::migrate_groups(&pool)
-            .await
-            .unwrap(),
-        0
-    );
+    assert_eq!(app::backend::migrations::migrate_groups(&pool).await.unwrap(), 0);
 }

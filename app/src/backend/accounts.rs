@@ -23,18 +23,11 @@ pub async fn insert(
             AppError::Conflict(_) => AppError::Conflict("an account with that email exists".into()),
             other => other,
         })?;
-    Ok(UserInfo {
-        id,
-        email: email.to_owned(),
-        name: name.to_owned(),
-    })
+    Ok(UserInfo { id, email: email.to_owned(), name: name.to_owned() })
 }
 
 /// The user with this (lowercased) email and their password hash.
-pub async fn credentials(
-    db: impl PgExecutor<'_>,
-    email: &str,
-) -> Result<Option<(UserInfo, String)>, AppError> {
+pub async fn credentials(db: impl PgExecutor<'_>, email: &str) -> Result<Option<(UserInfo, String)>, AppError> {
     let row: Option<(Uuid, String, String, String)> =
         sqlx::query_as("SELECT id, email, name, password_hash FROM users WHERE email = $1")
             .bind(email)

@@ -45,21 +45,11 @@ impl Member {
 }
 
 /// Creates a group with its schema; the creator becomes its admin.
-pub async fn create(
-    state: &AppState,
-    user: &UserInfo,
-    slug: &str,
-    name: &str,
-) -> Result<GroupSummary, AppError> {
+pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -> Result<GroupSummary, AppError> {
     let slug = validate::slug(slug)?;
     let name = validate::name("name", name)?;
     let id = Uuid::new_v4();
-    let group = Group {
-        id,
-        slug,
-        name,
-        schema: SchemaName::for_group(id),
-    };
+    let group = Group { id, slug, name, schema: SchemaName::for_group(id) };
     let mut tx = state.pool.begin().await?;
     sqlx::query("INSERT INTO groups (id, slug, name, schema_name) VALUES ($1, $2, $3, $4)")
         .bind(group.id)
@@ -76,22 +66,12 @@ pub async fn create(
     let role = add_member(&mut tx, &group, user, Role::Admin).await?;
     tx.commit().await?;
     tracing::info!(group.slug = %group.slug, user.id = %user.id, "group created");
-    Ok(GroupSummary {
-        id: group.id,
-        slug: group.slug,
-        name: group.name,
-        role,
-    })
+    Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role })
 }
 
 /// Adds a user to a group with `role`, in `memberships` and the group's
 /// `members`; a user already there keeps the role they have. Returns it.
-pub async fn add_member(
-    conn: &mut PgConnection,
-    group: &Group,
-    user: &UserInfo,
-    role: Role,
-) -> Result<Role, AppError> {
+pub async fn add_member(conn: &mut PgConnection, group: &Group, user: &UserInfo, role: Role) -> Result<Role, AppError> {
     let role: Role = sqlx::query_scalar(
         "WITH inserted AS (
              INSERT INTO memberships (user_id, group_id, role) VALUES ($1, $2, $3)
@@ -119,10 +99,7 @@ pub async fn add_member(
 }
 
 /// The groups a user belongs to, oldest membership first.
-pub async fn of_user(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-) -> Result<Vec<GroupSummary>, AppError> {
+pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<GroupSummary>, AppError> {
     Ok(sqlx::query_as(
         "SELECT g.id, g.slug, g.name, m.role FROM memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = $1 ORDER BY m.created_at, g.slug",
@@ -134,11 +111,7 @@ pub async fn of_user(
 
 /// The user as a member of the group at `slug`; 404 alike for a group that
 /// does not exist and one the user is not in, so existence does not leak.
-pub async fn resolve(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    slug: &str,
-) -> Result<Member, AppError> {
+pub async fn resolve(db: impl PgExecutor<'_>, user_id: Uuid, slug: &str) -> Result<Member, AppError> {
     let row: Option<(Uuid, String, String, String, Role)> = sqlx::query_as(
         "SELECT g.id, g.slug, g.name, g.schema_name, m.role
          FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1
@@ -149,16 +122,7 @@ pub async fn resolve(
     .fetch_optional(db)
     .await?;
     let (id, slug, name, schema, role) = row.ok_or(AppError::NotFound)?;
-    Ok(Member {
-        group: Group {
-            id,
-            slug,
-            name,
-            schema: schema_name(&schema)?,
-        },
-        user_id,
-        role,
-    })
+    Ok(Member { group: Group { id, slug, name, schema: schema_name(&schema)? }, user_id, role })
 }
 
 /// The group's directory, by display name.

@@ -20,55 +20,33 @@ pub async fn create(state: &AppState, member: &Member) -> Result<InviteInfo, App
     OsRng.fill_bytes(&mut bytes);
     let code = hex::encode(bytes);
     let expires_at = Utc::now() + state.settings.invite_ttl;
-    sqlx::query(
-        "INSERT INTO invites (code, group_id, created_by, expires_at) VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&code)
-    .bind(member.group.id)
-    .bind(member.user_id)
-    .bind(expires_at)
-    .execute(&state.pool)
-    .await?;
-    Ok(InviteInfo {
-        code,
-        group_name: member.group.name.clone(),
-        expires_at,
-    })
+    sqlx::query("INSERT INTO invites (code, group_id, created_by, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(&code)
+        .bind(member.group.id)
+        .bind(member.user_id)
+        .bind(expires_at)
+        .execute(&state.pool)
+        .await?;
+    Ok(InviteInfo { code, group_name: member.group.name.clone(), expires_at })
 }
 
 /// What an invite code leads to; 404 for an unknown or expired code.
 pub async fn info(db: impl PgExecutor<'_>, code: &str) -> Result<InviteInfo, AppError> {
     let (group, expires_at) = live_invite(db, code).await?;
-    Ok(InviteInfo {
-        code: code.to_owned(),
-        group_name: group.name,
-        expires_at,
-    })
+    Ok(InviteInfo { code: code.to_owned(), group_name: group.name, expires_at })
 }
 
 /// Joins the invite's group as a resident. Accepting again (or as an
 /// existing member) changes nothing and answers the same.
-pub async fn accept(
-    state: &AppState,
-    user: &UserInfo,
-    code: &str,
-) -> Result<GroupSummary, AppError> {
+pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<GroupSummary, AppError> {
     let mut tx = state.pool.begin().await?;
     let (group, _) = live_invite(&mut *tx, code).await?;
     let role = groups::add_member(&mut tx, &group, user, Role::Resident).await?;
     tx.commit().await?;
-    Ok(GroupSummary {
-        id: group.id,
-        slug: group.slug,
-        name: group.name,
-        role,
-    })
+    Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role })
 }
 
-async fn live_invite(
-    db: impl PgExecutor<'_>,
-    code: &str,
-) -> Result<(Group, DateTime<Utc>), AppError> {
+async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, DateTime<Utc>), AppError> {
     if code.len() > 64 {
         return Err(AppError::NotFound);
     }
@@ -81,11 +59,6 @@ async fn live_invite(
     .fetch_optional(db)
     .await?;
     let (id, slug, name, schema, expires_at) = row.ok_or(AppError::NotFound)?;
-    let group = Group {
-        id,
-        slug,
-        name,
-        schema: groups::schema_name(&schema)?,
-    };
+    let group = Group { id, slug, name, schema: groups::schema_name(&schema)? };
     Ok((group, expires_at))
 }

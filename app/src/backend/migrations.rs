@@ -45,9 +45,7 @@ pub async fn provision(conn: &mut PgConnection, schema: &SchemaName) -> Result<(
 /// at once never apply a migration twice. Returns how many were applied.
 pub async fn migrate_groups(pool: &PgPool) -> Result<usize, AppError> {
     let names: Vec<String> =
-        sqlx::query_scalar("SELECT schema_name FROM groups ORDER BY created_at")
-            .fetch_all(pool)
-            .await?;
+        sqlx::query_scalar("SELECT schema_name FROM groups ORDER BY created_at").fetch_all(pool).await?;
     let mut applied = 0;
     for name in names {
         let Some(schema) = SchemaName::parse(&name) else {
@@ -68,14 +66,11 @@ pub async fn migrate_groups(pool: &PgPool) -> Result<usize, AppError> {
 async fn apply_pending(conn: &mut PgConnection, schema: &SchemaName) -> Result<usize, AppError> {
     let ident = schema.ident();
     let done: Vec<i64> =
-        sqlx::query_scalar(&format!("SELECT version FROM {ident}.schema_migrations"))
-            .fetch_all(&mut *conn)
-            .await?;
+        sqlx::query_scalar(&format!("SELECT version FROM {ident}.schema_migrations")).fetch_all(&mut *conn).await?;
     // Collected first: a borrowing iterator held across the awaits below
     // trips rustc's Send inference for the server-function futures.
-    let pending: Vec<&'static sqlx::migrate::Migration> = tenant_migrations()
-        .filter(|m| !done.contains(&m.version))
-        .collect();
+    let pending: Vec<&'static sqlx::migrate::Migration> =
+        tenant_migrations().filter(|m| !done.contains(&m.version)).collect();
     let mut applied = 0;
     for migration in pending {
         // Tenant migrations name their tables unqualified: they land in the
@@ -87,20 +82,16 @@ async fn apply_pending(conn: &mut PgConnection, schema: &SchemaName) -> Result<u
             AppError::Internal
         })?;
         conn.execute("SET LOCAL search_path TO DEFAULT").await?;
-        sqlx::query(&format!(
-            "INSERT INTO {ident}.schema_migrations (version, description) VALUES ($1, $2)"
-        ))
-        .bind(migration.version)
-        .bind(&*migration.description)
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(&format!("INSERT INTO {ident}.schema_migrations (version, description) VALUES ($1, $2)"))
+            .bind(migration.version)
+            .bind(&*migration.description)
+            .execute(&mut *conn)
+            .await?;
         applied += 1;
     }
     Ok(applied)
 }
 
 fn tenant_migrations() -> impl Iterator<Item = &'static sqlx::migrate::Migration> {
-    TENANT
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
+    TENANT.iter().filter(|m| !m.migration_type.is_down_migration())
 }

@@ -42,13 +42,7 @@ mod tests {
 
     #[test]
     fn anything_but_the_generated_form_is_refused() {
-        for bad in [
-            "public",
-            "g_",
-            "g_XYZ",
-            "g_0123\"; drop",
-            &format!("g_{}", "a".repeat(33)),
-        ] {
+        for bad in ["public", "g_", "g_XYZ", "g_0123\"; drop", &format!("g_{}", "a".repeat(33))] {
             assert_eq!(SchemaName::parse(bad), None, "{bad:?}");
         }
     }

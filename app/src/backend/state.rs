@@ -18,11 +18,7 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Self {
-            session_ttl: chrono::Duration::days(30),
-            secure_cookies: false,
-            invite_ttl: chrono::Duration::days(7),
-        }
+        Self { session_ttl: chrono::Duration::days(30), secure_cookies: false, invite_ttl: chrono::Duration::days(7) }
     }
 }
 

@@ -16,12 +16,7 @@ where
 /// The message of `error` if it is about `field`.
 pub fn field_error(error: Signal<Option<AppError>>, field: &'static str) -> Signal<Option<String>> {
     Signal::derive(move || {
-        error.with(|error| {
-            error
-                .as_ref()
-                .filter(|e| e.field() == Some(field))
-                .map(ToString::to_string)
-        })
+        error.with(|error| error.as_ref().filter(|e| e.field() == Some(field)).map(ToString::to_string))
     })
 }
 
@@ -40,11 +35,7 @@ pub fn Field(
     let id = format!("field-{name}");
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
-    let described_by = if hint.is_empty() {
-        error_id.clone()
-    } else {
-        format!("{hint_id} {error_id}")
-    };
+    let described_by = if hint.is_empty() { error_id.clone() } else { format!("{hint_id} {error_id}") };
     view! {
         <div class="field">
             <label for=id.clone()>{label}</label>
@@ -68,12 +59,6 @@ pub fn Field(
 /// An error of the whole form (not of one field).
 #[component]
 pub fn FormError(error: Signal<Option<AppError>>) -> impl IntoView {
-    let message = move || {
-        error.with(|e| {
-            e.as_ref()
-                .filter(|e| e.field().is_none())
-                .map(ToString::to_string)
-        })
-    };
+    let message = move || error.with(|e| e.as_ref().filter(|e| e.field().is_none()).map(ToString::to_string));
     view! { <p class="form-error" role="alert">{message}</p> }
 }

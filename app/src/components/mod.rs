@@ -1,10 +1,12 @@
 //! Widgets the pages share.
 
+mod compose;
 mod form;
 mod header;
 mod mutation;
 mod time;
 
+pub use compose::ComposeForm;
 pub use form::{field_error, last_error, Field, FormError};
 pub use header::{Header, MeResource};
 pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};

@@ -23,9 +23,9 @@ pub fn use_mutation() -> Action<Mutation, Result<(), AppError>> {
             let response = mutate(request).await?;
             group.reload().await;
             match response.results.into_iter().next() {
-                Some(outcome) if outcome.status == MutationStatus::Rejected => Err(
-                    AppError::Conflict(outcome.error.unwrap_or_else(|| "refused".into())),
-                ),
+                Some(outcome) if outcome.status == MutationStatus::Rejected => {
+                    Err(AppError::Conflict(outcome.error.unwrap_or_else(|| "refused".into())))
+                }
                 _ => Ok(()),
             }
         }
@@ -33,9 +33,7 @@ pub fn use_mutation() -> Action<Mutation, Result<(), AppError>> {
 }
 
 /// The error of an action's last run (for `FormError`).
-pub fn action_error<I: 'static>(
-    action: Action<I, Result<(), AppError>>,
-) -> Signal<Option<AppError>> {
+pub fn action_error<I: 'static>(action: Action<I, Result<(), AppError>>) -> Signal<Option<AppError>> {
     super::last_error(action.value())
 }
 
@@ -48,10 +46,7 @@ pub fn use_hydrated() -> Signal<bool> {
 }
 
 /// Clears `form` each time `action` succeeds.
-pub fn reset_on_success<I: 'static>(
-    action: Action<I, Result<(), AppError>>,
-    form: NodeRef<leptos::html::Form>,
-) {
+pub fn reset_on_success<I: 'static>(action: Action<I, Result<(), AppError>>, form: NodeRef<leptos::html::Form>) {
     Effect::new(move |_| {
         if matches!(action.value().get(), Some(Ok(()))) {
             if let Some(form) = form.get() {

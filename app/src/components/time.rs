@@ -25,10 +25,7 @@ impl Zone {
     pub fn to_utc(self, wall: NaiveDateTime) -> Option<DateTime<Utc>> {
         match self {
             Zone::Utc => Some(wall.and_utc()),
-            Zone::Local => Local
-                .from_local_datetime(&wall)
-                .earliest()
-                .map(|t| t.with_timezone(&Utc)),
+            Zone::Local => Local.from_local_datetime(&wall).earliest().map(|t| t.with_timezone(&Utc)),
         }
     }
 
@@ -65,10 +62,7 @@ pub fn use_zone() -> Signal<Zone> {
 
 /// `Mon 7 Jan, 14:05`, in the viewer's zone.
 #[component]
-pub fn Time(
-    at: DateTime<Utc>,
-    #[prop(default = "%a %-d %b, %H:%M")] format: &'static str,
-) -> impl IntoView {
+pub fn Time(at: DateTime<Utc>, #[prop(default = "%a %-d %b, %H:%M")] format: &'static str) -> impl IntoView {
     let zone = use_zone();
     let text = move || {
         let zone = zone.get();

@@ -2,8 +2,7 @@
 //! announcements lead the board, which requests are open, what is booked when).
 
 use super::{
-    Announcement, Booking, GroupSummary, MaintenanceRequest, MemberInfo, RequestComment,
-    RequestStatus, Resource, Role,
+    Announcement, Booking, GroupSummary, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource, Role,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -42,11 +41,7 @@ impl GroupData {
     /// The notice board: pinned first, then newest first.
     pub fn board(&self) -> Vec<&Announcement> {
         let mut board: Vec<_> = self.announcements.iter().collect();
-        board.sort_by(|a, b| {
-            b.pinned
-                .cmp(&a.pinned)
-                .then(b.created_at.cmp(&a.created_at))
-        });
+        board.sort_by(|a, b| b.pinned.cmp(&a.pinned).then(b.created_at.cmp(&a.created_at)));
         board
     }
 
@@ -56,12 +51,8 @@ impl GroupData {
     }
 
     pub fn requests_by_status(&self, statuses: &[RequestStatus]) -> Vec<&MaintenanceRequest> {
-        let mut requests: Vec<_> = self
-            .requests
-            .iter()
-            .filter(|r| statuses.contains(&r.status))
-            .collect();
-        requests.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        let mut requests: Vec<_> = self.requests.iter().filter(|r| statuses.contains(&r.status)).collect();
+        requests.sort_by_key(|r| std::cmp::Reverse(r.created_at));
         requests
     }
 
@@ -71,45 +62,31 @@ impl GroupData {
 
     /// A request's comments, oldest first.
     pub fn comments_of(&self, request_id: Uuid) -> Vec<&RequestComment> {
-        let mut comments: Vec<_> = self
-            .comments
-            .iter()
-            .filter(|c| c.request_id == request_id)
-            .collect();
+        let mut comments: Vec<_> = self.comments.iter().filter(|c| c.request_id == request_id).collect();
         comments.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         comments
     }
 
     pub fn resource_name(&self, id: Uuid) -> String {
-        self.resources
-            .iter()
-            .find(|r| r.id == id)
-            .map_or_else(|| "a removed room".to_owned(), |r| r.name.clone())
+        self.resources.iter().find(|r| r.id == id).map_or_else(|| "a removed room".to_owned(), |r| r.name.clone())
     }
 
     /// Resources by name.
     pub fn resources_by_name(&self) -> Vec<&Resource> {
         let mut resources: Vec<_> = self.resources.iter().collect();
-        resources.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+        resources.sort_by_key(|r| r.name.to_lowercase());
         resources
     }
 
     /// Bookings (of one resource, or all with `None`) that overlap
     /// `[from, to)`, in time order.
-    pub fn bookings_between(
-        &self,
-        resource: Option<Uuid>,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Vec<&Booking> {
+    pub fn bookings_between(&self, resource: Option<Uuid>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<&Booking> {
         let mut bookings: Vec<_> = self
             .bookings
             .iter()
-            .filter(|b| {
-                resource.is_none_or(|r| b.resource_id == r) && b.starts_at < to && b.ends_at > from
-            })
+            .filter(|b| resource.is_none_or(|r| b.resource_id == r) && b.starts_at < to && b.ends_at > from)
             .collect();
-        bookings.sort_by(|a, b| a.starts_at.cmp(&b.starts_at));
+        bookings.sort_by_key(|b| b.starts_at);
         bookings
     }
 }
@@ -126,12 +103,7 @@ mod tests {
     fn data() -> GroupData {
         let me = Uuid::new_v4();
         GroupData {
-            group: GroupSummary {
-                id: Uuid::new_v4(),
-                slug: "elm".into(),
-                name: "Elm".into(),
-                role: Role::Resident,
-            },
+            group: GroupSummary { id: Uuid::new_v4(), slug: "elm".into(), name: "Elm".into(), role: Role::Resident },
             me,
             members: vec![],
             announcements: vec![],
@@ -157,11 +129,8 @@ mod tests {
     #[test]
     fn the_board_puts_pinned_first_then_newest() {
         let mut data = data();
-        data.announcements = vec![
-            announcement("old", false, 1),
-            announcement("pinned", true, 0),
-            announcement("new", false, 5),
-        ];
+        data.announcements =
+            vec![announcement("old", false, 1), announcement("pinned", true, 0), announcement("new", false, 5)];
         let titles: Vec<_> = data.board().iter().map(|a| a.title.as_str()).collect();
         assert_eq!(titles, ["pinned", "new", "old"]);
     }
@@ -179,20 +148,11 @@ mod tests {
             ends_at: at(to),
             created_at: at(0),
         };
-        data.bookings = vec![
-            booking(room, 8, 10),
-            booking(room, 10, 12),
-            booking(other, 9, 11),
-            booking(room, 1, 2),
-        ];
+        data.bookings = vec![booking(room, 8, 10), booking(room, 10, 12), booking(other, 9, 11), booking(room, 1, 2)];
         let found = data.bookings_between(Some(room), at(9), at(11));
         assert_eq!(found.len(), 2);
         assert!(found[0].starts_at < found[1].starts_at);
-        assert_eq!(
-            data.bookings_between(None, at(9), at(9) + Duration::minutes(1))
-                .len(),
-            2
-        );
+        assert_eq!(data.bookings_between(None, at(9), at(9) + Duration::minutes(1)).len(), 2);
     }
 
     #[test]

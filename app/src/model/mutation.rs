@@ -162,8 +162,7 @@ impl MutationEnvelope {
     /// The typed mutation, or what is wrong with the args.
     pub fn parse(&self) -> Result<Mutation, String> {
         let tagged = serde_json::json!({ "name": self.name, "args": self.args });
-        serde_json::from_value(tagged)
-            .map_err(|error| format!("invalid args for {}: {error}", self.name))
+        serde_json::from_value(tagged).map_err(|error| format!("invalid args for {}: {error}", self.name))
     }
 }
 
@@ -217,11 +216,7 @@ mod tests {
     #[test]
     fn the_names_list_matches_the_enum() {
         for name in Mutation::NAMES {
-            let envelope = MutationEnvelope {
-                id: Uuid::new_v4(),
-                name: name.into(),
-                args: json!({}),
-            };
+            let envelope = MutationEnvelope { id: Uuid::new_v4(), name: name.into(), args: json!({}) };
             let error = envelope.parse().unwrap_err();
             assert!(!error.contains("unknown variant"), "{name}: {error}");
         }

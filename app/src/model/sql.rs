@@ -23,8 +23,7 @@ macro_rules! text_enum {
         impl<'r> Decode<'r, Postgres> for $ty {
             fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
                 let text = <&str as Decode<Postgres>>::decode(value)?;
-                <$ty>::parse(text)
-                    .ok_or_else(|| format!("unexpected {} {text:?}", stringify!($ty)).into())
+                <$ty>::parse(text).ok_or_else(|| format!("unexpected {} {text:?}", stringify!($ty)).into())
             }
         }
 

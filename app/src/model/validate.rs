@@ -14,10 +14,7 @@ pub fn email(raw: &str) -> Result<String, AppError> {
         return Err(bad());
     }
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
-    let domain_ok = !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.');
+    let domain_ok = !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.');
     if local.is_empty() || !domain_ok {
         return Err(bad());
     }
@@ -27,16 +24,10 @@ pub fn email(raw: &str) -> Result<String, AppError> {
 pub fn password(raw: &str) -> Result<&str, AppError> {
     let chars = raw.chars().count();
     if chars < PASSWORD_MIN {
-        return Err(AppError::validation(
-            "password",
-            format!("use at least {PASSWORD_MIN} characters"),
-        ));
+        return Err(AppError::validation("password", format!("use at least {PASSWORD_MIN} characters")));
     }
     if chars > PASSWORD_MAX {
-        return Err(AppError::validation(
-            "password",
-            format!("use at most {PASSWORD_MAX} characters"),
-        ));
+        return Err(AppError::validation("password", format!("use at most {PASSWORD_MAX} characters")));
     }
     Ok(raw)
 }
@@ -48,10 +39,7 @@ pub fn name(field: &str, raw: &str) -> Result<String, AppError> {
         return Err(AppError::validation(field, "enter a name"));
     }
     if name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(AppError::validation(
-            field,
-            "use at most 100 characters, no control characters",
-        ));
+        return Err(AppError::validation(field, "use at most 100 characters, no control characters"));
     }
     Ok(name.to_owned())
 }
@@ -60,14 +48,9 @@ pub fn name(field: &str, raw: &str) -> Result<String, AppError> {
 pub fn slug(raw: &str) -> Result<String, AppError> {
     let slug = raw.trim();
     let ok = (3..=40).contains(&slug.len())
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !ok {
-        return Err(AppError::validation(
-            "slug",
-            "use 3 to 40 lowercase letters, digits or dashes",
-        ));
+        return Err(AppError::validation("slug", "use 3 to 40 lowercase letters, digits or dashes"));
     }
     Ok(slug.to_owned())
 }
@@ -87,10 +70,7 @@ pub fn title(raw: &str) -> Result<String, AppError> {
         return Err(AppError::validation("title", "enter a title"));
     }
     if title.chars().count() > TITLE_MAX {
-        return Err(AppError::validation(
-            "title",
-            format!("use at most {TITLE_MAX} characters"),
-        ));
+        return Err(AppError::validation("title", format!("use at most {TITLE_MAX} characters")));
     }
     Ok(title.to_owned())
 }
@@ -103,10 +83,7 @@ pub fn text(field: &str, raw: &str, required: bool) -> Result<String, AppError> 
         return Err(AppError::validation(field, "write something first"));
     }
     if text.chars().count() > TEXT_MAX {
-        return Err(AppError::validation(
-            field,
-            format!("use at most {TEXT_MAX} characters"),
-        ));
+        return Err(AppError::validation(field, format!("use at most {TEXT_MAX} characters")));
     }
     Ok(text.to_owned())
 }
@@ -115,10 +92,9 @@ pub fn text(field: &str, raw: &str, required: bool) -> Result<String, AppError> 
 pub fn unit(raw: Option<&str>) -> Result<Option<String>, AppError> {
     let unit = raw.map(str::trim).filter(|u| !u.is_empty());
     match unit {
-        Some(unit) if unit.chars().count() > UNIT_MAX => Err(AppError::validation(
-            "unit",
-            format!("use at most {UNIT_MAX} characters"),
-        )),
+        Some(unit) if unit.chars().count() > UNIT_MAX => {
+            Err(AppError::validation("unit", format!("use at most {UNIT_MAX} characters")))
+        }
         other => Ok(other.map(str::to_owned)),
     }
 }
@@ -131,22 +107,13 @@ pub fn booking_window(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), AppError> {
     if starts_at >= ends_at {
-        return Err(AppError::validation(
-            "ends_at",
-            "the booking must end after it starts",
-        ));
+        return Err(AppError::validation("ends_at", "the booking must end after it starts"));
     }
     if ends_at - starts_at > chrono::Duration::days(BOOKING_MAX_DAYS) {
-        return Err(AppError::validation(
-            "ends_at",
-            format!("a booking lasts at most {BOOKING_MAX_DAYS} days"),
-        ));
+        return Err(AppError::validation("ends_at", format!("a booking lasts at most {BOOKING_MAX_DAYS} days")));
     }
     if starts_at < now - chrono::Duration::seconds(BOOKING_GRACE_SECONDS) {
-        return Err(AppError::validation(
-            "starts_at",
-            "that time has already passed",
-        ));
+        return Err(AppError::validation("starts_at", "that time has already passed"));
     }
     Ok(())
 }
@@ -154,9 +121,7 @@ pub fn booking_window(
 /// Where to go after signing in: a path on this site, never another origin.
 pub fn next_path(raw: Option<&str>) -> String {
     match raw {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
         _ => "/".to_owned(),
     }
 }
@@ -172,16 +137,7 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_rejected_on_the_email_field() {
-        for bad in [
-            "",
-            "ann",
-            "ann@",
-            "@x.org",
-            "a@b",
-            "a b@x.org",
-            "a@x.org.",
-            "a@@x.org",
-        ] {
+        for bad in ["", "ann", "ann@", "@x.org", "a@b", "a b@x.org", "a@x.org.", "a@@x.org"] {
             let err = email(bad).unwrap_err();
             assert_eq!(err.field(), Some("email"), "{bad:?}");
         }
@@ -204,14 +160,7 @@ mod tests {
     #[test]
     fn slug_allows_only_lowercase_digits_and_dashes() {
         assert!(slug("elm-street-12").is_ok());
-        for bad in [
-            "ab",
-            "Elm",
-            "elm street",
-            "elm_street",
-            "a;drop",
-            &"a".repeat(41),
-        ] {
+        for bad in ["ab", "Elm", "elm street", "elm_street", "a;drop", &"a".repeat(41)] {
             assert!(slug(bad).is_err(), "{bad:?}");
         }
     }
@@ -219,13 +168,7 @@ mod tests {
     #[test]
     fn next_path_stays_on_this_site() {
         assert_eq!(next_path(Some("/g/elm")), "/g/elm");
-        for bad in [
-            None,
-            Some(""),
-            Some("https://evil.example"),
-            Some("//evil.example"),
-            Some("/\\evil"),
-        ] {
+        for bad in [None, Some(""), Some("https://evil.example"), Some("//evil.example"), Some("/\\evil")] {
             assert_eq!(next_path(bad), "/", "{bad:?}");
         }
     }

@@ -8,10 +8,7 @@ mod new_group;
 mod not_found;
 mod signup;
 
-pub use group::{
-    AnnouncementsPage, BookingsPage, GroupHomePage, GroupLayout, MembersPage, RequestPage,
-    RequestsPage,
-};
+pub use group::{AnnouncementsPage, BookingsPage, GroupHomePage, GroupLayout, MembersPage, RequestPage, RequestsPage};
 pub use home::HomePage;
 pub use join::JoinPage;
 pub use login::LoginPage;

@@ -16,12 +16,7 @@ pub async fn get_me() -> Result<Option<Me>, AppError> {
 }
 
 #[server(prefix = "/fn", endpoint = "sign_up")]
-pub async fn sign_up(
-    email: String,
-    password: String,
-    name: String,
-    next: Option<String>,
-) -> Result<(), AppError> {
+pub async fn sign_up(email: String, password: String, name: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::{auth, AppState};
     let state = AppState::from_context()?;
     let (_, token) = auth::sign_up(&state, &email, &password, &name).await?;

@@ -24,9 +24,7 @@ pub async fn get_group_data(slug: String) -> Result<GroupData, AppError> {
     let user = auth::current_user_in_context(&state).await?;
     let member = groups::resolve(&state.pool, user.id, &slug).await?;
     let mut tx = state.pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     let data = group_data::load(&mut tx, &member).await?;
     tx.commit().await?;
     Ok(data)

@@ -38,11 +38,7 @@ pub async fn sign_up(
 ) -> Result<impl IntoResponse, AppError> {
     let (user, token) = auth::sign_up(&state, &input.email, &input.password, &input.name).await?;
     let cookie = auth::session::set_cookie(&token, &state.settings);
-    Ok((
-        StatusCode::CREATED,
-        [(SET_COOKIE, cookie)],
-        Json(Signed { user }),
-    ))
+    Ok((StatusCode::CREATED, [(SET_COOKIE, cookie)], Json(Signed { user })))
 }
 
 pub async fn log_in(
@@ -54,20 +50,11 @@ pub async fn log_in(
     Ok(([(SET_COOKIE, cookie)], Json(Signed { user })))
 }
 
-pub async fn log_out(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<impl IntoResponse, AppError> {
+pub async fn log_out(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, AppError> {
     auth::log_out(&state, &headers).await?;
-    Ok((
-        StatusCode::NO_CONTENT,
-        [(SET_COOKIE, auth::session::clear_cookie())],
-    ))
+    Ok((StatusCode::NO_CONTENT, [(SET_COOKIE, auth::session::clear_cookie())]))
 }
 
-pub async fn me(
-    State(state): State<AppState>,
-    CurrentUser(user): CurrentUser,
-) -> Result<Json<Me>, AppError> {
+pub async fn me(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Json<Me>, AppError> {
     Ok(Json(accounts::me(&state.pool, user).await?))
 }

@@ -24,10 +24,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
 
 fn rejected(rejection: JsonRejection) -> AppError {
     match rejection {
-        JsonRejection::JsonDataError(error) => AppError::Validation {
-            field: String::new(),
-            message: error.body_text(),
-        },
+        JsonRejection::JsonDataError(error) => {
+            AppError::Validation { field: String::new(), message: error.body_text() }
+        }
         JsonRejection::MissingJsonContentType(_) => {
             AppError::BadRequest("send a JSON body with Content-Type: application/json".into())
         }

@@ -12,21 +12,15 @@ use tokio::sync::oneshot;
 /// Where test databases are created (`TEST_DATABASE_URL`, default: the
 /// local Postgres as `postgres`).
 pub fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// A new, empty database; returns its URL.
 pub async fn fresh_database() -> String {
     let admin = admin_url();
     let name = format!("courtyard_test_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = PgConnection::connect(&admin)
-        .await
-        .expect("connect to Postgres");
-    sqlx::query(&format!("CREATE DATABASE \"{name}\""))
-        .execute(&mut conn)
-        .await
-        .expect("create test database");
+    let mut conn = PgConnection::connect(&admin).await.expect("connect to Postgres");
+    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.expect("create test database");
     let (base, _) = admin.rsplit_once('/').expect("database URL has a path");
     format!("{base}/{name}")
 }
@@ -52,30 +46,34 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// Starts the server on its own thread and multi-threaded runtime, as in
+    /// production (and apart from the test's own runtime, like a real client).
     pub async fn spawn() -> Self {
         let database_url = fresh_database().await;
         let config = config_for(&database_url);
-        let pool = server::connect(&config)
-            .await
-            .expect("server connects and migrates");
-        let app = server::router(server::state(&config, pool.clone()).expect("state"));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let (ready, started) = oneshot::channel::<()>();
         let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await
-                .expect("server runs");
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            runtime.block_on(async move {
+                let pool = server::connect(&config).await.expect("server connects and migrates");
+                let app = server::router(server::state(&config, pool).expect("state"));
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                let _ = ready.send(());
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await
+                    .expect("server runs");
+            });
         });
-        TestApp {
-            base,
-            db: pool,
-            database_url,
-            _stop: stop,
-        }
+        started.await.expect("the server started");
+        let db = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&database_url).await.unwrap();
+        TestApp { base, db, database_url, _stop: stop }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -84,20 +82,11 @@ impl TestApp {
 
     /// A client with its own cookie jar (one browser, one person).
     pub fn client(&self) -> Client {
-        Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap()
+        Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
     }
 
     pub async fn post(&self, client: &Client, path: &str, body: Value) -> (StatusCode, Value) {
-        let response = client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response = client.post(self.url(path)).json(&body).send().await.unwrap();
         read(response).await
     }
 
@@ -107,17 +96,9 @@ impl TestApp {
 
     /// Signs up a new person on `client`; returns the user JSON.
     pub async fn sign_up(&self, client: &Client, name: &str) -> Value {
-        let email = format!(
-            "{}-{}@example.org",
-            name.to_lowercase(),
-            uuid::Uuid::new_v4().simple()
-        );
+        let email = format!("{}-{}@example.org", name.to_lowercase(), uuid::Uuid::new_v4().simple());
         let (status, body) = self
-            .post(
-                client,
-                "/api/auth/signup",
-                json!({"email": email, "password": "correct horse", "name": name}),
-            )
+            .post(client, "/api/auth/signup", json!({"email": email, "password": "correct horse", "name": name}))
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["user"].clone()
@@ -125,23 +106,16 @@ impl TestApp {
 
     /// Creates a group as `client`; returns its slug.
     pub async fn create_group(&self, client: &Client, name: &str) -> String {
-        let slug = format!(
-            "{}-{}",
-            name.to_lowercase().replace(' ', "-"),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        let (status, body) = self
-            .post(client, "/api/groups", json!({"slug": slug, "name": name}))
-            .await;
+        let slug =
+            format!("{}-{}", name.to_lowercase().replace(' ', "-"), &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let (status, body) = self.post(client, "/api/groups", json!({"slug": slug, "name": name})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         slug
     }
 
     /// An invite code of `slug`, made by its admin `client`.
     pub async fn invite(&self, client: &Client, slug: &str) -> String {
-        let (status, body) = self
-            .post(client, &format!("/api/groups/{slug}/invites"), json!({}))
-            .await;
+        let (status, body) = self.post(client, &format!("/api/groups/{slug}/invites"), json!({})).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body["code"].as_str().unwrap().to_owned()
     }
@@ -151,9 +125,7 @@ impl TestApp {
         let code = self.invite(admin, slug).await;
         let client = self.client();
         self.sign_up(&client, name).await;
-        let (status, body) = self
-            .post(&client, &format!("/api/invites/{code}/accept"), json!({}))
-            .await;
+        let (status, body) = self.post(&client, &format!("/api/invites/{code}/accept"), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         client
     }
@@ -170,10 +142,6 @@ impl TestApp {
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
     let text = response.text().await.unwrap();
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
     (status, body)
 }

@@ -31,11 +31,7 @@ pub async fn sign_up(
 
 /// A new session for the right email and password; the same error for a
 /// wrong email as for a wrong password.
-pub async fn log_in(
-    state: &AppState,
-    email: &str,
-    password: &str,
-) -> Result<(UserInfo, String), AppError> {
+pub async fn log_in(state: &AppState, email: &str, password: &str) -> Result<(UserInfo, String), AppError> {
     let email = email.trim().to_lowercase();
     let found = accounts::credentials(&state.pool, &email).await?;
     let (user, hash) = match found {
@@ -60,9 +56,7 @@ pub async fn log_out(state: &AppState, headers: &HeaderMap) -> Result<(), AppErr
 /// The signed-in user of a request, or 401.
 pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<UserInfo, AppError> {
     let token = session::token_from_headers(headers).ok_or(AppError::Unauthorized)?;
-    session::user(&state.pool, &token)
-        .await?
-        .ok_or(AppError::Unauthorized)
+    session::user(&state.pool, &token).await?.ok_or(AppError::Unauthorized)
 }
 
 /// The signed-in user of a server function call (or SSR render), or 401.

@@ -12,13 +12,10 @@ use std::sync::OnceLock;
 pub async fn hash(password: String) -> Result<String, AppError> {
     blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|error| {
-                tracing::error!(%error, "hashing a password failed");
-                AppError::Internal
-            })
+        Argon2::default().hash_password(password.as_bytes(), &salt).map(|hash| hash.to_string()).map_err(|error| {
+            tracing::error!(%error, "hashing a password failed");
+            AppError::Internal
+        })
     })
     .await
 }
@@ -33,9 +30,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Ap
             tracing::error!(%error, "stored password hash is malformed");
             AppError::Internal
         })?;
-        let matches = Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        let matches = Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok();
         Ok(found && matches)
     })
     .await
@@ -69,16 +64,12 @@ mod tests {
     async fn right_password_verifies_and_wrong_one_does_not() {
         let stored = hash("correct horse".into()).await.unwrap();
         assert!(!stored.contains("correct horse"));
-        assert!(verify("correct horse".into(), Some(stored.clone()))
-            .await
-            .unwrap());
+        assert!(verify("correct horse".into(), Some(stored.clone())).await.unwrap());
         assert!(!verify("wrong horse".into(), Some(stored)).await.unwrap());
     }
 
     #[tokio::test]
     async fn unknown_account_never_verifies() {
-        assert!(!verify("not a password anyone has".into(), None)
-            .await
-            .unwrap());
+        assert!(!verify("not a password anyone has".into(), None).await.unwrap());
     }
 }

@@ -12,11 +12,7 @@ use uuid::Uuid;
 pub const COOKIE: &str = "courtyard_session";
 
 /// Starts a session and returns its token (the only copy of it).
-pub async fn create(
-    db: impl PgExecutor<'_>,
-    user_id: Uuid,
-    settings: &Settings,
-) -> Result<String, AppError> {
+pub async fn create(db: impl PgExecutor<'_>, user_id: Uuid, settings: &Settings) -> Result<String, AppError> {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     let token = hex::encode(bytes);
@@ -30,10 +26,7 @@ pub async fn create(
 }
 
 pub async fn delete(db: impl PgExecutor<'_>, token: &str) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(digest(token))
-        .execute(db)
-        .await?;
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(digest(token)).execute(db).await?;
     Ok(())
 }
 
@@ -60,31 +53,18 @@ pub fn token_from_headers(headers: &HeaderMap) -> Option<String> {
         .find(|(name, _)| *name == COOKIE)
         .map(|(_, value)| value.to_owned());
     from_cookie.or_else(|| {
-        headers
-            .get(header::AUTHORIZATION)?
-            .to_str()
-            .ok()?
-            .strip_prefix("Bearer ")
-            .map(|token| token.trim().to_owned())
+        headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(|token| token.trim().to_owned())
     })
 }
 
 pub fn set_cookie(token: &str, settings: &Settings) -> HeaderValue {
-    let secure = if settings.secure_cookies {
-        "; Secure"
-    } else {
-        ""
-    };
+    let secure = if settings.secure_cookies { "; Secure" } else { "" };
     let max_age = settings.session_ttl.num_seconds();
-    cookie_value(format!(
-        "{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
-    ))
+    cookie_value(format!("{COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
 }
 
 pub fn clear_cookie() -> HeaderValue {
-    cookie_value(format!(
-        "{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"
-    ))
+    cookie_value(format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"))
 }
 
 fn cookie_value(text: String) -> HeaderValue {
@@ -103,20 +83,14 @@ mod tests {
     #[test]
     fn token_is_read_from_the_cookie_among_others() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=1; courtyard_session=abc; b=2"),
-        );
+        headers.insert(header::COOKIE, HeaderValue::from_static("a=1; courtyard_session=abc; b=2"));
         assert_eq!(token_from_headers(&headers).as_deref(), Some("abc"));
     }
 
     #[test]
     fn bearer_token_is_used_without_a_cookie() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer xyz"),
-        );
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer xyz"));
         assert_eq!(token_from_headers(&headers).as_deref(), Some("xyz"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic xyz"));
         assert_eq!(token_from_headers(&headers), None);

@@ -12,11 +12,7 @@ use crate::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub async fn create(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &AnnouncementCreate,
-) -> Result<(), AppError> {
+pub async fn create(conn: &mut PgConnection, member: &Member, args: &AnnouncementCreate) -> Result<(), AppError> {
     let title = validate::title(&args.title)?;
     let body = validate::text("body", &args.body, false)?;
     sqlx::query(&format!(
@@ -33,22 +29,11 @@ pub async fn create(
     Ok(())
 }
 
-pub async fn update(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &AnnouncementUpdate,
-) -> Result<(), AppError> {
+pub async fn update(conn: &mut PgConnection, member: &Member, args: &AnnouncementUpdate) -> Result<(), AppError> {
     let title = args.title.as_deref().map(validate::title).transpose()?;
-    let body = args
-        .body
-        .as_deref()
-        .map(|b| validate::text("body", b, false))
-        .transpose()?;
+    let body = args.body.as_deref().map(|b| validate::text("body", b, false)).transpose()?;
     if title.is_none() && body.is_none() {
-        return Err(AppError::validation(
-            "title",
-            "nothing to change: give a title or a body",
-        ));
+        return Err(AppError::validation("title", "nothing to change: give a title or a body"));
     }
     let author = author_of(conn, member, args.id).await?;
     require_owner_or_admin(member, author, "edit this announcement")?;
@@ -65,11 +50,7 @@ pub async fn update(
     Ok(())
 }
 
-pub async fn pin(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &AnnouncementPin,
-) -> Result<(), AppError> {
+pub async fn pin(conn: &mut PgConnection, member: &Member, args: &AnnouncementPin) -> Result<(), AppError> {
     member.require_admin("pin announcements")?;
     let updated = sqlx::query(&format!(
         "UPDATE {}.announcements SET pinned = $2, updated_at = now() WHERE id = $1",
@@ -88,13 +69,10 @@ pub async fn pin(
 pub async fn delete(conn: &mut PgConnection, member: &Member, id: Uuid) -> Result<(), AppError> {
     let author = author_of(conn, member, id).await?;
     require_owner_or_admin(member, author, "delete this announcement")?;
-    sqlx::query(&format!(
-        "DELETE FROM {}.announcements WHERE id = $1",
-        member.group.schema.ident()
-    ))
-    .bind(id)
-    .execute(conn)
-    .await?;
+    sqlx::query(&format!("DELETE FROM {}.announcements WHERE id = $1", member.group.schema.ident()))
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 

@@ -10,19 +10,13 @@ use crate::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub async fn create(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &BookingCreate,
-) -> Result<(), AppError> {
+pub async fn create(conn: &mut PgConnection, member: &Member, args: &BookingCreate) -> Result<(), AppError> {
     validate::booking_window(args.starts_at, args.ends_at, chrono::Utc::now())?;
     let schema = member.group.schema.ident();
-    let exists: bool = sqlx::query_scalar(&format!(
-        "SELECT EXISTS (SELECT 1 FROM {schema}.resources WHERE id = $1)"
-    ))
-    .bind(args.resource_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let exists: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {schema}.resources WHERE id = $1)"))
+        .bind(args.resource_id)
+        .fetch_one(&mut *conn)
+        .await?;
     if !exists {
         return Err(missing("room"));
     }
@@ -52,17 +46,12 @@ pub async fn create(
 /// The booker or an admin may cancel.
 pub async fn cancel(conn: &mut PgConnection, member: &Member, id: Uuid) -> Result<(), AppError> {
     let schema = member.group.schema.ident();
-    let owner: Uuid = sqlx::query_scalar(&format!(
-        "SELECT member_id FROM {schema}.bookings WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| missing("booking"))?;
-    require_owner_or_admin(member, owner, "cancel this booking")?;
-    sqlx::query(&format!("DELETE FROM {schema}.bookings WHERE id = $1"))
+    let owner: Uuid = sqlx::query_scalar(&format!("SELECT member_id FROM {schema}.bookings WHERE id = $1 FOR UPDATE"))
         .bind(id)
-        .execute(conn)
-        .await?;
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| missing("booking"))?;
+    require_owner_or_admin(member, owner, "cancel this booking")?;
+    sqlx::query(&format!("DELETE FROM {schema}.bookings WHERE id = $1")).bind(id).execute(conn).await?;
     Ok(())
 }

@@ -7,11 +7,7 @@ use crate::{
 };
 use sqlx::PgConnection;
 
-pub async fn update_profile(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &ProfileUpdate,
-) -> Result<(), AppError> {
+pub async fn update_profile(conn: &mut PgConnection, member: &Member, args: &ProfileUpdate) -> Result<(), AppError> {
     let display_name = validate::name("display_name", &args.display_name)?;
     let unit = validate::unit(args.unit.as_deref())?;
     sqlx::query(&format!(

@@ -14,32 +14,22 @@ use crate::{
     backend::{groups, groups::Member, AppState},
     error::AppError,
     model::{
-        mutation::MAX_BATCH, MutateRequest, MutateResponse, Mutation, MutationEnvelope,
-        MutationOutcome, MutationStatus, UserInfo,
+        mutation::MAX_BATCH, MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome,
+        MutationStatus, UserInfo,
     },
 };
 use serde_json::{json, Value};
 use sqlx::{Executor, PgConnection};
 
-pub async fn apply(
-    state: &AppState,
-    user: &UserInfo,
-    request: &MutateRequest,
-) -> Result<MutateResponse, AppError> {
+pub async fn apply(state: &AppState, user: &UserInfo, request: &MutateRequest) -> Result<MutateResponse, AppError> {
     if request.mutations.len() > MAX_BATCH {
-        return Err(AppError::TooLarge(format!(
-            "send at most {MAX_BATCH} mutations per request"
-        )));
+        return Err(AppError::TooLarge(format!("send at most {MAX_BATCH} mutations per request")));
     }
     let member = groups::resolve(&state.pool, user.id, &request.group).await?;
     if let Some(unknown) = request.mutations.iter().find(|m| !m.is_known()) {
         return Err(AppError::validation(
             "mutations",
-            format!(
-                "unknown mutation {:?}; known: {}",
-                unknown.name,
-                Mutation::NAMES.join(", ")
-            ),
+            format!("unknown mutation {:?}; known: {}", unknown.name, Mutation::NAMES.join(", ")),
         ));
     }
     let mut tx = state.pool.begin().await?;
@@ -47,9 +37,7 @@ pub async fn apply(
     for envelope in &request.mutations {
         results.push(apply_one(&mut tx, &member, envelope).await?);
     }
-    let txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text")
-        .fetch_one(&mut *tx)
-        .await?;
+    let txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text").fetch_one(&mut *tx).await?;
     tx.commit().await?;
     Ok(MutateResponse { results, txid })
 }
@@ -59,11 +47,7 @@ async fn apply_one(
     member: &Member,
     envelope: &MutationEnvelope,
 ) -> Result<MutationOutcome, AppError> {
-    let outcome = |status, error| MutationOutcome {
-        id: envelope.id,
-        status,
-        error,
-    };
+    let outcome = |status, error| MutationOutcome { id: envelope.id, status, error };
     conn.execute("SAVEPOINT mutation").await?;
     if !claim(conn, member, envelope, &json!({"status": "applied"})).await? {
         conn.execute("RELEASE SAVEPOINT mutation").await?;
@@ -85,16 +69,9 @@ async fn apply_one(
         Err(AppError::Internal) => Err(AppError::Internal),
         Err(rejection) => {
             let error = rejection.to_string();
-            conn.execute("ROLLBACK TO SAVEPOINT mutation; RELEASE SAVEPOINT mutation")
-                .await?;
+            conn.execute("ROLLBACK TO SAVEPOINT mutation; RELEASE SAVEPOINT mutation").await?;
             // Remember the verdict so a replay gets the same answer.
-            claim(
-                conn,
-                member,
-                envelope,
-                &json!({"status": "rejected", "error": error}),
-            )
-            .await?;
+            claim(conn, member, envelope, &json!({"status": "rejected", "error": error})).await?;
             Ok(outcome(MutationStatus::Rejected, Some(error)))
         }
     }
@@ -132,15 +109,10 @@ async fn earlier_rejection(
     .bind(envelope.id)
     .fetch_one(&mut *conn)
     .await?;
-    Ok((result["status"] == "rejected")
-        .then(|| result["error"].as_str().unwrap_or("rejected").to_owned()))
+    Ok((result["status"] == "rejected").then(|| result["error"].as_str().unwrap_or("rejected").to_owned()))
 }
 
-async fn run(
-    conn: &mut PgConnection,
-    member: &Member,
-    mutation: &Mutation,
-) -> Result<(), AppError> {
+async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> Result<(), AppError> {
     match mutation {
         Mutation::AnnouncementCreate(args) => announcements::create(conn, member, args).await,
         Mutation::AnnouncementUpdate(args) => announcements::update(conn, member, args).await,
@@ -176,8 +148,6 @@ fn require_owner_or_admin(member: &Member, owner: uuid::Uuid, what: &str) -> Res
     if owner == member.user_id || member.role == crate::model::Role::Admin {
         Ok(())
     } else {
-        Err(AppError::Forbidden(format!(
-            "only whoever made it or an admin can {what}"
-        )))
+        Err(AppError::Forbidden(format!("only whoever made it or an admin can {what}")))
     }
 }

@@ -12,11 +12,7 @@ use crate::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub async fn create(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &RequestCreate,
-) -> Result<(), AppError> {
+pub async fn create(conn: &mut PgConnection, member: &Member, args: &RequestCreate) -> Result<(), AppError> {
     let title = validate::title(&args.title)?;
     let description = validate::text("description", &args.description, false)?;
     sqlx::query(&format!(
@@ -34,48 +30,34 @@ pub async fn create(
 }
 
 /// Admins set any status; a request's author may only close (resolve) it.
-pub async fn set_status(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &RequestSetStatus,
-) -> Result<(), AppError> {
+pub async fn set_status(conn: &mut PgConnection, member: &Member, args: &RequestSetStatus) -> Result<(), AppError> {
     let schema = member.group.schema.ident();
-    let author: Uuid = sqlx::query_scalar(&format!(
-        "SELECT author_id FROM {schema}.requests WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(args.id)
-    .fetch_optional(&mut *conn)
-    .await?
-    .ok_or_else(|| missing("request"))?;
+    let author: Uuid = sqlx::query_scalar(&format!("SELECT author_id FROM {schema}.requests WHERE id = $1 FOR UPDATE"))
+        .bind(args.id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| missing("request"))?;
     let closing_own = author == member.user_id && args.status == RequestStatus::Resolved;
     if member.role != Role::Admin && !closing_own {
         return Err(AppError::Forbidden(
             "only an admin can change a request's status (its author may close it)".into(),
         ));
     }
-    sqlx::query(&format!(
-        "UPDATE {schema}.requests SET status = $2, updated_at = now() WHERE id = $1"
-    ))
-    .bind(args.id)
-    .bind(args.status)
-    .execute(conn)
-    .await?;
+    sqlx::query(&format!("UPDATE {schema}.requests SET status = $2, updated_at = now() WHERE id = $1"))
+        .bind(args.id)
+        .bind(args.status)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-pub async fn comment(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &CommentCreate,
-) -> Result<(), AppError> {
+pub async fn comment(conn: &mut PgConnection, member: &Member, args: &CommentCreate) -> Result<(), AppError> {
     let body = validate::text("body", &args.body, true)?;
     let schema = member.group.schema.ident();
-    let touched = sqlx::query(&format!(
-        "UPDATE {schema}.requests SET updated_at = now() WHERE id = $1"
-    ))
-    .bind(args.request_id)
-    .execute(&mut *conn)
-    .await?;
+    let touched = sqlx::query(&format!("UPDATE {schema}.requests SET updated_at = now() WHERE id = $1"))
+        .bind(args.request_id)
+        .execute(&mut *conn)
+        .await?;
     if touched.rows_affected() == 0 {
         return Err(missing("request"));
     }

@@ -9,35 +9,25 @@ use crate::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub async fn create(
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &ResourceCreate,
-) -> Result<(), AppError> {
+pub async fn create(conn: &mut PgConnection, member: &Member, args: &ResourceCreate) -> Result<(), AppError> {
     member.require_admin("add rooms")?;
     let name = validate::name("name", &args.name)?;
-    sqlx::query(&format!(
-        "INSERT INTO {}.resources (id, name) VALUES ($1, $2)",
-        member.group.schema.ident()
-    ))
-    .bind(args.id)
-    .bind(name)
-    .execute(conn)
-    .await
-    .map_err(id_taken)?;
+    sqlx::query(&format!("INSERT INTO {}.resources (id, name) VALUES ($1, $2)", member.group.schema.ident()))
+        .bind(args.id)
+        .bind(name)
+        .execute(conn)
+        .await
+        .map_err(id_taken)?;
     Ok(())
 }
 
 /// Removes a resource and its bookings.
 pub async fn delete(conn: &mut PgConnection, member: &Member, id: Uuid) -> Result<(), AppError> {
     member.require_admin("remove rooms")?;
-    let deleted = sqlx::query(&format!(
-        "DELETE FROM {}.resources WHERE id = $1",
-        member.group.schema.ident()
-    ))
-    .bind(id)
-    .execute(conn)
-    .await?;
+    let deleted = sqlx::query(&format!("DELETE FROM {}.resources WHERE id = $1", member.group.schema.ident()))
+        .bind(id)
+        .execute(conn)
+        .await?;
     if deleted.rows_affected() == 0 {
         return Err(missing("room"));
     }

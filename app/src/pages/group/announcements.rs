@@ -2,7 +2,7 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, reset_on_success, use_hydrated, use_mutation, FormError, Time},
+    components::{action_error, use_mutation, ComposeForm, FormError, Time},
     model::{
         mutation::{AnnouncementCreate, AnnouncementPin, AnnouncementUpdate, ById},
         Announcement, Mutation, Role,
@@ -35,39 +35,11 @@ pub fn AnnouncementsPage() -> impl IntoView {
 
 #[component]
 fn PostNotice() -> impl IntoView {
-    let post = use_mutation();
-    let ready = use_hydrated();
-    let form = NodeRef::<html::Form>::new();
-    let title = NodeRef::<html::Input>::new();
-    let body = NodeRef::<html::Textarea>::new();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let (Some(title), Some(body)) = (title.get(), body.get()) else {
-            return;
-        };
-        post.dispatch(Mutation::AnnouncementCreate(AnnouncementCreate {
-            id: Uuid::new_v4(),
-            title: title.value(),
-            body: body.value(),
-        }));
-    };
-    reset_on_success(post, form);
+    let make = Callback::new(|(title, body): (String, String)| {
+        Mutation::AnnouncementCreate(AnnouncementCreate { id: Uuid::new_v4(), title, body })
+    });
     view! {
-        <section class="card" aria-labelledby="post-heading">
-            <h2 id="post-heading">"Post a notice"</h2>
-            <form node_ref=form on:submit=submit>
-                <div class="field">
-                    <label for="notice-title">"Title"</label>
-                    <input id="notice-title" node_ref=title required maxlength="200" />
-                </div>
-                <div class="field">
-                    <label for="notice-body">"Text"</label>
-                    <textarea id="notice-body" node_ref=body rows="4" maxlength="10000"></textarea>
-                </div>
-                <FormError error=action_error(post) />
-                <button type="submit" disabled=move || !ready.get() || post.pending().get()>"Post"</button>
-            </form>
-        </section>
+        <ComposeForm id="notice" heading="Post a notice" title_label="Title" text_label="Text" submit_label="Post" make />
     }
 }
 
@@ -78,18 +50,13 @@ fn Notice(
     controls: Action<Mutation, Result<(), crate::error::AppError>>,
 ) -> impl IntoView {
     let group = use_group();
-    let (is_admin, me) = group
-        .data
-        .with_untracked(|d| (d.group.role == Role::Admin, d.me));
+    let (is_admin, me) = group.data.with_untracked(|d| (d.group.role == Role::Admin, d.me));
     let may_edit = is_admin || notice.author_id == me;
     let editing = RwSignal::new(false);
     let id = notice.id;
     let pinned = notice.pinned;
     let toggle_pin = move |_| {
-        controls.dispatch(Mutation::AnnouncementPin(AnnouncementPin {
-            id,
-            pinned: !pinned,
-        }));
+        controls.dispatch(Mutation::AnnouncementPin(AnnouncementPin { id, pinned: !pinned }));
     };
     let delete = move |_| {
         controls.dispatch(Mutation::AnnouncementDelete(ById { id }));

@@ -2,9 +2,7 @@
 
 use super::use_group;
 use crate::{
-    components::{
-        action_error, reset_on_success, use_hydrated, use_mutation, use_zone, FormError, Time, Zone,
-    },
+    components::{action_error, reset_on_success, use_hydrated, use_mutation, use_zone, FormError, Time, Zone},
     error::AppError,
     model::{
         mutation::{BookingCreate, ById, ResourceCreate},
@@ -33,19 +31,11 @@ pub fn BookingsPage() -> impl IntoView {
     let query = use_query_map();
     let monday = Memo::new(move |_| {
         let today = zone.get().naive(Utc::now()).date();
-        let day = query
-            .read()
-            .get("week")
-            .and_then(|w| NaiveDate::parse_from_str(&w, "%Y-%m-%d").ok())
-            .unwrap_or(today);
+        let day =
+            query.read().get("week").and_then(|w| NaiveDate::parse_from_str(&w, "%Y-%m-%d").ok()).unwrap_or(today);
         day - Duration::days(day.weekday().num_days_from_monday().into())
     });
-    let week_href = move |weeks: i64| {
-        group.href(&format!(
-            "/bookings?week={}",
-            monday.get() + Duration::weeks(weeks)
-        ))
-    };
+    let week_href = move |weeks: i64| group.href(&format!("/bookings?week={}", monday.get() + Duration::weeks(weeks)));
     let draft = Draft {
         resource: RwSignal::new(String::new()),
         starts: RwSignal::new(String::new()),
@@ -101,13 +91,7 @@ fn RoomWeek(
                 let booked = group.data.with(|d| {
                     d.bookings_between(Some(room_id), from, to)
                         .into_iter()
-                        .map(|b| {
-                            (
-                                b.clone(),
-                                d.member_name(b.member_id),
-                                d.is_admin() || b.member_id == d.me,
-                            )
-                        })
+                        .map(|b| (b.clone(), d.member_name(b.member_id), d.is_admin() || b.member_id == d.me))
                         .collect::<Vec<_>>()
                 });
                 view! { <Day day room_id room_name=room_name.clone() booked draft cancel /> }
@@ -142,9 +126,7 @@ fn Day(
         let nine = day.and_hms_opt(9, 0, 0).unwrap_or_default();
         draft.resource.set(room_id.to_string());
         draft.starts.set(nine.format(INPUT_FORMAT).to_string());
-        draft
-            .ends
-            .set((nine + Duration::hours(1)).format(INPUT_FORMAT).to_string());
+        draft.ends.set((nine + Duration::hours(1)).format(INPUT_FORMAT).to_string());
         if let Some(field) = leptos::prelude::document().get_element_by_id("booking-starts") {
             use leptos::wasm_bindgen::JsCast;
             if let Ok(field) = field.dyn_into::<leptos::web_sys::HtmlElement>() {
@@ -259,10 +241,7 @@ fn AddRoom() -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(name) = name.get() else { return };
-        add.dispatch(Mutation::ResourceCreate(ResourceCreate {
-            id: Uuid::new_v4(),
-            name: name.value(),
-        }));
+        add.dispatch(Mutation::ResourceCreate(ResourceCreate { id: Uuid::new_v4(), name: name.value() }));
     };
     reset_on_success(add, form);
     view! {

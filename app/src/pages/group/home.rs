@@ -66,27 +66,24 @@ pub fn GroupHomePage() -> impl IntoView {
     };
     let members = move || {
         group.data.with(|d| {
-            d.members
-                .iter()
-                .map(|m| view! { <li class="member">{m.display_name.clone()}</li> })
-                .collect_view()
+            d.members.iter().map(|m| view! { <li class="member">{m.display_name.clone()}</li> }).collect_view()
         })
     };
     let count = move || group.data.with(|d| d.members.len());
     view! {
         <section class="card" aria-labelledby="notices-heading">
             <h2 id="notices-heading">"Notices"</h2>
-            <ul class="list">{notices}</ul>
+            <ul class="list" data-empty="No notices yet.">{notices}</ul>
             <p><a href=group.href("/announcements")>"All notices"</a></p>
         </section>
         <section class="card" aria-labelledby="requests-heading">
             <h2 id="requests-heading">"Open requests"</h2>
-            <ul class="list">{requests}</ul>
+            <ul class="list" data-empty="Nothing needs fixing.">{requests}</ul>
             <p><a href=group.href("/requests")>"All requests"</a></p>
         </section>
         <section class="card" aria-labelledby="today-heading">
             <h2 id="today-heading">"Booked today"</h2>
-            <ul class="list">{today}</ul>
+            <ul class="list" data-empty="Nothing is booked today.">{today}</ul>
             <p><a href=group.href("/bookings")>"Book a room"</a></p>
         </section>
         <section class="card" aria-labelledby="members-heading">

@@ -51,9 +51,7 @@ fn MyProfile() -> impl IntoView {
     let name = NodeRef::<html::Input>::new();
     let unit = NodeRef::<html::Input>::new();
     let (current_name, current_unit) = group.data.with_untracked(|d| {
-        d.my_profile()
-            .map(|m| (m.display_name.clone(), m.unit.clone().unwrap_or_default()))
-            .unwrap_or_default()
+        d.my_profile().map(|m| (m.display_name.clone(), m.unit.clone().unwrap_or_default())).unwrap_or_default()
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -65,10 +63,7 @@ fn MyProfile() -> impl IntoView {
             unit: Some(unit.value()),
         }));
     };
-    let saved = move || {
-        matches!(save.value().get(), Some(Ok(())))
-            .then_some(view! { <p role="status">"Saved."</p> })
-    };
+    let saved = move || matches!(save.value().get(), Some(Ok(()))).then_some(view! { <p role="status">"Saved."</p> });
     view! {
         <section class="card" aria-labelledby="profile-heading">
             <h2 id="profile-heading">"Your entry"</h2>
@@ -97,10 +92,9 @@ fn Invite() -> impl IntoView {
     let error = last_error(action.value());
     let link = move || {
         action.value().with(|value| match value {
-            Some(Ok(invite)) => Some((
-                format!("/join/{}", invite.code),
-                invite.expires_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            )),
+            Some(Ok(invite)) => {
+                Some((format!("/join/{}", invite.code), invite.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()))
+            }
             _ => None,
         })
     };

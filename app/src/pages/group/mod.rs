@@ -77,10 +77,7 @@ fn GroupShell(slug: Memo<String>, data: GroupData) -> impl IntoView {
     // A plain string: a reactive <Title> inside an async-rendered Suspense
     // intermittently stalls the response (seen under concurrent requests).
     let title = data.group.name.clone();
-    let group = GroupContext {
-        slug,
-        data: RwSignal::new(data),
-    };
+    let group = GroupContext { slug, data: RwSignal::new(data) };
     provide_context(group);
     let name = move || group.data.with(|d| d.group.name.clone());
     let base = group.href("");

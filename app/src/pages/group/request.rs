@@ -17,12 +17,7 @@ use uuid::Uuid;
 pub fn RequestPage() -> impl IntoView {
     let group = use_group();
     let params = use_params_map();
-    let id = move || {
-        params
-            .read()
-            .get("id")
-            .and_then(|id| Uuid::parse_str(&id).ok())
-    };
+    let id = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
     let request = move || id().and_then(|id| group.data.with(|d| d.request(id).cloned()));
     move || match request() {
         Some(request) => view! { <RequestDetail request /> }.into_any(),
@@ -33,13 +28,9 @@ pub fn RequestPage() -> impl IntoView {
 #[component]
 fn RequestDetail(request: MaintenanceRequest) -> impl IntoView {
     let group = use_group();
-    let (author, is_admin, mine) = group.data.with_untracked(|d| {
-        (
-            d.member_name(request.author_id),
-            d.group.role == Role::Admin,
-            d.me == request.author_id,
-        )
-    });
+    let (author, is_admin, mine) = group
+        .data
+        .with_untracked(|d| (d.member_name(request.author_id), d.group.role == Role::Admin, d.me == request.author_id));
     let id = request.id;
     let comments = move || {
         group.data.with(|d| {
@@ -83,10 +74,7 @@ fn StatusControl(id: Uuid, status: RequestStatus, is_admin: bool, mine: bool) ->
         change.dispatch(Mutation::RequestSetStatus(RequestSetStatus { id, status }));
     };
     let choices: Vec<RequestStatus> = if is_admin {
-        RequestStatus::ALL
-            .into_iter()
-            .filter(|s| *s != status)
-            .collect()
+        RequestStatus::ALL.into_iter().filter(|s| *s != status).collect()
     } else if mine && status != RequestStatus::Resolved {
         vec![RequestStatus::Resolved]
     } else {

@@ -2,10 +2,10 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, reset_on_success, use_hydrated, use_mutation, FormError, Time},
+    components::{ComposeForm, Time},
     model::{mutation::RequestCreate, Mutation, RequestStatus},
 };
-use leptos::{html, prelude::*};
+use leptos::prelude::*;
 use uuid::Uuid;
 
 #[component]
@@ -44,38 +44,17 @@ pub fn RequestsPage() -> impl IntoView {
 
 #[component]
 fn NewRequest() -> impl IntoView {
-    let file = use_mutation();
-    let ready = use_hydrated();
-    let form = NodeRef::<html::Form>::new();
-    let title = NodeRef::<html::Input>::new();
-    let description = NodeRef::<html::Textarea>::new();
-    let submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        let (Some(title), Some(description)) = (title.get(), description.get()) else {
-            return;
-        };
-        file.dispatch(Mutation::RequestCreate(RequestCreate {
-            id: Uuid::new_v4(),
-            title: title.value(),
-            description: description.value(),
-        }));
-    };
-    reset_on_success(file, form);
+    let make = Callback::new(|(title, description): (String, String)| {
+        Mutation::RequestCreate(RequestCreate { id: Uuid::new_v4(), title, description })
+    });
     view! {
-        <section class="card" aria-labelledby="new-request-heading">
-            <h2 id="new-request-heading">"Report a problem"</h2>
-            <form node_ref=form on:submit=submit>
-                <div class="field">
-                    <label for="request-title">"What is wrong?"</label>
-                    <input id="request-title" node_ref=title required maxlength="200" />
-                </div>
-                <div class="field">
-                    <label for="request-description">"Details"</label>
-                    <textarea id="request-description" node_ref=description rows="3" maxlength="10000"></textarea>
-                </div>
-                <FormError error=action_error(file) />
-                <button type="submit" disabled=move || !ready.get() || file.pending().get()>"Send request"</button>
-            </form>
-        </section>
+        <ComposeForm
+            id="request"
+            heading="Report a problem"
+            title_label="What is wrong?"
+            text_label="Details"
+            submit_label="Send request"
+            make
+        />
     }
 }
