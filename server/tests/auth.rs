@@ -158,6 +158,37 @@ async fn a_bearer_token_works_like_the_cookie() {
 }
 
 #[tokio::test]
+async fn the_token_endpoint_gives_non_browser_clients_a_bearer_token() {
+    let app = TestApp::spawn().await;
+    let body = json!({"email": "fay@example.org", "password": "correct horse", "name": "Fay"});
+    app.post(&app.client(), "/api/auth/signup", body).await;
+
+    let response = reqwest::Client::new()
+        .post(app.url("/api/auth/token"))
+        .json(&json!({"email": "fay@example.org", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    assert!(response.headers().get("set-cookie").is_none(), "no cookie for a token client");
+    let (_, body) = common::read(response).await;
+    assert!(body["expires_at"].is_string());
+    let token = body["token"].as_str().unwrap();
+    let me = reqwest::Client::new().get(app.url("/api/me")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+
+    let logout = reqwest::Client::new().post(app.url("/api/auth/logout")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    let me = reqwest::Client::new().get(app.url("/api/me")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED, "logout revokes the token");
+
+    let (status, _) = app
+        .post(&app.client(), "/api/auth/token", json!({"email": "fay@example.org", "password": "wrong horse"}))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn unknown_api_paths_are_json_404s() {
     let app = TestApp::spawn().await;
     let (status, body) = app.get(&app.client(), "/api/nothing/here").await;

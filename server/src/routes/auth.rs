@@ -32,6 +32,13 @@ pub struct Signed {
     user: UserInfo,
 }
 
+#[derive(Serialize)]
+pub struct Token {
+    user: UserInfo,
+    token: String,
+    expires_at: chrono::DateTime<chrono::Utc>,
+}
+
 pub async fn sign_up(
     State(state): State<AppState>,
     JsonBody(input): JsonBody<SignUp>,
@@ -48,6 +55,16 @@ pub async fn log_in(
     let (user, token) = auth::log_in(&state, &input.email, &input.password).await?;
     let cookie = auth::session::set_cookie(&token, &state.settings);
     Ok(([(SET_COOKIE, cookie)], Json(Signed { user })))
+}
+
+/// A session token for non-browser clients, sent as `Authorization: Bearer`.
+pub async fn token(
+    State(state): State<AppState>,
+    JsonBody(input): JsonBody<LogIn>,
+) -> Result<(StatusCode, Json<Token>), AppError> {
+    let (user, token) = auth::log_in(&state, &input.email, &input.password).await?;
+    let expires_at = chrono::Utc::now() + state.settings.session_ttl;
+    Ok((StatusCode::CREATED, Json(Token { user, token, expires_at })))
 }
 
 pub async fn log_out(State(state): State<AppState>, headers: HeaderMap) -> Result<impl IntoResponse, AppError> {

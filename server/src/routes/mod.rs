@@ -20,6 +20,7 @@ pub fn api() -> Router<AppState> {
         .route("/api/auth/signup", post(auth::sign_up))
         .route("/api/auth/login", post(auth::log_in))
         .route("/api/auth/logout", post(auth::log_out))
+        .route("/api/auth/token", post(auth::token))
         .route("/api/me", get(auth::me))
         .route("/api/groups", post(groups::create))
         .route("/api/groups/{slug}/invites", post(groups::create_invite))
