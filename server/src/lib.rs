@@ -4,6 +4,7 @@
 
 pub mod config;
 mod routes;
+pub mod shapes;
 
 use app::{backend::AppState, error::AppError, shell, App};
 use axum::{extract::MatchedPath, http::Request, Router};
