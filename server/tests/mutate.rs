@@ -111,6 +111,40 @@ async fn input_limits_are_rejections_not_errors() {
 }
 
 #[tokio::test]
+async fn every_resource_checks_its_input_limits() {
+    let app = TestApp::spawn().await;
+    let (admin, resident, slug) = group(&app).await;
+    let long_title = "t".repeat(201);
+    let long_text = "b".repeat(10_001);
+    let request = Uuid::new_v4();
+    applied(
+        &one(&app, &resident, &slug, "request.create", json!({"id": request, "title": "Gate", "description": ""}))
+            .await,
+    );
+    let notice = Uuid::new_v4();
+    applied(&one(&app, &resident, &slug, "announcement.create", json!({"id": notice, "title": "N", "body": ""})).await);
+    let cases = [
+        ("request.create", json!({"id": Uuid::new_v4(), "title": "", "description": ""}), "enter a title"),
+        ("request.create", json!({"id": Uuid::new_v4(), "title": long_title, "description": ""}), "200"),
+        ("request.create", json!({"id": Uuid::new_v4(), "title": "t", "description": long_text}), "10000"),
+        ("request.comment", json!({"id": Uuid::new_v4(), "request_id": request, "body": long_text}), "10000"),
+        ("announcement.update", json!({"id": notice, "title": long_title}), "200"),
+        ("announcement.update", json!({"id": notice, "body": long_text}), "10000"),
+    ];
+    for (name, args, says) in cases {
+        rejected(&one(&app, &resident, &slug, name, args).await, says);
+    }
+    rejected(
+        &one(&app, &admin, &slug, "resource.create", json!({"id": Uuid::new_v4(), "name": " "})).await,
+        "enter a name",
+    );
+    let long_name = json!({"id": Uuid::new_v4(), "name": "r".repeat(101)});
+    rejected(&one(&app, &admin, &slug, "resource.create", long_name).await, "100");
+    let taken = json!({"id": request, "title": "Again", "description": ""});
+    rejected(&one(&app, &resident, &slug, "request.create", taken).await, "already exists");
+}
+
+#[tokio::test]
 async fn requests_can_be_closed_by_their_author_and_managed_by_admins() {
     let app = TestApp::spawn().await;
     let (admin, resident, slug) = group(&app).await;
@@ -207,6 +241,8 @@ async fn members_edit_only_their_own_entry() {
         &one(&app, &resident, &slug, "member.update_profile", json!({"display_name": "Bo B.", "unit": " 4B "})).await,
     );
     rejected(&one(&app, &resident, &slug, "member.update_profile", json!({"display_name": " "})).await, "enter a name");
+    let long_unit = json!({"display_name": "Bo", "unit": "u".repeat(51)});
+    rejected(&one(&app, &resident, &slug, "member.update_profile", long_unit).await, "50");
     let forged = json!({"display_name": "X", "user_id": Uuid::new_v4()});
     rejected(&one(&app, &resident, &slug, "member.update_profile", forged).await, "user_id");
     let schema = app.schema_of(&slug).await;
