@@ -3,7 +3,7 @@
 //! environment.
 
 use serde::Deserialize;
-use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+use std::{fmt, net::SocketAddr, path::Path};
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -90,10 +90,6 @@ impl Config {
             secure_cookies: self.session.secure_cookie,
             invite_ttl: chrono::Duration::hours(self.invites.ttl_hours.into()),
         }
-    }
-
-    pub fn long_poll_timeout(&self) -> Duration {
-        Duration::from_secs(self.sync.long_poll_timeout_secs)
     }
 }
 
