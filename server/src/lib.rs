@@ -11,6 +11,7 @@ use axum::{extract::MatchedPath, http::Request, Router};
 use config::Config;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
+use shapes::Shapes;
 use sqlx::{postgres::PgPoolOptions, PgPool};
 use std::{future::Future, sync::Arc, time::Duration};
 use tokio::net::TcpListener;
@@ -48,12 +49,14 @@ pub fn state(config: &Config, pool: PgPool) -> Result<AppState, StartError> {
     Ok(AppState { pool, leptos_options, settings: Arc::new(config.settings()) })
 }
 
-/// The whole HTTP app: JSON API, server functions, pages and static files.
-pub fn router(state: AppState) -> Router {
+/// The whole HTTP app: JSON API, shape stream, server functions, pages and
+/// static files.
+pub fn router(state: AppState, shapes: Shapes) -> Router {
     let pages = generate_route_list(App);
     let options = state.leptos_options.clone();
     Router::new()
         .merge(routes::api())
+        .merge(shapes.routes())
         .leptos_routes(&state, pages, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(routes::server_fn_error_status))
@@ -70,6 +73,13 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// The app on a connected pool; starts the shape hub on the current runtime.
+pub fn app(config: &Config, pool: PgPool) -> Result<Router, StartError> {
+    let state = state(config, pool)?;
+    let shapes = Shapes::start(state.clone(), &config.sync);
+    Ok(router(state, shapes))
+}
+
 /// Connects, migrates and serves on `listener` until `shutdown` resolves.
 pub async fn serve(
     config: Config,
@@ -77,7 +87,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let pool = connect(&config).await?;
-    let app = router(state(&config, pool)?);
+    let app = app(&config, pool)?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())

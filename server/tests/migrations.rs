@@ -37,7 +37,7 @@ async fn two_concurrent_startups_migrate_50_groups_exactly_once() {
     app::backend::migrations::run_global(&setup).await.unwrap();
     let schemas = groups_at_version_zero(&setup).await;
 
-    let (one, two) = (common::config_for(&url), common::config_for(&url));
+    let (one, two) = (common::config_for(&url, &[]), common::config_for(&url, &[]));
     let (first, second) = (server::connect(&one), server::connect(&two));
     let (first, second) = tokio::join!(first, second);
     first.expect("first server starts");
@@ -68,7 +68,7 @@ async fn two_concurrent_startups_migrate_50_groups_exactly_once() {
 #[tokio::test]
 async fn migrating_again_applies_nothing() {
     let url = common::fresh_database().await;
-    let pool = server::connect(&common::config_for(&url)).await.unwrap();
+    let pool = server::connect(&common::config_for(&url, &[])).await.unwrap();
     let admin_pool = pool.clone();
     groups_at_version_zero(&admin_pool).await;
     let first = app::backend::migrations::migrate_groups(&pool).await.unwrap();

@@ -89,6 +89,11 @@ async fn apply_pending(conn: &mut PgConnection, schema: &SchemaName) -> Result<u
             .await?;
         applied += 1;
     }
+    if applied > 0 {
+        // Shape streams of this group name the old schema: servers following
+        // it (docs/sync.md) send their clients 409 and a new handle.
+        sqlx::query("SELECT pg_notify('courtyard_schema', $1)").bind(schema.as_str()).execute(&mut *conn).await?;
+    }
     Ok(applied)
 }
 

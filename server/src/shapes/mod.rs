@@ -1,5 +1,54 @@
-//! The shape stream (Electric's HTTP Shape API) over a group's change log.
-//! Built so far: the `where` subset, parsed into an AST that renders to SQL
-//! with bound parameters and evaluates against logged rows.
+//! The shape stream: Electric's HTTP Shape API (v1) over each group's change
+//! log, at `GET /g/{slug}/v1/shape` (docs/sync.md).
+//!
+//! `request` checks the query, `shape` checks it against the group's
+//! `catalog` and names it (the handle), `fetch` answers from the database
+//! (snapshot chunks, then the log) through `reader`, `live` answers
+//! long-polls from the `hub`'s in-memory tails, `batch` builds the body and
+//! `response` the headers.
 
+mod batch;
+mod catalog;
+mod change;
+mod endpoint;
+mod fetch;
+pub mod hub;
+mod live;
+pub mod offset;
+mod reader;
+pub mod request;
+mod response;
+mod shape;
 pub mod where_clause;
+
+use crate::config::SyncConfig;
+use app::backend::AppState;
+use axum::{routing::get, Router};
+use std::{sync::Arc, time::Duration};
+
+/// What the shape endpoint needs: the app's state, the process's hub and
+/// the sync settings.
+#[derive(Clone)]
+pub struct Shapes {
+    app: AppState,
+    hub: Arc<hub::Hub>,
+    chunk_bytes: usize,
+    long_poll_timeout: Duration,
+}
+
+impl Shapes {
+    /// Starts the hub's LISTEN task on the current runtime.
+    pub fn start(app: AppState, config: &SyncConfig) -> Self {
+        let hub = hub::Hub::start(app.pool.clone());
+        Self {
+            app,
+            hub,
+            chunk_bytes: config.chunk_bytes,
+            long_poll_timeout: Duration::from_secs(config.long_poll_timeout_secs),
+        }
+    }
+
+    pub fn routes<S>(self) -> Router<S> {
+        Router::new().route("/g/{slug}/v1/shape", get(endpoint::shape).options(endpoint::preflight)).with_state(self)
+    }
+}

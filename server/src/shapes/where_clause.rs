@@ -78,6 +78,25 @@ pub enum WhereError {
     UnknownColumn(String),
     #[error("where uses ${0} but no params[{0}] was given")]
     MissingParam(usize),
+    #[error("where compares {column} with {value:?}, which is not a {type_name}")]
+    BadValue { column: String, value: String, type_name: &'static str },
+}
+
+/// A row to filter: a column's Postgres text, `None` for NULL.
+pub trait Row {
+    fn cell(&self, column: &str) -> Option<&str>;
+}
+
+impl Row for HashMap<String, Option<String>> {
+    fn cell(&self, column: &str) -> Option<&str> {
+        self.get(column).and_then(|v| v.as_deref())
+    }
+}
+
+impl Row for serde_json::Map<String, serde_json::Value> {
+    fn cell(&self, column: &str) -> Option<&str> {
+        self.get(column).and_then(serde_json::Value::as_str)
+    }
 }
 
 /// The column types the filter knows how to compare (Postgres type names).
@@ -109,6 +128,18 @@ impl ColumnType {
             Self::Boolean => "boolean",
             Self::Integer => "bigint",
             Self::Timestamptz => "timestamptz",
+        }
+    }
+
+    /// Whether `value` reads as this type (as Rust parses it, which is
+    /// stricter than Postgres, so an accepted value always casts).
+    fn accepts(self, value: &str) -> bool {
+        match self {
+            Self::Text => true,
+            Self::Uuid => uuid::Uuid::parse_str(value).is_ok(),
+            Self::Boolean => parse_bool(value).is_some(),
+            Self::Integer => value.trim().parse::<i64>().is_ok(),
+            Self::Timestamptz => parse_time(value).is_some(),
         }
     }
 
@@ -183,22 +214,29 @@ impl Expr {
         if let Some(unknown) = self.columns().into_iter().find(|c| !types.contains_key(*c)) {
             return Err(WhereError::UnknownColumn(unknown.to_owned()));
         }
-        let mut missing = None;
+        let mut first_error = None;
         self.visit(&mut |e| {
-            let operands: &[Operand] = match e {
-                Expr::Compare { value, .. } => std::slice::from_ref(value),
-                Expr::In { values, .. } => values,
-                _ => &[],
+            let (column, operands): (&str, &[Operand]) = match e {
+                Expr::Compare { column, value, .. } => (column, std::slice::from_ref(value)),
+                Expr::In { column, values, .. } => (column, values),
+                _ => return,
             };
+            let ty = types.get(column).copied().unwrap_or(ColumnType::Text);
             for operand in operands {
-                if let Operand::Param(n) = operand {
-                    if *n == 0 || *n > params.len() {
-                        missing.get_or_insert(*n);
-                    }
-                }
+                let error = match value_of(operand, params) {
+                    None => WhereError::MissingParam(if let Operand::Param(n) = operand { *n } else { 0 }),
+                    // Checked here so the SQL cast of a bound value never fails.
+                    Some(value) if !ty.accepts(value) => WhereError::BadValue {
+                        column: column.to_owned(),
+                        value: value.chars().take(64).collect(),
+                        type_name: ty.cast(),
+                    },
+                    Some(_) => continue,
+                };
+                first_error.get_or_insert(error);
             }
         });
-        missing.map_or(Ok(()), |n| Err(WhereError::MissingParam(n)))
+        first_error.map_or(Ok(()), Err)
     }
 
     /// SQL text with every value as a bound parameter (appended to `binds`,
@@ -207,7 +245,9 @@ impl Expr {
         let column_sql = |column: &str| format!("\"{}\"", column.replace('"', "\"\""));
         let bind = |operand: &Operand, ty: ColumnType, binds: &mut Vec<String>| {
             binds.push(value_of(operand, params).unwrap_or_default().to_owned());
-            format!("${}::{}", binds.len(), ty.cast())
+            // Byte order, as `matches` compares text, whatever the database's collation.
+            let collate = if ty == ColumnType::Text { " COLLATE \"C\"" } else { "" };
+            format!("${}::{}{collate}", binds.len(), ty.cast())
         };
         match self {
             Expr::And(a, b) => format!("({} AND {})", a.to_sql(types, params, binds), b.to_sql(types, params, binds)),
@@ -231,22 +271,12 @@ impl Expr {
 
     /// Whether a row (column → Postgres text, `None` for NULL) matches:
     /// SQL's three-valued logic, where only a definite true matches.
-    pub fn matches(
-        &self,
-        types: &HashMap<String, ColumnType>,
-        params: &[String],
-        row: &HashMap<String, Option<String>>,
-    ) -> bool {
+    pub fn matches(&self, types: &HashMap<String, ColumnType>, params: &[String], row: &impl Row) -> bool {
         self.eval(types, params, row) == Some(true)
     }
 
-    fn eval(
-        &self,
-        types: &HashMap<String, ColumnType>,
-        params: &[String],
-        row: &HashMap<String, Option<String>>,
-    ) -> Option<bool> {
-        let cell = |column: &str| row.get(column).and_then(|v| v.as_deref());
+    fn eval(&self, types: &HashMap<String, ColumnType>, params: &[String], row: &impl Row) -> Option<bool> {
+        let cell = |column: &str| row.cell(column);
         let ty = |column: &str| types.get(column).copied().unwrap_or(ColumnType::Text);
         match self {
             Expr::And(a, b) => match (a.eval(types, params, row), b.eval(types, params, row)) {

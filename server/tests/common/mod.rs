@@ -9,6 +9,8 @@ use sqlx::{Connection, PgConnection, PgPool};
 use std::path::Path;
 use tokio::sync::oneshot;
 
+pub mod shape_client;
+
 /// Where test databases are created (`TEST_DATABASE_URL`, default: the
 /// local Postgres as `postgres`).
 pub fn admin_url() -> String {
@@ -25,14 +27,15 @@ pub async fn fresh_database() -> String {
     format!("{base}/{name}")
 }
 
-pub fn config_for(database_url: &str) -> Config {
+pub fn config_for(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Leptos.toml");
     let database_url = database_url.to_owned();
+    let overrides: Vec<(String, String)> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Config::load(&path, move |name| match name {
         "DATABASE_URL" => Some(database_url.clone()),
         "COURTYARD_SITE_ADDR" => Some("127.0.0.1:0".into()),
         "COURTYARD_DATABASE_MAX_CONNECTIONS" => Some("5".into()),
-        _ => None,
+        _ => overrides.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
     })
     .expect("Leptos.toml loads")
 }
@@ -49,8 +52,13 @@ impl TestApp {
     /// Starts the server on its own thread and multi-threaded runtime, as in
     /// production (and apart from the test's own runtime, like a real client).
     pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// As `spawn`, with settings overridden (environment variable → value).
+    pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
         let database_url = fresh_database().await;
-        let config = config_for(&database_url);
+        let config = config_for(&database_url, overrides);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -60,7 +68,7 @@ impl TestApp {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(async move {
                 let pool = server::connect(&config).await.expect("server connects and migrates");
-                let app = server::router(server::state(&config, pool).expect("state"));
+                let app = server::app(&config, pool).expect("app");
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let _ = ready.send(());
                 axum::serve(listener, app)

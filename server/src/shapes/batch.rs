@@ -1,0 +1,97 @@
+//! One response body: a JSON array of messages, filled up to a byte cap.
+//! Log changes are written a transaction at a time, so a response never
+//! ends inside a transaction, and the last message of each carries
+//! `headers.last`.
+
+use super::{change::LogChange, offset::Offset, shape::Shape};
+use serde_json::{json, Value};
+
+pub struct Batch {
+    body: Vec<u8>,
+    messages: usize,
+    cap: usize,
+    /// The current transaction's messages, held until it ends.
+    open_tx: Vec<Value>,
+    open_txid: Option<u64>,
+    /// The last log position looked at (whether or not it gave a message).
+    pub scanned: i64,
+}
+
+/// What a finished batch answers with.
+pub struct Answer {
+    pub body: Vec<u8>,
+    pub messages: usize,
+    pub offset: Offset,
+    pub up_to_date: bool,
+}
+
+impl Batch {
+    pub fn new(cap: usize, scanned: i64) -> Self {
+        Self { body: b"[".to_vec(), messages: 0, cap, open_tx: Vec::new(), open_txid: None, scanned }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.body.len() >= self.cap
+    }
+
+    pub fn push(&mut self, message: &Value) {
+        if self.messages > 0 {
+            self.body.push(b',');
+        }
+        serde_json::to_writer(&mut self.body, message).expect("a JSON value serialises");
+        self.messages += 1;
+    }
+
+    /// Adds logged changes in position order, stopping at a transaction
+    /// boundary once the batch is full. Returns false if it stopped early.
+    pub fn push_changes<'a>(
+        &mut self,
+        shape: &Shape,
+        schema: &str,
+        changes: impl IntoIterator<Item = &'a LogChange>,
+    ) -> bool {
+        for change in changes {
+            if self.open_txid != Some(change.txid) {
+                self.close_tx();
+                if self.is_full() {
+                    return false;
+                }
+                self.open_txid = Some(change.txid);
+            }
+            if let Some(message) = shape.change_message(schema, change) {
+                self.open_tx.push(message);
+            }
+            self.scanned = change.position;
+        }
+        true
+    }
+
+    /// Writes the open transaction's messages, numbered, the last marked.
+    fn close_tx(&mut self) {
+        let count = self.open_tx.len();
+        for (index, mut message) in std::mem::take(&mut self.open_tx).into_iter().enumerate() {
+            message["headers"]["op_position"] = json!(index);
+            if index + 1 == count {
+                message["headers"]["last"] = json!(true);
+            }
+            self.push(&message);
+        }
+        self.open_txid = None;
+    }
+
+    /// Ends the body, with an up-to-date control message if `up_to_date`.
+    pub fn finish(mut self, offset: Offset, up_to_date: bool) -> Answer {
+        self.close_tx();
+        if up_to_date {
+            let head = offset.position().unwrap_or(0).to_string();
+            self.push(&json!({ "headers": { "control": "up-to-date", "global_last_seen_lsn": head } }));
+        }
+        self.body.push(b']');
+        Answer { messages: self.messages, body: self.body, offset, up_to_date }
+    }
+
+    /// Whether any change (not control) message was written or is pending.
+    pub fn has_changes(&self) -> bool {
+        self.messages > 0 || !self.open_tx.is_empty()
+    }
+}

@@ -1,0 +1,115 @@
+//! `GET /g/{slug}/v1/shape`: who asks (member or not), what they ask for
+//! (params checked), then an answer from the database or the live tail.
+
+use super::{
+    fetch::{self, Fetched},
+    live::{Outcome, Wait},
+    offset::Offset,
+    request::ShapeParams,
+    response::{self, Kind},
+    shape::Shape,
+    Shapes,
+};
+use app::{
+    backend::{auth, groups, groups::Member},
+    error::AppError,
+};
+use axum::{
+    extract::{Path, RawQuery, State},
+    http::HeaderMap,
+    response::Response,
+};
+
+pub async fn shape(
+    State(shapes): State<Shapes>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    // Who asks comes first: a stranger learns nothing from parameter errors.
+    let member = match member(&shapes, &headers, &slug).await {
+        Ok(member) => member,
+        Err(error) => return response::error(error),
+    };
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let params = match ShapeParams::parse(&pairs) {
+        Ok(params) => params,
+        Err(errors) => return response::invalid(errors),
+    };
+    match answer(&shapes, &member, &params).await {
+        Ok(response) => response,
+        Err(error) => response::error(error),
+    }
+}
+
+pub async fn preflight() -> Response {
+    response::preflight()
+}
+
+async fn member(shapes: &Shapes, headers: &HeaderMap, slug: &str) -> Result<Member, AppError> {
+    let user = auth::current_user(&shapes.app, headers).await?;
+    tracing::Span::current().record("user.id", tracing::field::display(user.id));
+    let member = groups::resolve(&shapes.app.pool, user.id, slug).await?;
+    tracing::Span::current().record("group.slug", slug);
+    Ok(member)
+}
+
+async fn answer(shapes: &Shapes, member: &Member, params: &ShapeParams) -> Result<Response, AppError> {
+    let schema = &member.group.schema;
+    let shape = match build(shapes, member, params).await? {
+        Ok(shape) => shape,
+        Err(response) => return Ok(response),
+    };
+    let resuming = !matches!(params.offset, Offset::Start | Offset::Now);
+    if resuming && params.handle.as_deref() != Some(shape.handle()) {
+        return Ok(response::must_refetch(shape.handle()));
+    }
+    let offset = match params.offset {
+        Offset::Start if params.changes_only => Offset::Now,
+        offset => offset,
+    };
+    if !params.live {
+        let kind = match offset {
+            Offset::Start => Kind::Start { schema: shape.electric_schema() },
+            _ => Kind::CatchUp { schema: shape.electric_schema() },
+        };
+        return Ok(match fetch::fetch(&shapes.app.pool, schema, &shape, offset, shapes.chunk_bytes).await? {
+            Fetched::Answer(answer) => response::answer(shape.handle(), kind, answer),
+            Fetched::Unknown => response::must_refetch(shape.handle()),
+        });
+    }
+    let wait = Wait {
+        hub: &shapes.hub,
+        pool: &shapes.app.pool,
+        schema,
+        shape: &shape,
+        cap: shapes.chunk_bytes,
+        timeout: shapes.long_poll_timeout,
+    };
+    let from = offset.position().unwrap_or(0);
+    Ok(match wait.run(from).await? {
+        Outcome::Answer(answer) => {
+            let cursor =
+                response::live_cursor(chrono::Utc::now(), shapes.long_poll_timeout.as_secs(), params.cursor.as_deref());
+            response::answer(shape.handle(), Kind::Live { cursor: &cursor }, answer)
+        }
+        Outcome::Unknown => response::must_refetch(shape.handle()),
+        Outcome::SchemaChanged => match build(shapes, member, params).await? {
+            Ok(rebuilt) if rebuilt.handle() == shape.handle() => {
+                // Same definition after all (e.g. a reconnect): the client retries.
+                let idle = super::batch::Batch::new(0, from).finish(Offset::Log(from), true);
+                let cursor = response::live_cursor(chrono::Utc::now(), 1, params.cursor.as_deref());
+                response::answer(shape.handle(), Kind::Live { cursor: &cursor }, idle)
+            }
+            Ok(rebuilt) => response::must_refetch(rebuilt.handle()),
+            Err(response) => response,
+        },
+    })
+}
+
+/// The shape against the group's current catalogue, or the 400 to answer.
+async fn build(shapes: &Shapes, member: &Member, params: &ShapeParams) -> Result<Result<Shape, Response>, AppError> {
+    let catalog = shapes.hub.catalog(&member.group.schema).await?;
+    Ok(Shape::new(catalog, member.group.id, params).map_err(response::invalid))
+}

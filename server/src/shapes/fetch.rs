@@ -1,0 +1,89 @@
+//! Answers a shape request from the database: the snapshot in chunks, then
+//! the log after it, all from one REPEATABLE READ transaction.
+
+use super::{
+    batch::{Answer, Batch},
+    offset::Offset,
+    reader,
+    shape::Shape,
+};
+use app::{backend::SchemaName, error::AppError};
+use sqlx::PgPool;
+
+/// Rows or changes read from Postgres per query while filling a batch.
+const PAGE: i64 = 1000;
+
+pub enum Fetched {
+    Answer(Answer),
+    /// The offset lies beyond the log: it is not one this group's log gave.
+    Unknown,
+}
+
+pub async fn fetch(
+    pool: &PgPool,
+    schema: &SchemaName,
+    shape: &Shape,
+    offset: Offset,
+    cap: usize,
+) -> Result<Fetched, AppError> {
+    let mut tx = reader::begin(pool).await?;
+    let head = reader::head(&mut tx, schema).await?;
+    if offset.position().is_some_and(|p| p > head || p < 0) {
+        return Ok(Fetched::Unknown);
+    }
+    let (mut batch, at) = match offset {
+        Offset::Now => return Ok(Fetched::Answer(Batch::new(cap, head).finish(Offset::Log(head), true))),
+        Offset::Log(position) => (Batch::new(cap, position), position),
+        Offset::Start => (Batch::new(cap, head), head),
+        Offset::Snapshot { at, .. } => (Batch::new(cap, at), at),
+    };
+    let mut after = match offset {
+        Offset::Start => Some(None),
+        Offset::Snapshot { after, .. } => Some(Some(after)),
+        _ => None,
+    };
+    // The snapshot as of `at`, page by page, until done or full.
+    while let Some(cursor) = after {
+        let rows = reader::snapshot_rows(&mut tx, schema, shape, at, cursor, PAGE).await?;
+        for (key, row) in &rows {
+            batch.push(&shape.snapshot_message(schema.as_str(), row));
+            if batch.is_full() {
+                return Ok(Fetched::Answer(batch.finish(Offset::Snapshot { at, after: *key }, false)));
+            }
+        }
+        after = match rows.last() {
+            Some((key, _)) if rows.len() as i64 == PAGE => Some(Some(*key)),
+            _ => None,
+        };
+    }
+    // Then the log from `at` to the head.
+    let complete = log_into(&mut batch, &mut tx, schema, shape, head).await?;
+    tx.commit().await?;
+    let offset = Offset::Log(batch.scanned);
+    Ok(Fetched::Answer(batch.finish(offset, complete)))
+}
+
+/// Adds the shape's changes after `batch.scanned` up to `head`; false if the
+/// batch filled first.
+pub async fn log_into(
+    batch: &mut Batch,
+    conn: &mut sqlx::PgConnection,
+    schema: &SchemaName,
+    shape: &Shape,
+    head: i64,
+) -> Result<bool, AppError> {
+    while batch.scanned < head {
+        let table = Some(shape.table().name.as_str());
+        let changes = reader::log_after(conn, schema, batch.scanned, table, PAGE).await?;
+        let page_was_full = changes.len() as i64 == PAGE;
+        let changes: Vec<_> = changes.into_iter().take_while(|c| c.position <= head).collect();
+        if !batch.push_changes(shape, schema.as_str(), &changes) {
+            return Ok(false);
+        }
+        if !page_was_full {
+            // Nothing of this table up to the head is left.
+            batch.scanned = head;
+        }
+    }
+    Ok(true)
+}

@@ -1,0 +1,213 @@
+//! The in-memory fan-out: one LISTEN connection per server process, and per
+//! group a tail of its latest logged changes that every waiting live request
+//! of that group reads. A change costs one log query per group, however
+//! many clients wait; a waiting client holds no database connection.
+
+use super::{catalog::Catalog, change::LogChange, reader};
+use app::{backend::SchemaName, error::AppError};
+use sqlx::{postgres::PgListener, PgPool};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{Arc, Mutex, RwLock},
+    time::Duration,
+};
+use tokio::sync::{watch, Notify};
+
+/// Channel the change-log triggers notify (payload: the group's schema).
+pub const CHANGES_CHANNEL: &str = "courtyard_changes";
+/// Channel migrations notify when a group schema changed version.
+pub const SCHEMA_CHANNEL: &str = "courtyard_schema";
+/// Most changes a tail keeps; a client further behind reads the database.
+const TAIL_CAPACITY: usize = 10_000;
+/// Changes read per query when a tail catches up.
+const TAIL_PAGE: i64 = 5_000;
+
+pub struct Hub {
+    pool: PgPool,
+    tails: Mutex<HashMap<String, Arc<Tail>>>,
+    catalogs: Mutex<HashMap<String, Arc<Catalog>>>,
+}
+
+/// A group's latest changes: positions `start + 1 ..= head`, in order.
+#[derive(Default)]
+pub struct TailState {
+    pub loaded: bool,
+    pub start: i64,
+    pub head: i64,
+    pub changes: VecDeque<Arc<LogChange>>,
+    /// Bumped when the group's schema is migrated.
+    pub schema_epoch: u64,
+}
+
+pub struct Tail {
+    schema: SchemaName,
+    state: RwLock<TailState>,
+    /// Ticks on every update of `state`.
+    updated: watch::Sender<u64>,
+    refresh_wanted: Notify,
+}
+
+impl Hub {
+    /// Creates the hub and starts its LISTEN task on the current runtime.
+    pub fn start(pool: PgPool) -> Arc<Self> {
+        let hub = Arc::new(Self { pool, tails: Mutex::default(), catalogs: Mutex::default() });
+        tokio::spawn(listen(hub.clone()));
+        hub
+    }
+
+    /// The group's catalogue, loaded once and kept until its schema changes.
+    pub async fn catalog(&self, schema: &SchemaName) -> Result<Arc<Catalog>, AppError> {
+        if let Some(catalog) = self.catalogs.lock().unwrap().get(schema.as_str()) {
+            return Ok(catalog.clone());
+        }
+        let catalog = Arc::new(Catalog::load(&self.pool, schema).await?);
+        self.catalogs.lock().unwrap().insert(schema.as_str().to_owned(), catalog.clone());
+        Ok(catalog)
+    }
+
+    /// The group's tail, created (and its refresher started) on first use.
+    pub fn tail(&self, schema: &SchemaName) -> Arc<Tail> {
+        let mut tails = self.tails.lock().unwrap();
+        if let Some(tail) = tails.get(schema.as_str()) {
+            return tail.clone();
+        }
+        let tail = Arc::new(Tail {
+            schema: schema.clone(),
+            state: RwLock::default(),
+            updated: watch::Sender::new(0),
+            refresh_wanted: Notify::new(),
+        });
+        tails.insert(schema.as_str().to_owned(), tail.clone());
+        tokio::spawn(refresh_loop(self.pool.clone(), tail.clone()));
+        tail.refresh_wanted.notify_one();
+        tail
+    }
+
+    fn changed(&self, schema: &str) {
+        let tail = self.tails.lock().unwrap().get(schema).cloned();
+        if let Some(tail) = tail {
+            tail.refresh_wanted.notify_one();
+        }
+    }
+
+    fn schema_changed(&self, schema: &str) {
+        self.catalogs.lock().unwrap().remove(schema);
+        let tail = self.tails.lock().unwrap().get(schema).cloned();
+        if let Some(tail) = tail {
+            tail.state.write().unwrap().schema_epoch += 1;
+            tail.updated.send_modify(|tick| *tick += 1);
+        }
+    }
+
+    /// After a (re)connect nothing said while disconnected is known: reread all.
+    fn resync_all(&self) {
+        self.catalogs.lock().unwrap().clear();
+        for tail in self.tails.lock().unwrap().values() {
+            tail.state.write().unwrap().schema_epoch += 1;
+            tail.refresh_wanted.notify_one();
+        }
+    }
+}
+
+impl Tail {
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.updated.subscribe()
+    }
+
+    pub fn state(&self) -> std::sync::RwLockReadGuard<'_, TailState> {
+        self.state.read().unwrap()
+    }
+
+    /// Asks for a reread of the log (e.g. a client is ahead of the tail).
+    pub fn want_refresh(&self) {
+        self.refresh_wanted.notify_one();
+    }
+
+    /// Reads the changes after the tail's head and appends them.
+    async fn refresh(&self, pool: &PgPool) -> Result<(), AppError> {
+        let (loaded, from) = {
+            let state = self.state();
+            (state.loaded, state.head)
+        };
+        let mut tx = reader::begin(pool).await?;
+        let head = reader::head(&mut tx, &self.schema).await?;
+        let mut fresh = Vec::new();
+        if loaded && head > from {
+            let mut after = from;
+            while after < head {
+                let page = reader::log_after(&mut tx, &self.schema, after, None, TAIL_PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.position;
+                fresh.extend(page.into_iter().map(Arc::new));
+            }
+        }
+        tx.commit().await?;
+        let mut state = self.state.write().unwrap();
+        if !loaded || head < from {
+            // First load, or the log went back (a restored database): start
+            // at its head; clients ahead of it get 409 and resync.
+            *state = TailState { loaded: true, start: head, head, changes: VecDeque::new(), ..*state };
+        } else {
+            state.changes.extend(fresh);
+            state.head = head;
+            while state.changes.len() > TAIL_CAPACITY {
+                state.changes.pop_front();
+            }
+            state.start = state.head - state.changes.len() as i64;
+        }
+        drop(state);
+        self.updated.send_modify(|tick| *tick += 1);
+        Ok(())
+    }
+}
+
+async fn refresh_loop(pool: PgPool, tail: Arc<Tail>) {
+    loop {
+        tail.refresh_wanted.notified().await;
+        let mut delay = Duration::from_millis(100);
+        while let Err(error) = tail.refresh(&pool).await {
+            tracing::warn!(?error, schema = tail.schema.as_str(), "reading the change log failed; retrying");
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+    }
+}
+
+/// Follows the notification channels; on every (re)connect it rereads all
+/// tails, since notifications sent while disconnected are lost.
+async fn listen(hub: Arc<Hub>) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        let mut listener = match connect(&hub.pool).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::warn!(%error, "cannot LISTEN for changes; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        delay = Duration::from_millis(100);
+        hub.resync_all();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => match notification.channel() {
+                    CHANGES_CHANNEL => hub.changed(notification.payload()),
+                    SCHEMA_CHANNEL => hub.schema_changed(notification.payload()),
+                    _ => {}
+                },
+                Ok(None) => break,
+                Err(error) => {
+                    tracing::warn!(%error, "the LISTEN connection failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen_all([CHANGES_CHANNEL, SCHEMA_CHANNEL]).await?;
+    Ok(listener)
+}

@@ -1,0 +1,139 @@
+//! The live long-poll: answers at once when the shape has changes after the
+//! offset, otherwise waits on the group's in-memory tail until it has some
+//! or the timeout passes, then answers `[up-to-date]`.
+
+use super::{
+    batch::{Answer, Batch},
+    change::LogChange,
+    fetch::{self, Fetched},
+    hub::{Hub, Tail},
+    offset::Offset,
+    reader,
+    shape::Shape,
+};
+use app::{backend::SchemaName, error::AppError};
+use sqlx::PgPool;
+use std::{sync::Arc, time::Duration};
+use tokio::time::Instant;
+
+pub enum Outcome {
+    Answer(Answer),
+    /// The offset is not one this group's log gave.
+    Unknown,
+    /// The group's schema changed while waiting: the shape must be rebuilt.
+    SchemaChanged,
+}
+
+pub struct Wait<'a> {
+    pub hub: &'a Hub,
+    pub pool: &'a PgPool,
+    pub schema: &'a SchemaName,
+    pub shape: &'a Shape,
+    pub cap: usize,
+    pub timeout: Duration,
+}
+
+impl Wait<'_> {
+    pub async fn run(&self, from: i64) -> Result<Outcome, AppError> {
+        let tail = self.hub.tail(self.schema);
+        let mut updates = tail.subscribe();
+        let deadline = Instant::now() + self.timeout;
+        let mut position = from;
+        let mut epoch = None;
+        let mut checked_ahead = false;
+        loop {
+            match self.step(&tail, &mut position, &mut epoch, &mut checked_ahead).await? {
+                Step::Done(outcome) => return Ok(outcome),
+                Step::Again => continue,
+                Step::Wait => {}
+            }
+            tokio::select! {
+                changed = updates.changed() => if changed.is_err() { return Err(AppError::Internal) },
+                () = tokio::time::sleep_until(deadline) => {
+                    let idle = Batch::new(self.cap, position).finish(Offset::Log(position), true);
+                    return Ok(Outcome::Answer(idle));
+                }
+            }
+        }
+    }
+
+    /// One look at the tail: an answer, or wait for its next update.
+    async fn step(
+        &self,
+        tail: &Tail,
+        position: &mut i64,
+        epoch: &mut Option<u64>,
+        checked_ahead: &mut bool,
+    ) -> Result<Step, AppError> {
+        // Decided with the lock held, acted on after (no guard across an await).
+        let seen = {
+            let state = tail.state();
+            if !state.loaded {
+                return Ok(Step::Wait);
+            }
+            if epoch.is_some_and(|e| e != state.schema_epoch) {
+                return Ok(Step::Done(Outcome::SchemaChanged));
+            }
+            *epoch = Some(state.schema_epoch);
+            if *position > state.head {
+                Seen::Ahead
+            } else if *position < state.start {
+                Seen::Behind
+            } else {
+                let skip = (*position - state.start) as usize;
+                Seen::Changes(state.changes.iter().skip(skip).cloned().collect(), state.head)
+            }
+        };
+        let (changes, head) = match seen {
+            Seen::Changes(changes, head) => (Some(changes), head),
+            Seen::Behind => (None, 0),
+            Seen::Ahead => {
+                // The tail may lag the log (a notification on its way), or
+                // the offset is not from this log.
+                if !*checked_ahead {
+                    let mut conn = self.pool.acquire().await?;
+                    if *position > reader::head(&mut conn, self.schema).await? {
+                        return Ok(Step::Done(Outcome::Unknown));
+                    }
+                    *checked_ahead = true;
+                    tail.want_refresh();
+                }
+                return Ok(Step::Wait);
+            }
+        };
+        let Some(changes) = changes else {
+            // Too far behind for the tail: read the log itself.
+            return match fetch::fetch(self.pool, self.schema, self.shape, Offset::Log(*position), self.cap).await? {
+                Fetched::Unknown => Ok(Step::Done(Outcome::Unknown)),
+                Fetched::Answer(answer) if answer.messages > usize::from(answer.up_to_date) => {
+                    Ok(Step::Done(Outcome::Answer(answer)))
+                }
+                Fetched::Answer(answer) => {
+                    *position = answer.offset.position().unwrap_or(*position);
+                    Ok(Step::Again)
+                }
+            };
+        };
+        let mut batch = Batch::new(self.cap, *position);
+        let complete = batch.push_changes(self.shape, self.schema.as_str(), changes.iter().map(Arc::as_ref));
+        if batch.has_changes() {
+            let offset = Offset::Log(if complete { head } else { batch.scanned });
+            return Ok(Step::Done(Outcome::Answer(batch.finish(offset, complete))));
+        }
+        *position = head;
+        Ok(Step::Wait)
+    }
+}
+
+enum Seen {
+    Ahead,
+    Behind,
+    Changes(Vec<Arc<LogChange>>, i64),
+}
+
+enum Step {
+    Done(Outcome),
+    /// Look again at once (the position moved).
+    Again,
+    Wait,
+}

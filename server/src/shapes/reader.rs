@@ -1,0 +1,151 @@
+//! Reads from a group's tables and change log, inside one REPEATABLE READ
+//! transaction per request, so the log's head, the snapshot and the log
+//! after it are one consistent view.
+
+use super::{
+    change::{LogChange, Op, Values},
+    shape::Shape,
+};
+use app::{backend::SchemaName, error::AppError};
+use serde_json::Value;
+use sqlx::{Executor, PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// Starts a read-only REPEATABLE READ transaction in which Postgres writes
+/// values as the change log does (ISO timestamps in UTC).
+pub async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, AppError> {
+    let mut tx = pool.begin().await?;
+    tx.execute(
+        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+         SET LOCAL timezone = 'UTC';
+         SET LOCAL datestyle = 'ISO, YMD';",
+    )
+    .await?;
+    Ok(tx)
+}
+
+/// The last log position visible to this transaction: every position up to
+/// it is visible, and no other (see docs/sync.md, gap safety).
+pub async fn head(conn: &mut PgConnection, schema: &SchemaName) -> Result<i64, AppError> {
+    Ok(sqlx::query_scalar(&format!("SELECT position FROM {}.change_head", schema.ident())).fetch_one(conn).await?)
+}
+
+type LogRow = (i64, String, String, String, Value, Option<Value>);
+
+/// Up to `limit` logged changes after position `after` (of one table, or all).
+pub async fn log_after(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    after: i64,
+    relation: Option<&str>,
+    limit: i64,
+) -> Result<Vec<LogChange>, AppError> {
+    let rows: Vec<LogRow> = sqlx::query_as(&format!(
+        "SELECT position, txid::text, op, relation, value, old_value FROM {}.changes
+         WHERE position > $1 AND ($2::text IS NULL OR relation = $2)
+         ORDER BY position LIMIT $3",
+        schema.ident()
+    ))
+    .bind(after)
+    .bind(relation)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.into_iter().map(log_change).collect()
+}
+
+fn log_change((position, txid, op, relation, value, old_value): LogRow) -> Result<LogChange, AppError> {
+    let broken = || {
+        tracing::error!(position, "change log row has an unexpected form");
+        AppError::Internal
+    };
+    let object = |v: Value| match v {
+        Value::Object(map) => Ok(map),
+        _ => Err(broken()),
+    };
+    Ok(LogChange {
+        position,
+        txid: txid.parse().map_err(|_| broken())?,
+        op: Op::parse(&op).ok_or_else(broken)?,
+        relation,
+        value: object(value)?,
+        old_value: old_value.map(object).transpose()?,
+    })
+}
+
+/// Up to `limit` rows of the shape as they were at log position `at`, after
+/// primary key `after`, by primary key. Rows changed since `at` are put back
+/// as they were then, from the log: a row's first change after `at` holds
+/// its earlier state (none for an insert).
+pub async fn snapshot_rows(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    shape: &Shape,
+    at: i64,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<(Uuid, Values)>, AppError> {
+    let table = shape.table();
+    let touched: Vec<(String, Option<Value>)> = sqlx::query_as(&format!(
+        "SELECT DISTINCT ON (key) key,
+                CASE op WHEN 'update' THEN old_value WHEN 'delete' THEN value END
+         FROM {}.changes WHERE relation = $1 AND position > $2
+         ORDER BY key, position",
+        schema.ident()
+    ))
+    .bind(&table.name)
+    .bind(at)
+    .fetch_all(&mut *conn)
+    .await?;
+
+    let qualified = format!("{}.{}", schema.ident(), quote(&table.name));
+    let pk = quote(&table.pk);
+    let mut binds = Vec::new();
+    let filter = shape.where_sql(&mut binds);
+    let n = binds.len();
+    let source = if touched.is_empty() {
+        qualified.clone()
+    } else {
+        format!(
+            "(SELECT t.* FROM {qualified} t WHERE NOT (t.{pk} = ANY(${}::uuid[]))
+              UNION ALL
+              SELECT r.* FROM jsonb_array_elements(${}::jsonb) p
+                   CROSS JOIN LATERAL jsonb_populate_record(NULL::{qualified}, p) r)",
+            n + 3,
+            n + 4
+        )
+    };
+    // The cursor is always bound (NULL from the start) so the numbering holds.
+    let cursor = match after {
+        Some(_) => format!("AND t.{pk} > ${}::uuid", n + 1),
+        None => format!("AND ${}::uuid IS NULL", n + 1),
+    };
+    let sql = format!(
+        "SELECT s.{pk}, public.hstore_to_jsonb(public.hstore(s::{qualified})) FROM (
+             SELECT t.* FROM {source} t WHERE ({filter}) {cursor} ORDER BY t.{pk} LIMIT ${}
+         ) s ORDER BY s.{pk}",
+        n + 2
+    );
+    let mut query = sqlx::query_as::<_, (Uuid, Value)>(&sql);
+    for bind in &binds {
+        query = query.bind(bind);
+    }
+    query = query.bind(after).bind(limit);
+    if !touched.is_empty() {
+        let keys: Vec<Uuid> = touched.iter().filter_map(|(key, _)| key.parse().ok()).collect();
+        let priors: Vec<Value> = touched.into_iter().filter_map(|(_, prior)| prior).collect();
+        query = query.bind(keys).bind(Value::Array(priors));
+    }
+    let rows = query.fetch_all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(key, value)| match value {
+            Value::Object(map) => (key, map),
+            _ => (key, Values::new()),
+        })
+        .collect())
+}
+
+fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}

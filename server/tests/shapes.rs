@@ -1,0 +1,335 @@
+//! `GET /g/{slug}/v1/shape`: the Electric protocol over HTTP against real
+//! Postgres: snapshots, chunks, the log join, live long-polls, 409s, the
+//! `where` filter, authorisation and bad input.
+
+mod common;
+
+use common::{shape_client::ShapeClient, TestApp};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// An admin of a fresh group; its slug and schema.
+async fn group(app: &TestApp) -> (Client, String, String) {
+    let admin = app.client();
+    app.sign_up(&admin, "Ann").await;
+    let slug = app.create_group(&admin, "Elm").await;
+    let schema = app.schema_of(&slug).await;
+    (admin, slug, schema)
+}
+
+/// The table's rows as the change log writes them (text values, UTC).
+async fn table_rows(app: &TestApp, schema: &str, table: &str) -> BTreeMap<String, Map<String, Value>> {
+    let mut tx = app.db.begin().await.unwrap();
+    sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await.unwrap();
+    sqlx::query("SET LOCAL datestyle = 'ISO, YMD'").execute(&mut *tx).await.unwrap();
+    let rows: Vec<(Value,)> =
+        sqlx::query_as(&format!("SELECT public.hstore_to_jsonb(public.hstore(t)) FROM \"{schema}\".\"{table}\" t"))
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    let pk = if table == "members" { "user_id" } else { "id" };
+    rows.into_iter()
+        .map(|(row,)| {
+            let row = row.as_object().unwrap().clone();
+            (row[pk].as_str().unwrap().to_owned(), row)
+        })
+        .collect()
+}
+
+/// Inserts `n` announcements straight into the group's table (one statement).
+async fn insert_announcements(app: &TestApp, schema: &str, n: i64, pinned_every: i64) {
+    sqlx::query(&format!(
+        "INSERT INTO \"{schema}\".announcements (id, author_id, title, body, pinned)
+         SELECT gen_random_uuid(), gen_random_uuid(), 'notice ' || i, repeat('b', 50), i % $2 = 0
+         FROM generate_series(1, $1) i"
+    ))
+    .bind(n)
+    .bind(pinned_every)
+    .execute(&app.db)
+    .await
+    .unwrap();
+}
+
+async fn mutate(app: &TestApp, client: &Client, slug: &str, name: &str, args: Value) -> Value {
+    let mutation = json!([{"id": Uuid::new_v4(), "name": name, "args": args}]);
+    let (status, body) = app.post(client, "/api/mutate", json!({"group": slug, "mutations": mutation})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["results"][0]["status"], "applied", "{body}");
+    body
+}
+
+async fn get(client: &Client, url: &str, query: &[(&str, &str)]) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let response = client.get(url).query(query).send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let text = response.text().await.unwrap();
+    (status, headers, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[tokio::test]
+async fn snapshot_equals_the_table_with_electric_headers() {
+    let app = TestApp::spawn().await;
+    let (admin, slug, schema) = group(&app).await;
+    insert_announcements(&app, &schema, 25, 5).await;
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[]);
+    let reply = client.poll().await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(reply.header("electric-handle").is_some());
+    assert!(reply.header("electric-offset").unwrap().ends_with("_0"));
+    assert_eq!(reply.header("electric-up-to-date"), Some(""));
+    assert_eq!(reply.header("electric-cursor"), None, "never on a non-live answer");
+    assert!(reply.header("cache-control").unwrap().contains("max-age=604800"));
+    assert!(reply.header("access-control-expose-headers").unwrap().contains("electric-offset"));
+    let schema_header: Value = serde_json::from_str(reply.header("electric-schema").unwrap()).unwrap();
+    assert_eq!(schema_header["id"], json!({"type": "uuid", "pk_index": 0, "not_null": true}));
+    assert_eq!(schema_header["pinned"], json!({"type": "bool", "not_null": true}));
+    assert_eq!(schema_header["created_at"]["type"], "timestamptz");
+    let first = &reply.messages()[0];
+    assert_eq!(first["headers"]["operation"], "insert");
+    let key = first["key"].as_str().unwrap();
+    assert!(key.starts_with(&format!("\"{schema}\".\"announcements\"/\"")), "{key}");
+    assert_eq!(client.rows_by_id("id"), table_rows(&app, &schema, "announcements").await);
+
+    // The members table (keyed by user_id) syncs too.
+    let mut members = ShapeClient::new(&admin, &app.base, &slug, "members", &[]);
+    members.sync().await;
+    assert_eq!(members.rows_by_id("user_id"), table_rows(&app, &schema, "members").await);
+}
+
+#[tokio::test]
+async fn chunks_resume_mid_snapshot_and_join_the_log_with_no_gap_or_overlap() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_CHUNK_BYTES", "4096")]).await;
+    let (admin, slug, schema) = group(&app).await;
+    insert_announcements(&app, &schema, 1500, 3).await;
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[]);
+    let first = client.poll().await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.header("electric-up-to-date"), None, "the first chunk is not all of it");
+    let at = client.snapshot_at.unwrap();
+    // Between chunks: change rows on both sides of the cursor.
+    let t = format!("\"{schema}\".announcements");
+    sqlx::query(&format!("UPDATE {t} SET title = 'changed' WHERE id IN (SELECT id FROM {t} ORDER BY id LIMIT 5)"))
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query(&format!("UPDATE {t} SET title = 'late' WHERE id IN (SELECT id FROM {t} ORDER BY id DESC LIMIT 5)"))
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query(&format!("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} ORDER BY id DESC OFFSET 10 LIMIT 3)"))
+        .execute(&app.db)
+        .await
+        .unwrap();
+    insert_announcements(&app, &schema, 4, 1).await;
+    let mut chunks = 1;
+    let mut snapshot_keys = std::collections::HashSet::new();
+    while !client.live {
+        let reply = client.poll().await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        for message in reply.messages() {
+            if message["headers"]["lsn"].is_null() && message["key"].is_string() {
+                assert!(snapshot_keys.insert(message["key"].clone()), "a snapshot row came twice");
+            }
+        }
+        chunks += 1;
+    }
+    assert!(chunks > 5, "{chunks} chunks");
+    assert_eq!(client.rows_by_id("id"), table_rows(&app, &schema, "announcements").await);
+    // Exactly the log after the snapshot's position was delivered, once each.
+    let logged: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT position FROM \"{schema}\".changes WHERE relation = 'announcements' AND position > $1 ORDER BY position"
+    ))
+    .bind(at)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(client.positions, logged);
+}
+
+#[tokio::test]
+async fn live_changes_arrive_with_their_txid_and_idle_polls_end_up_to_date() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "1")]).await;
+    let (admin, slug, schema) = group(&app).await;
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[]);
+    client.sync().await;
+    let before = client.offset.clone();
+
+    // Nothing happens: the poll is held, then answers up-to-date, live headers only.
+    let started = std::time::Instant::now();
+    let idle = client.poll().await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(idle.status, StatusCode::OK);
+    assert_eq!(
+        idle.messages(),
+        [json!({"headers": {"control": "up-to-date", "global_last_seen_lsn": before.trim_end_matches("_0")}})]
+    );
+    assert!(idle.header("electric-cursor").is_some());
+    assert_eq!(idle.header("electric-schema"), None);
+    assert_eq!(idle.header("cache-control"), Some("public, max-age=5, stale-while-revalidate=5"));
+
+    // A write while the poll waits arrives at once, with the writer's txid.
+    let waiting = tokio::spawn(async move {
+        let reply = client.poll().await;
+        (client, reply)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let id = Uuid::new_v4();
+    let body =
+        mutate(&app, &admin, &slug, "announcement.create", json!({"id": id, "title": "Water off", "body": "9-11"}))
+            .await;
+    let (mut client, reply) = waiting.await.unwrap();
+    let change = &reply.messages()[0];
+    assert_eq!(change["headers"]["operation"], "insert");
+    assert_eq!(change["headers"]["txids"][0].to_string(), body["txid"].as_str().unwrap());
+    assert_eq!(change["headers"]["last"], true);
+    assert_eq!(change["value"]["title"], "Water off");
+    assert_eq!(reply.header("electric-up-to-date"), Some(""));
+
+    // Update and delete follow; the client ends equal to the table.
+    mutate(&app, &admin, &slug, "announcement.update", json!({"id": id, "title": "Water back"})).await;
+    let update = client.poll().await;
+    assert_eq!(update.messages()[0]["headers"]["operation"], "update");
+    let value = update.messages()[0]["value"].as_object().unwrap();
+    let mut sent: Vec<&str> = value.keys().map(String::as_str).collect();
+    sent.sort();
+    assert_eq!(sent, ["id", "title", "updated_at"], "replica=default sends the key and what changed");
+    mutate(&app, &admin, &slug, "announcement.delete", json!({"id": id})).await;
+    let delete = client.poll().await;
+    assert_eq!(delete.messages()[0]["headers"]["operation"], "delete");
+    assert_eq!(delete.messages()[0]["value"], json!({"id": id}));
+    assert_eq!(client.rows_by_id("id"), table_rows(&app, &schema, "announcements").await);
+}
+
+#[tokio::test]
+async fn replica_full_sends_whole_rows_and_the_old_values() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "5")]).await;
+    let (admin, slug, _) = group(&app).await;
+    let id = Uuid::new_v4();
+    mutate(&app, &admin, &slug, "announcement.create", json!({"id": id, "title": "A", "body": "b"})).await;
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[("replica", "full")]);
+    client.sync().await;
+    mutate(&app, &admin, &slug, "announcement.update", json!({"id": id, "title": "B"})).await;
+    let reply = client.poll().await;
+    let update = &reply.messages()[0];
+    assert_eq!(update["value"]["body"], "b", "the whole row");
+    assert_eq!(update["old_value"]["title"], "A");
+    assert!(update["old_value"].get("body").is_none(), "old values of changed columns only");
+}
+
+#[tokio::test]
+async fn a_where_shape_holds_exactly_the_matching_rows_as_they_move() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "5")]).await;
+    let (admin, slug, schema) = group(&app).await;
+    insert_announcements(&app, &schema, 30, 3).await;
+    let query = [
+        ("where", "pinned = $1 AND title <> 'hidden'"),
+        ("params[1]", "true"),
+        ("columns", "\"id\",\"title\",\"pinned\""),
+    ];
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &query);
+    client.sync().await;
+    let expected = |rows: BTreeMap<String, Map<String, Value>>| -> BTreeMap<String, Map<String, Value>> {
+        rows.into_iter()
+            .filter(|(_, r)| r["pinned"] == "t" && r["title"] != "hidden")
+            .map(|(k, r)| (k, ["id", "title", "pinned"].iter().map(|c| (c.to_string(), r[*c].clone())).collect()))
+            .collect()
+    };
+    assert_eq!(client.rows_by_id("id").len(), 10);
+    assert_eq!(client.rows_by_id("id"), expected(table_rows(&app, &schema, "announcements").await));
+
+    let t = format!("\"{schema}\".announcements");
+    let moves = [
+        format!("UPDATE {t} SET pinned = NOT pinned WHERE id IN (SELECT id FROM {t} ORDER BY id LIMIT 4)"),
+        format!("UPDATE {t} SET title = 'hidden' WHERE id IN (SELECT id FROM {t} WHERE pinned ORDER BY id LIMIT 2)"),
+        format!("UPDATE {t} SET body = 'unseen column' WHERE pinned"),
+        format!("DELETE FROM {t} WHERE id IN (SELECT id FROM {t} WHERE pinned ORDER BY id DESC LIMIT 1)"),
+    ];
+    for statement in moves {
+        sqlx::query(&statement).execute(&app.db).await.unwrap();
+        let position: i64 = sqlx::query_scalar(&format!("SELECT position FROM \"{schema}\".change_head"))
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        while client.position() < position {
+            let reply = client.poll().await;
+            assert_eq!(reply.status, StatusCode::OK);
+            for message in reply.messages().iter().filter(|m| m["headers"]["operation"] == "update") {
+                assert!(message["value"].get("body").is_none(), "a column outside the shape never travels");
+            }
+        }
+        assert_eq!(client.rows_by_id("id"), expected(table_rows(&app, &schema, "announcements").await), "{statement}");
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_comes_back_gets_exactly_what_it_missed() {
+    let app = TestApp::spawn().await;
+    let (admin, slug, schema) = group(&app).await;
+    insert_announcements(&app, &schema, 10, 2).await;
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[]);
+    client.sync().await;
+    let left_at = client.position();
+    // While it is away: other tables change too.
+    insert_announcements(&app, &schema, 3, 1).await;
+    mutate(&app, &admin, &slug, "resource.create", json!({"id": Uuid::new_v4(), "name": "Laundry"})).await;
+    sqlx::query(&format!("DELETE FROM \"{schema}\".announcements WHERE pinned")).execute(&app.db).await.unwrap();
+    client.live = false;
+    let reply = client.poll().await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.header("electric-up-to-date"), Some(""));
+    let missed: Vec<i64> = sqlx::query_scalar(&format!(
+        "SELECT position FROM \"{schema}\".changes WHERE relation = 'announcements' AND position > $1 ORDER BY position"
+    ))
+    .bind(left_at)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(client.positions, missed);
+    assert_eq!(client.rows_by_id("id"), table_rows(&app, &schema, "announcements").await);
+}
+
+#[tokio::test]
+async fn unknown_stale_or_future_handles_and_offsets_get_409_with_the_current_handle() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "5")]).await;
+    let (admin, slug, schema) = group(&app).await;
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[]);
+    client.sync().await;
+    let handle = client.handle.clone().unwrap();
+    let url = app.url(&format!("/g/{slug}/v1/shape"));
+    let cases = [
+        vec![("offset", "0_0"), ("handle", "not-a-handle")],
+        vec![("offset", "999999_0"), ("handle", handle.as_str())],
+        vec![("offset", "999999_0"), ("handle", handle.as_str()), ("live", "true")],
+        vec![("offset", "999999_5"), ("handle", handle.as_str())],
+    ];
+    for extra in cases {
+        let mut query = vec![("table", "announcements")];
+        query.extend(extra.iter().copied());
+        let (status, headers, body) = get(&admin, &url, &query).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{query:?}: {body}");
+        assert_eq!(body, json!([{"headers": {"control": "must-refetch"}}]));
+        assert_eq!(headers["electric-handle"], handle.as_str());
+        assert_eq!(headers["cache-control"], "public, max-age=60, must-revalidate");
+    }
+
+    // A migrated schema names new handles; a waiting live poll learns it at once.
+    let waiting = tokio::spawn(async move {
+        let reply = client.poll().await;
+        (client, reply)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::raw_sql(&format!(
+        "INSERT INTO \"{schema}\".schema_migrations (version, description) VALUES (99999999, 'test');
+         SELECT pg_notify('courtyard_schema', '{schema}')"
+    ))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let (mut client, reply) = waiting.await.unwrap();
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    let fresh = reply.header("electric-handle").unwrap();
+    assert_ne!(fresh, handle);
+    client.sync().await;
+    assert_eq!(client.handle.as_deref(), Some(fresh));
+}
