@@ -19,25 +19,6 @@ async fn group(app: &TestApp) -> (Client, String, String) {
     (admin, slug, schema)
 }
 
-/// The table's rows as the change log writes them (text values, UTC).
-async fn table_rows(app: &TestApp, schema: &str, table: &str) -> BTreeMap<String, Map<String, Value>> {
-    let mut tx = app.db.begin().await.unwrap();
-    sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await.unwrap();
-    sqlx::query("SET LOCAL datestyle = 'ISO, YMD'").execute(&mut *tx).await.unwrap();
-    let rows: Vec<(Value,)> =
-        sqlx::query_as(&format!("SELECT public.hstore_to_jsonb(public.hstore(t)) FROM \"{schema}\".\"{table}\" t"))
-            .fetch_all(&mut *tx)
-            .await
-            .unwrap();
-    let pk = if table == "members" { "user_id" } else { "id" };
-    rows.into_iter()
-        .map(|(row,)| {
-            let row = row.as_object().unwrap().clone();
-            (row[pk].as_str().unwrap().to_owned(), row)
-        })
-        .collect()
-}
-
 /// Inserts `n` announcements straight into the group's table (one statement).
 async fn insert_announcements(app: &TestApp, schema: &str, n: i64, pinned_every: i64) {
     sqlx::query(&format!(
@@ -89,12 +70,12 @@ async fn snapshot_equals_the_table_with_electric_headers() {
     assert_eq!(first["headers"]["operation"], "insert");
     let key = first["key"].as_str().unwrap();
     assert!(key.starts_with(&format!("\"{schema}\".\"announcements\"/\"")), "{key}");
-    assert_eq!(client.rows_by_id("id"), table_rows(&app, &schema, "announcements").await);
+    assert_eq!(client.rows_by_id("id"), app.table_rows(&schema, "announcements").await);
 
     // The members table (keyed by user_id) syncs too.
     let mut members = ShapeClient::new(&admin, &app.base, &slug, "members", &[]);
     members.sync().await;
-    assert_eq!(members.rows_by_id("user_id"), table_rows(&app, &schema, "members").await);
+    assert_eq!(members.rows_by_id("user_id"), app.table_rows(&schema, "members").await);
 }
 
 #[tokio::test]
@@ -135,15 +116,9 @@ async fn chunks_resume_mid_snapshot_and_join_the_log_with_no_gap_or_overlap() {
         chunks += 1;
     }
     assert!(chunks > 5, "{chunks} chunks");
-    assert_eq!(client.rows_by_id("id"), table_rows(&app, &schema, "announcements").await);
+    assert_eq!(client.rows_by_id("id"), app.table_rows(&schema, "announcements").await);
     // Exactly the log after the snapshot's position was delivered, once each.
-    let logged: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT position FROM \"{schema}\".changes WHERE relation = 'announcements' AND position > $1 ORDER BY position"
-    ))
-    .bind(at)
-    .fetch_all(&app.db)
-    .await
-    .unwrap();
+    let logged: Vec<i64> = app.logged_positions(&schema, "announcements", at).await;
     assert_eq!(client.positions, logged);
 }
 
@@ -198,7 +173,7 @@ async fn live_changes_arrive_with_their_txid_and_idle_polls_end_up_to_date() {
     let delete = client.poll().await;
     assert_eq!(delete.messages()[0]["headers"]["operation"], "delete");
     assert_eq!(delete.messages()[0]["value"], json!({"id": id}));
-    assert_eq!(client.rows_by_id("id"), table_rows(&app, &schema, "announcements").await);
+    assert_eq!(client.rows_by_id("id"), app.table_rows(&schema, "announcements").await);
 }
 
 #[tokio::test]
@@ -236,7 +211,7 @@ async fn a_where_shape_holds_exactly_the_matching_rows_as_they_move() {
             .collect()
     };
     assert_eq!(client.rows_by_id("id").len(), 10);
-    assert_eq!(client.rows_by_id("id"), expected(table_rows(&app, &schema, "announcements").await));
+    assert_eq!(client.rows_by_id("id"), expected(app.table_rows(&schema, "announcements").await));
 
     let t = format!("\"{schema}\".announcements");
     let moves = [
@@ -258,7 +233,7 @@ async fn a_where_shape_holds_exactly_the_matching_rows_as_they_move() {
                 assert!(message["value"].get("body").is_none(), "a column outside the shape never travels");
             }
         }
-        assert_eq!(client.rows_by_id("id"), expected(table_rows(&app, &schema, "announcements").await), "{statement}");
+        assert_eq!(client.rows_by_id("id"), expected(app.table_rows(&schema, "announcements").await), "{statement}");
     }
 }
 
@@ -278,15 +253,9 @@ async fn a_client_that_comes_back_gets_exactly_what_it_missed() {
     let reply = client.poll().await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.header("electric-up-to-date"), Some(""));
-    let missed: Vec<i64> = sqlx::query_scalar(&format!(
-        "SELECT position FROM \"{schema}\".changes WHERE relation = 'announcements' AND position > $1 ORDER BY position"
-    ))
-    .bind(left_at)
-    .fetch_all(&app.db)
-    .await
-    .unwrap();
+    let missed: Vec<i64> = app.logged_positions(&schema, "announcements", left_at).await;
     assert_eq!(client.positions, missed);
-    assert_eq!(client.rows_by_id("id"), table_rows(&app, &schema, "announcements").await);
+    assert_eq!(client.rows_by_id("id"), app.table_rows(&schema, "announcements").await);
 }
 
 #[tokio::test]

@@ -3,9 +3,10 @@
 #![allow(dead_code)] // each test binary uses part of it
 
 use reqwest::{Client, StatusCode};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use server::config::Config;
 use sqlx::{Connection, PgConnection, PgPool};
+use std::collections::BTreeMap;
 use std::path::Path;
 use tokio::sync::oneshot;
 
@@ -136,6 +137,38 @@ impl TestApp {
         let (status, body) = self.post(&client, &format!("/api/invites/{code}/accept"), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         client
+    }
+
+    /// A group table's rows as the change log writes them (Postgres text
+    /// values, timestamps in UTC), by primary key.
+    pub async fn table_rows(&self, schema: &str, table: &str) -> BTreeMap<String, Map<String, Value>> {
+        let mut tx = self.db.begin().await.unwrap();
+        sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await.unwrap();
+        sqlx::query("SET LOCAL datestyle = 'ISO, YMD'").execute(&mut *tx).await.unwrap();
+        let rows: Vec<(Value,)> =
+            sqlx::query_as(&format!("SELECT public.hstore_to_jsonb(public.hstore(t)) FROM \"{schema}\".\"{table}\" t"))
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap();
+        let pk = if table == "members" { "user_id" } else { "id" };
+        rows.into_iter()
+            .map(|(row,)| {
+                let row = row.as_object().unwrap().clone();
+                (row[pk].as_str().unwrap().to_owned(), row)
+            })
+            .collect()
+    }
+
+    /// The change-log positions of `table` after `after`, in order.
+    pub async fn logged_positions(&self, schema: &str, table: &str, after: i64) -> Vec<i64> {
+        sqlx::query_scalar(&format!(
+            "SELECT position FROM \"{schema}\".changes WHERE relation = $1 AND position > $2 ORDER BY position"
+        ))
+        .bind(table)
+        .bind(after)
+        .fetch_all(&self.db)
+        .await
+        .unwrap()
     }
 
     pub async fn schema_of(&self, slug: &str) -> String {
