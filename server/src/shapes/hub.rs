@@ -18,7 +18,9 @@ pub const CHANGES_CHANNEL: &str = "courtyard_changes";
 /// Channel migrations notify when a group schema changed version.
 pub const SCHEMA_CHANNEL: &str = "courtyard_schema";
 /// Most changes a tail keeps; a client further behind reads the database.
-const TAIL_CAPACITY: usize = 10_000;
+const TAIL_CAPACITY: usize = 2_000;
+/// How often an unchanging tail checks whether anyone still follows it.
+const TAIL_IDLE: Duration = Duration::from_secs(300);
 /// Changes read per query when a tail catches up.
 const TAIL_PAGE: i64 = 5_000;
 
@@ -65,11 +67,13 @@ impl Hub {
         Ok(catalog)
     }
 
-    /// The group's tail, created (and its refresher started) on first use.
-    pub fn tail(&self, schema: &SchemaName) -> Arc<Tail> {
+    /// The group's tail, created (and its refresher started) on first use,
+    /// and a subscription to its updates (taken under the map's lock, so an
+    /// idle tail is never dropped while someone starts to follow it).
+    pub fn follow(self: &Arc<Self>, schema: &SchemaName) -> (Arc<Tail>, watch::Receiver<u64>) {
         let mut tails = self.tails.lock().unwrap();
         if let Some(tail) = tails.get(schema.as_str()) {
-            return tail.clone();
+            return (tail.clone(), tail.updated.subscribe());
         }
         let tail = Arc::new(Tail {
             schema: schema.clone(),
@@ -78,9 +82,20 @@ impl Hub {
             refresh_wanted: Notify::new(),
         });
         tails.insert(schema.as_str().to_owned(), tail.clone());
-        tokio::spawn(refresh_loop(self.pool.clone(), tail.clone()));
+        tokio::spawn(refresh_loop(self.clone(), tail.clone()));
         tail.refresh_wanted.notify_one();
-        tail
+        let updates = tail.updated.subscribe();
+        (tail, updates)
+    }
+
+    /// Drops the tail if nobody follows it; true if dropped.
+    fn drop_if_idle(&self, tail: &Tail) -> bool {
+        let mut tails = self.tails.lock().unwrap();
+        let idle = tail.updated.receiver_count() == 0;
+        if idle {
+            tails.remove(tail.schema.as_str());
+        }
+        idle
     }
 
     fn changed(&self, schema: &str) {
@@ -110,10 +125,6 @@ impl Hub {
 }
 
 impl Tail {
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.updated.subscribe()
-    }
-
     pub fn state(&self) -> std::sync::RwLockReadGuard<'_, TailState> {
         self.state.read().unwrap()
     }
@@ -161,11 +172,19 @@ impl Tail {
     }
 }
 
-async fn refresh_loop(pool: PgPool, tail: Arc<Tail>) {
+async fn refresh_loop(hub: Arc<Hub>, tail: Arc<Tail>) {
     loop {
-        tail.refresh_wanted.notified().await;
+        let woken = tokio::time::timeout(TAIL_IDLE, tail.refresh_wanted.notified()).await.is_ok();
+        // Nobody follows: drop the tail rather than keep reading (the next
+        // follower starts a fresh one).
+        if hub.drop_if_idle(&tail) {
+            return;
+        }
+        if !woken {
+            continue;
+        }
         let mut delay = Duration::from_millis(100);
-        while let Err(error) = tail.refresh(&pool).await {
+        while let Err(error) = tail.refresh(&hub.pool).await {
             tracing::warn!(?error, schema = tail.schema.as_str(), "reading the change log failed; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));

@@ -25,7 +25,7 @@ pub enum Outcome {
 }
 
 pub struct Wait<'a> {
-    pub hub: &'a Hub,
+    pub hub: &'a Arc<Hub>,
     pub pool: &'a PgPool,
     pub schema: &'a SchemaName,
     pub shape: &'a Shape,
@@ -35,8 +35,7 @@ pub struct Wait<'a> {
 
 impl Wait<'_> {
     pub async fn run(&self, from: i64) -> Result<Outcome, AppError> {
-        let tail = self.hub.tail(self.schema);
-        let mut updates = tail.subscribe();
+        let (tail, mut updates) = self.hub.follow(self.schema);
         let deadline = Instant::now() + self.timeout;
         let mut position = from;
         let mut epoch = None;
