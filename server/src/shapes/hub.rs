@@ -8,7 +8,10 @@ use app::{backend::SchemaName, error::AppError};
 use sqlx::{postgres::PgListener, PgPool};
 use std::{
     collections::{HashMap, VecDeque},
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex, RwLock,
+    },
     time::Duration,
 };
 use tokio::sync::{watch, Notify};
@@ -26,6 +29,8 @@ const TAIL_PAGE: i64 = 5_000;
 
 pub struct Hub {
     pool: PgPool,
+    /// Log reads made by tails (for tests and metrics).
+    reads: AtomicU64,
     tails: Mutex<HashMap<String, Arc<Tail>>>,
     catalogs: Mutex<HashMap<String, Arc<Catalog>>>,
 }
@@ -52,7 +57,8 @@ pub struct Tail {
 impl Hub {
     /// Creates the hub and starts its LISTEN task on the current runtime.
     pub fn start(pool: PgPool) -> Arc<Self> {
-        let hub = Arc::new(Self { pool, tails: Mutex::default(), catalogs: Mutex::default() });
+        let hub =
+            Arc::new(Self { pool, reads: AtomicU64::new(0), tails: Mutex::default(), catalogs: Mutex::default() });
         tokio::spawn(listen(hub.clone()));
         hub
     }
@@ -86,6 +92,11 @@ impl Hub {
         tail.refresh_wanted.notify_one();
         let updates = tail.updated.subscribe();
         (tail, updates)
+    }
+
+    /// How many times tails have read the change log.
+    pub fn log_reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
     }
 
     /// Drops the tail if nobody follows it; true if dropped.
@@ -184,7 +195,9 @@ async fn refresh_loop(hub: Arc<Hub>, tail: Arc<Tail>) {
             continue;
         }
         let mut delay = Duration::from_millis(100);
-        while let Err(error) = tail.refresh(&hub.pool).await {
+        loop {
+            hub.reads.fetch_add(1, Ordering::Relaxed);
+            let Err(error) = tail.refresh(&hub.pool).await else { break };
             tracing::warn!(?error, schema = tail.schema.as_str(), "reading the change log failed; retrying");
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(5));
