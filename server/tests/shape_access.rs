@@ -12,9 +12,7 @@ use uuid::Uuid;
 #[tokio::test]
 async fn signed_out_gets_401_strangers_and_removed_members_404() {
     let app = TestApp::spawn().await;
-    let admin = app.client();
-    app.sign_up(&admin, "Ann").await;
-    let slug = app.create_group(&admin, "Elm").await;
+    let (admin, slug) = app.admin_of_new_group().await;
     let resident = app.resident(&admin, &slug, "Bo").await;
     let url = app.url(&format!("/g/{slug}/v1/shape?table=announcements&offset=-1"));
 
@@ -54,9 +52,7 @@ async fn signed_out_gets_401_strangers_and_removed_members_404() {
 #[tokio::test]
 async fn bad_input_is_a_named_400_never_a_5xx() {
     let app = TestApp::spawn().await;
-    let admin = app.client();
-    app.sign_up(&admin, "Ann").await;
-    let slug = app.create_group(&admin, "Elm").await;
+    let (admin, slug) = app.admin_of_new_group().await;
     let other = app.create_group(&admin, "Oak").await;
     let other_schema = app.schema_of(&other).await;
     let long = "x".repeat(5000);

@@ -66,9 +66,7 @@ async fn write(db: sqlx::PgPool, schema: String, seed: u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn eight_writers_and_five_live_followers_agree_on_every_position() {
     let app = TestApp::spawn_with(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "2")]).await;
-    let admin = app.client();
-    app.sign_up(&admin, "Ann").await;
-    let slug = app.create_group(&admin, "Elm").await;
+    let (admin, slug) = app.admin_of_new_group().await;
     let schema = app.schema_of(&slug).await;
     let writers_db =
         sqlx::postgres::PgPoolOptions::new().max_connections(WRITERS as u32).connect(&app.database_url).await.unwrap();

@@ -12,9 +12,7 @@ use uuid::Uuid;
 
 /// An admin of a fresh group; its slug and schema.
 async fn group(app: &TestApp) -> (Client, String, String) {
-    let admin = app.client();
-    app.sign_up(&admin, "Ann").await;
-    let slug = app.create_group(&admin, "Elm").await;
+    let (admin, slug) = app.admin_of_new_group().await;
     let schema = app.schema_of(&slug).await;
     (admin, slug, schema)
 }

@@ -69,14 +69,18 @@ impl ShapeParams {
                 Offset::Start
             }),
         };
-        let live = match get("live") {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => {
-                fail("live", "must be true or false".into());
-                false
-            }
+        let mut choose = |name: &str, choices: &[(&str, u8)]| {
+            one_of(get(name), choices).unwrap_or_else(|message| {
+                fail(name, message);
+                0
+            })
         };
+        let live = choose("live", &[("false", 0), ("true", 1)]) == 1;
+        let replica = match choose("replica", &[("default", 0), ("full", 1)]) {
+            1 => Replica::Full,
+            _ => Replica::Default,
+        };
+        let changes_only = choose("log", &[("full", 0), ("changes_only", 1)]) == 1;
         if live && matches!(offset, Offset::Start | Offset::Now) {
             fail("live", "can't be true when offset is -1 or now".into());
         }
@@ -97,22 +101,6 @@ impl ShapeParams {
                 Vec::new()
             })
         });
-        let replica = match get("replica") {
-            None | Some("default") => Replica::Default,
-            Some("full") => Replica::Full,
-            Some(_) => {
-                fail("replica", "must be default or full".into());
-                Replica::Default
-            }
-        };
-        let changes_only = match get("log") {
-            None | Some("full") => false,
-            Some("changes_only") => true,
-            Some(_) => {
-                fail("log", "must be full or changes_only".into());
-                false
-            }
-        };
         let params = numbered_params(pairs).unwrap_or_else(|message| {
             fail("params", message);
             Vec::new()
@@ -132,6 +120,16 @@ impl ShapeParams {
         }
         Ok(Self { table, offset, handle, live, cursor, columns, where_clause, params, replica, changes_only })
     }
+}
+
+/// The value of a parameter with a fixed set of values (the first is the
+/// default when it is absent).
+fn one_of(value: Option<&str>, choices: &[(&str, u8)]) -> Result<u8, String> {
+    let Some(value) = value else { return Ok(choices[0].1) };
+    choices.iter().find(|(name, _)| *name == value).map(|(_, v)| *v).ok_or_else(|| {
+        let names: Vec<&str> = choices.iter().map(|(name, _)| *name).collect();
+        format!("must be {}", names.join(" or "))
+    })
 }
 
 /// An unqualified synced table, bare or double-quoted.

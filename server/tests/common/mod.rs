@@ -122,6 +122,14 @@ impl TestApp {
         slug
     }
 
+    /// A new person and the new group they created: their client and the slug.
+    pub async fn admin_of_new_group(&self) -> (Client, String) {
+        let admin = self.client();
+        self.sign_up(&admin, "Ann").await;
+        let slug = self.create_group(&admin, "Elm").await;
+        (admin, slug)
+    }
+
     /// An invite code of `slug`, made by its admin `client`.
     pub async fn invite(&self, client: &Client, slug: &str) -> String {
         let (status, body) = self.post(client, &format!("/api/groups/{slug}/invites"), json!({})).await;
