@@ -11,7 +11,7 @@ use std::time::Duration;
 #[tokio::test]
 async fn one_change_is_read_once_however_many_follow() {
     let app = TestApp::spawn().await;
-    let (admin, slug) = app.admin_of_new_group().await;
+    let (_, slug) = app.admin_of_new_group().await;
     let schema = SchemaName::parse(&app.schema_of(&slug).await).unwrap();
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(3).connect(&app.database_url).await.unwrap();
     let hub = Hub::start(pool);
