@@ -8,6 +8,7 @@ pub mod error;
 pub mod model;
 pub mod pages;
 pub mod server_fns;
+pub mod sync;
 
 use components::{provide_zone, Header, MeResource};
 use leptos::prelude::*;

@@ -1,0 +1,191 @@
+//! The client side of Electric's shape protocol as a plain state machine:
+//! what to ask next, what an answer means, and how changes apply to a row
+//! set. No browser types: the browser's stream (and tests) feed it answers.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::{collections::BTreeMap, time::Duration};
+
+/// A row: column → Postgres text (or null), as the stream sends it.
+pub type Row = Map<String, Value>;
+
+/// Where one shape stands; persisted with its rows so they never disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShapeState {
+    pub table: String,
+    pub handle: Option<String>,
+    pub offset: String,
+    pub cursor: Option<String>,
+    /// Caught up at least once: requests are live long-polls from here on.
+    pub live: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Operation {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// One change message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub operation: Operation,
+    /// The primary key's value.
+    pub pk: String,
+    pub value: Row,
+    pub txids: Vec<u64>,
+}
+
+/// What the stream should do with an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Apply these changes (and store the new state with them, atomically).
+    Apply { changes: Vec<Change>, up_to_date: bool },
+    /// The shape must be fetched again from scratch: drop its local rows.
+    Refetch,
+    /// The group is not ours any more (404): wipe it locally.
+    Gone,
+    /// Not signed in (401).
+    SignedOut,
+    /// Try again later (network errors, 429, 5xx).
+    Retry { after: Option<Duration> },
+    /// A request the server will never accept (other 4xx).
+    Fatal(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("the shape answer is not a JSON array of messages: {0}")]
+    Body(String),
+    #[error("the shape answer lacks the {0} header")]
+    MissingHeader(&'static str),
+}
+
+/// The primary key column of a synced table.
+pub fn pk_column(table: &str) -> &'static str {
+    if table == "members" {
+        "user_id"
+    } else {
+        "id"
+    }
+}
+
+impl ShapeState {
+    pub fn new(table: &str) -> Self {
+        Self { table: table.to_owned(), handle: None, offset: "-1".into(), cursor: None, live: false }
+    }
+
+    /// The query of the next request.
+    pub fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = vec![("table", self.table.clone()), ("offset", self.offset.clone())];
+        if let Some(handle) = &self.handle {
+            query.push(("handle", handle.clone()));
+        }
+        if self.live {
+            query.push(("live", "true".into()));
+            query.push(("cursor", self.cursor.clone().unwrap_or_default()));
+        }
+        query
+    }
+
+    /// Reads an answer (`header` looks a response header up) and moves on.
+    pub fn on_answer(
+        &mut self,
+        status: u16,
+        header: impl Fn(&str) -> Option<String>,
+        body: &str,
+    ) -> Result<Outcome, ProtocolError> {
+        match status {
+            200..=299 => {}
+            409 => {
+                let handle = header("electric-handle");
+                *self = Self { handle, ..Self::new(&self.table) };
+                return Ok(Outcome::Refetch);
+            }
+            401 => return Ok(Outcome::SignedOut),
+            404 => return Ok(Outcome::Gone),
+            429 | 500..=599 => {
+                let after = header("retry-after").and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs);
+                return Ok(Outcome::Retry { after });
+            }
+            other => return Ok(Outcome::Fatal(format!("the server refused the shape request ({other}): {body}"))),
+        }
+        let handle = header("electric-handle").ok_or(ProtocolError::MissingHeader("electric-handle"))?;
+        let offset = header("electric-offset").ok_or(ProtocolError::MissingHeader("electric-offset"))?;
+        let messages: Vec<Value> = if body.trim().is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(body).map_err(|e| ProtocolError::Body(e.to_string()))?
+        };
+        let pk_name = pk_column(&self.table);
+        let mut changes = Vec::new();
+        let mut up_to_date = false;
+        for message in &messages {
+            let headers = &message["headers"];
+            up_to_date = headers["control"] == "up-to-date";
+            if headers["control"] == "must-refetch" {
+                *self = Self { handle: Some(handle), ..Self::new(&self.table) };
+                return Ok(Outcome::Refetch);
+            }
+            let Some(operation) = headers.get("operation").cloned() else { continue };
+            let operation: Operation =
+                serde_json::from_value(operation).map_err(|e| ProtocolError::Body(e.to_string()))?;
+            let value = message["value"].as_object().cloned().unwrap_or_default();
+            let pk = value.get(pk_name).and_then(Value::as_str).map(str::to_owned);
+            let pk = pk.ok_or_else(|| ProtocolError::Body(format!("a change without its {pk_name}")))?;
+            let txids = headers["txids"].as_array().map(|t| t.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
+            changes.push(Change { operation, pk, value, txids });
+        }
+        if self.handle.as_deref() != Some(handle.as_str()) && self.offset != "-1" {
+            // A different shape instance answered a resumed request: start over.
+            *self = Self { handle: Some(handle), ..Self::new(&self.table) };
+            return Ok(Outcome::Refetch);
+        }
+        self.handle = Some(handle);
+        self.offset = offset;
+        if let Some(cursor) = header("electric-cursor") {
+            self.cursor = Some(cursor);
+        }
+        // Live once a batch ends up to date; a batch that does not (a large
+        // catch-up) goes back to plain requests until it does.
+        self.live = up_to_date;
+        Ok(Outcome::Apply { changes, up_to_date })
+    }
+}
+
+/// A shape's rows by primary key.
+pub type RowSet = BTreeMap<String, Row>;
+
+/// Applies changes in order: inserts put the row, updates merge the columns
+/// sent, deletes remove it.
+pub fn apply(rows: &mut RowSet, changes: &[Change]) {
+    for change in changes {
+        match change.operation {
+            Operation::Insert => {
+                rows.insert(change.pk.clone(), change.value.clone());
+            }
+            Operation::Update => {
+                rows.entry(change.pk.clone()).or_default().extend(change.value.clone());
+            }
+            Operation::Delete => {
+                rows.remove(&change.pk);
+            }
+        }
+    }
+}
+
+/// Retry delays: 1 s doubling to 32 s, with jitter (`random` in 0..1), or
+/// what `Retry-After` says.
+pub fn backoff(attempt: u32, retry_after: Option<Duration>, random: f64) -> Duration {
+    if let Some(after) = retry_after {
+        return after.min(Duration::from_secs(300));
+    }
+    let base = 1000u64 << attempt.min(5);
+    let jittered = base as f64 * (0.5 + random.clamp(0.0, 1.0) / 2.0);
+    Duration::from_millis(jittered as u64)
+}
+
+#[cfg(test)]
+mod tests;
