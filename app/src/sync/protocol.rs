@@ -135,7 +135,8 @@ impl ShapeState {
             let value = message["value"].as_object().cloned().unwrap_or_default();
             let pk = value.get(pk_name).and_then(Value::as_str).map(str::to_owned);
             let pk = pk.ok_or_else(|| ProtocolError::Body(format!("a change without its {pk_name}")))?;
-            let txids = headers["txids"].as_array().map(|t| t.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
+            let txids =
+                headers["txids"].as_array().map(|t| t.iter().filter_map(Value::as_u64).collect()).unwrap_or_default();
             changes.push(Change { operation, pk, value, txids });
         }
         if self.handle.as_deref() != Some(handle.as_str()) && self.offset != "-1" {

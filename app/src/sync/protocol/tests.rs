@@ -39,7 +39,8 @@ fn a_batch_that_does_not_end_up_to_date_is_not_live() {
 
 #[test]
 fn statuses_map_to_what_the_stream_does() {
-    let mut state = ShapeState { handle: Some("old".into()), offset: "9_0".into(), live: true, ..ShapeState::new("bookings") };
+    let mut state =
+        ShapeState { handle: Some("old".into()), offset: "9_0".into(), live: true, ..ShapeState::new("bookings") };
     assert_eq!(state.on_answer(409, headers(&[("electric-handle", "new")]), "").unwrap(), Outcome::Refetch);
     assert_eq!(state, ShapeState { handle: Some("new".into()), ..ShapeState::new("bookings") });
     assert_eq!(state.on_answer(404, headers(&[]), "").unwrap(), Outcome::Gone);
@@ -56,7 +57,8 @@ fn statuses_map_to_what_the_stream_does() {
 #[test]
 fn members_are_keyed_by_user_id_and_txids_are_kept() {
     let mut state = ShapeState::new("members");
-    let body = r#"[{"key":"k","value":{"user_id":"u1","display_name":"Ann"},"headers":{"operation":"update","txids":[42]}}]"#;
+    let body =
+        r#"[{"key":"k","value":{"user_id":"u1","display_name":"Ann"},"headers":{"operation":"update","txids":[42]}}]"#;
     let Outcome::Apply { changes, .. } = state.on_answer(200, ok("h", "2_0"), body).unwrap() else { panic!() };
     assert_eq!(changes[0].pk, "u1");
     assert_eq!(changes[0].txids, [42]);
@@ -102,7 +104,10 @@ impl Model {
                 let mut row = Row::new();
                 row.insert("id".into(), json!(pk));
                 for n in 0..3 {
-                    row.insert(column(n), if rng.below(4) == 0 { Value::Null } else { json!(rng.below(9).to_string()) });
+                    row.insert(
+                        column(n),
+                        if rng.below(4) == 0 { Value::Null } else { json!(rng.below(9).to_string()) },
+                    );
                 }
                 self.table.insert(pk.clone(), row.clone());
                 self.log.push(message("insert", row));
@@ -166,7 +171,8 @@ fn random_change_sequences_end_equal_to_the_reference() {
                     .values()
                     .map(|row| json!({"key": "k", "value": row, "headers": {"operation": "insert"}}))
                     .collect();
-                let mut chunks: Vec<Vec<Value>> = all.chunks(1 + rng.below(8) as usize).map(<[Value]>::to_vec).collect();
+                let mut chunks: Vec<Vec<Value>> =
+                    all.chunks(1 + rng.below(8) as usize).map(<[Value]>::to_vec).collect();
                 let last = chunks.pop().unwrap_or_default();
                 for chunk in chunks {
                     let outcome = state.on_answer(200, ok(&handle, "0_1"), &Value::Array(chunk).to_string()).unwrap();
@@ -203,7 +209,8 @@ fn random_change_sequences_end_equal_to_the_reference() {
             body = model.table.values().map(|row| json!({"value": row, "headers": {"operation": "insert"}})).collect();
             body.push(json!({"headers": {"control": "up-to-date"}}));
         }
-        let Outcome::Apply { changes, .. } = state.on_answer(200, ok(&handle, "x_0"), &Value::Array(body).to_string()).unwrap()
+        let Outcome::Apply { changes, .. } =
+            state.on_answer(200, ok(&handle, "x_0"), &Value::Array(body).to_string()).unwrap()
         else {
             panic!()
         };

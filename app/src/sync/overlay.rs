@@ -1,0 +1,150 @@
+//! What a queued write looks like locally before the server has it: each
+//! mutation as the row changes it will make, laid over the synced rows
+//! (optimistically) until the stream brings the real ones.
+
+use super::{
+    local::pg_timestamp,
+    protocol::{Change, Operation, Row},
+};
+use crate::model::Mutation;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+impl Mutation {
+    /// The change (table, change) this mutation makes when `me` sends it at `now`.
+    pub fn local_change(&self, me: Uuid, now: DateTime<Utc>) -> (String, Change) {
+        let now = pg_timestamp(now);
+        let change = |table: &str, operation, pk: Uuid, value: Value| {
+            let mut value: Row = value.as_object().cloned().unwrap_or_default();
+            let pk_column = super::protocol::pk_column(table);
+            value.insert(pk_column.into(), json!(pk));
+            (table.to_owned(), Change { operation, pk: pk.to_string(), value, txids: Vec::new() })
+        };
+        use Operation::{Delete, Insert, Update};
+        match self {
+            Mutation::AnnouncementCreate(a) => change(
+                "announcements",
+                Insert,
+                a.id,
+                json!({"author_id": me, "title": a.title, "body": a.body, "pinned": "f", "created_at": now, "updated_at": now}),
+            ),
+            Mutation::AnnouncementUpdate(a) => {
+                let mut value = json!({"updated_at": now});
+                if let Some(title) = &a.title {
+                    value["title"] = json!(title);
+                }
+                if let Some(body) = &a.body {
+                    value["body"] = json!(body);
+                }
+                change("announcements", Update, a.id, value)
+            }
+            Mutation::AnnouncementPin(a) => {
+                change("announcements", Update, a.id, json!({"pinned": if a.pinned { "t" } else { "f" }}))
+            }
+            Mutation::AnnouncementDelete(a) => change("announcements", Delete, a.id, json!({})),
+            Mutation::RequestCreate(r) => change(
+                "requests",
+                Insert,
+                r.id,
+                json!({"author_id": me, "title": r.title, "description": r.description, "status": "open",
+                       "created_at": now, "updated_at": now}),
+            ),
+            Mutation::RequestSetStatus(r) => {
+                change("requests", Update, r.id, json!({"status": r.status.as_str(), "updated_at": now}))
+            }
+            Mutation::RequestComment(c) => change(
+                "request_comments",
+                Insert,
+                c.id,
+                json!({"request_id": c.request_id, "author_id": me, "body": c.body, "created_at": now}),
+            ),
+            Mutation::ResourceCreate(r) => {
+                change("resources", Insert, r.id, json!({"name": r.name, "created_at": now}))
+            }
+            Mutation::ResourceDelete(r) => change("resources", Delete, r.id, json!({})),
+            Mutation::BookingCreate(b) => change(
+                "bookings",
+                Insert,
+                b.id,
+                json!({"resource_id": b.resource_id, "member_id": me, "starts_at": pg_timestamp(b.starts_at),
+                       "ends_at": pg_timestamp(b.ends_at), "created_at": now}),
+            ),
+            Mutation::BookingCancel(b) => change("bookings", Delete, b.id, json!({})),
+            Mutation::MemberUpdateProfile(p) => {
+                let unit = p.unit.as_deref().map(str::trim).filter(|u| !u.is_empty());
+                change("members", Update, me, json!({"display_name": p.display_name.trim(), "unit": unit}))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        model::{mutation::*, GroupSummary, Role},
+        sync::local::LocalRows,
+    };
+
+    #[test]
+    fn queued_writes_show_in_the_view_and_are_marked() {
+        let me = Uuid::new_v4();
+        let group = GroupSummary { id: Uuid::new_v4(), slug: "elm".into(), name: "Elm".into(), role: Role::Resident };
+        let (notice, room, booking) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let now = Utc::now();
+        let queued = [
+            Mutation::AnnouncementCreate(AnnouncementCreate { id: notice, title: "Bins".into(), body: "Tue".into() }),
+            Mutation::AnnouncementPin(AnnouncementPin { id: notice, pinned: true }),
+            Mutation::ResourceCreate(ResourceCreate { id: room, name: "Laundry".into() }),
+            Mutation::BookingCreate(BookingCreate {
+                id: booking,
+                resource_id: room,
+                starts_at: now,
+                ends_at: now + chrono::Duration::hours(1),
+            }),
+        ];
+        let pending: Vec<_> = queued.iter().map(|m| m.local_change(me, now)).collect();
+        let (data, touched) = LocalRows::default().view(group, me, &pending);
+        assert_eq!(data.announcements.len(), 1);
+        assert!(data.announcements[0].pinned);
+        assert_eq!(data.announcements[0].author_id, me);
+        assert_eq!(data.bookings[0].member_id, me);
+        assert_eq!(data.bookings[0].resource_id, room);
+        assert!(touched.contains(&notice.to_string()) && touched.contains(&booking.to_string()));
+    }
+
+    #[test]
+    fn deletes_and_profile_edits_apply_to_synced_rows() {
+        let me = Uuid::new_v4();
+        let group = GroupSummary { id: Uuid::new_v4(), slug: "elm".into(), name: "Elm".into(), role: Role::Resident };
+        let mut local = LocalRows::default();
+        let notice = Uuid::new_v4();
+        for (table, mutation) in [
+            (
+                "announcements",
+                Mutation::AnnouncementCreate(AnnouncementCreate { id: notice, title: "a".into(), body: "b".into() }),
+            ),
+            ("members", Mutation::MemberUpdateProfile(ProfileUpdate { display_name: "x".into(), unit: None })),
+        ] {
+            let (_, mut change) = mutation.local_change(me, Utc::now());
+            change.operation = Operation::Insert;
+            if table == "members" {
+                change.value.insert("role".into(), json!("resident"));
+                change.value.insert("joined_at".into(), json!("2026-01-01 00:00:00+00"));
+            }
+            local.table_mut(table).insert(change.pk.clone(), change.value);
+        }
+        let pending: Vec<_> = [
+            Mutation::AnnouncementDelete(ById { id: notice }),
+            Mutation::MemberUpdateProfile(ProfileUpdate { display_name: " Ann ".into(), unit: Some("4B".into()) }),
+        ]
+        .iter()
+        .map(|m| m.local_change(me, Utc::now()))
+        .collect();
+        let (data, _) = local.view(group, me, &pending);
+        assert!(data.announcements.is_empty());
+        assert_eq!(data.members[0].display_name, "Ann");
+        assert_eq!(data.members[0].unit.as_deref(), Some("4B"));
+    }
+}
