@@ -300,3 +300,41 @@ async fn unknown_stale_or_future_handles_and_offsets_get_409_with_the_current_ha
     client.sync().await;
     assert_eq!(client.handle.as_deref(), Some(fresh));
 }
+
+#[tokio::test]
+async fn wake_answers_with_the_tables_that_changed_or_holds_until_the_timeout() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "1")]).await;
+    let (admin, slug, schema) = group(&app).await;
+    let head = |app: &TestApp| {
+        let (db, schema) = (app.db.clone(), schema.clone());
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT position FROM \"{schema}\".change_head"))
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    let before = head(&app).await;
+    let url = app.url(&format!("/g/{slug}/v1/wake"));
+    let (status, _, idle) = get(&admin, &url, &[("after", &before.to_string())]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(idle, json!({"head": before, "tables": []}));
+
+    let waiting = {
+        let (admin, url) = (admin.clone(), url.clone());
+        tokio::spawn(async move { get(&admin, &url, &[("after", &before.to_string())]).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    mutate(&app, &admin, &slug, "resource.create", json!({"id": Uuid::new_v4(), "name": "Laundry"})).await;
+    let (_, _, woken) = waiting.await.unwrap();
+    assert_eq!(woken, json!({"head": head(&app).await, "tables": ["resources"]}));
+
+    let (status, _, body) = get(&admin, &url, &[("after", "nope")]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _, body) = get(&admin, &url, &[("after", "999999")]).await;
+    assert_eq!((status, body["head"].as_i64()), (StatusCode::OK, Some(head(&app).await)), "a position past the log");
+    let stranger = app.client();
+    app.sign_up(&stranger, "Cy").await;
+    let (status, _, _) = get(&stranger, &url, &[("after", "0")]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

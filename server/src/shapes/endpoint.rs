@@ -47,7 +47,7 @@ pub async fn preflight() -> Response {
     response::preflight()
 }
 
-async fn member(shapes: &Shapes, headers: &HeaderMap, slug: &str) -> Result<Member, AppError> {
+pub(super) async fn member(shapes: &Shapes, headers: &HeaderMap, slug: &str) -> Result<Member, AppError> {
     let user = auth::current_user(&shapes.app, headers).await?;
     tracing::Span::current().record("user.id", tracing::field::display(user.id));
     let member = groups::resolve(&shapes.app.pool, user.id, slug).await?;

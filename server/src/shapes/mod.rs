@@ -5,7 +5,8 @@
 //! `catalog` and names it (the handle), `fetch` answers from the database
 //! (snapshot chunks, then the log) through `reader`, `live` answers
 //! long-polls from the `hub`'s in-memory tails, `batch` builds the body and
-//! `response` the headers.
+//! `response` the headers. `wake` is one long-poll for a whole group, for
+//! browsers following all its tables.
 
 mod batch;
 mod catalog;
@@ -19,6 +20,7 @@ mod reader;
 pub mod request;
 mod response;
 mod shape;
+mod wake;
 pub mod where_clause;
 
 use crate::config::SyncConfig;
@@ -49,6 +51,9 @@ impl Shapes {
     }
 
     pub fn routes<S>(self) -> Router<S> {
-        Router::new().route("/g/{slug}/v1/shape", get(endpoint::shape).options(endpoint::preflight)).with_state(self)
+        Router::new()
+            .route("/g/{slug}/v1/shape", get(endpoint::shape).options(endpoint::preflight))
+            .route("/g/{slug}/v1/wake", get(wake::wake))
+            .with_state(self)
     }
 }

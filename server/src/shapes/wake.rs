@@ -1,0 +1,100 @@
+//! `GET /g/{slug}/v1/wake?after=P`: one long-poll per browser tab for the
+//! whole group. It answers when the group's log passes position `P` (or
+//! after the long-poll timeout) with the head and the tables that changed;
+//! the client then catches those shapes up with ordinary (non-live) shape
+//! requests. Browsers allow six connections per host over HTTP/1.1: one
+//! waiting request per group leaves room for everything else, where a live
+//! request per table would not.
+
+use super::{endpoint::member, reader, response, Shapes};
+use app::error::AppError;
+use axum::{
+    extract::{Path, Query, State},
+    http::HeaderMap,
+    response::{IntoResponse, Response},
+    Json,
+};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use tokio::time::Instant;
+
+#[derive(Deserialize)]
+pub struct WakeQuery {
+    after: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Woken {
+    head: i64,
+    /// The tables with changes in `(after, head]`; `null` when not known
+    /// (the client was too far behind): catch up every table.
+    tables: Option<BTreeSet<String>>,
+}
+
+pub async fn wake(
+    State(shapes): State<Shapes>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    Query(query): Query<WakeQuery>,
+) -> Response {
+    let member = match member(&shapes, &headers, &slug).await {
+        Ok(member) => member,
+        Err(error) => return response::error(error),
+    };
+    let after = match query.after.as_deref().map(str::parse::<i64>) {
+        Some(Ok(after)) if after >= 0 => after,
+        _ => {
+            let errors = [("after".to_owned(), vec!["must be a log position (a whole number ≥ 0)".to_owned()])];
+            return response::invalid(errors.into_iter().collect());
+        }
+    };
+    match wait(&shapes, &member.group.schema, after).await {
+        Ok(woken) => {
+            let mut response = Json(woken).into_response();
+            response.headers_mut().insert("cache-control", "no-store".parse().expect("a valid header"));
+            response
+        }
+        Err(error) => response::error(error),
+    }
+}
+
+async fn wait(shapes: &Shapes, schema: &app::backend::SchemaName, after: i64) -> Result<Woken, AppError> {
+    let (tail, mut updates) = shapes.hub.follow(schema);
+    let deadline = Instant::now() + shapes.long_poll_timeout;
+    let mut checked_ahead = false;
+    loop {
+        let seen = {
+            let state = tail.state();
+            if !state.loaded {
+                None
+            } else if after < state.start {
+                Some(Woken { head: state.head, tables: None })
+            } else if after < state.head {
+                let skip = (after - state.start) as usize;
+                let tables = state.changes.iter().skip(skip).map(|c| c.relation.clone()).collect();
+                Some(Woken { head: state.head, tables: Some(tables) })
+            } else if after > state.head && checked_ahead {
+                Some(Woken { head: state.head, tables: None })
+            } else {
+                None
+            }
+        };
+        if let Some(woken) = seen {
+            return Ok(woken);
+        }
+        if !checked_ahead && tail.state().loaded && after > tail.state().head {
+            // Past the tail: a lagging tail, or a position from another log.
+            let mut conn = shapes.app.pool.acquire().await?;
+            let head = reader::head(&mut conn, schema).await?;
+            if after > head {
+                return Ok(Woken { head, tables: None });
+            }
+            checked_ahead = true;
+            tail.want_refresh();
+        }
+        tokio::select! {
+            changed = updates.changed() => if changed.is_err() { return Err(AppError::Internal) },
+            () = tokio::time::sleep_until(deadline) => return Ok(Woken { head: after, tables: Some(BTreeSet::new()) }),
+        }
+    }
+}
