@@ -4,10 +4,12 @@ mod compose;
 mod form;
 mod header;
 mod mutation;
+mod sync_status;
 mod time;
 
 pub use compose::ComposeForm;
 pub use form::{field_error, last_error, Field, FormError};
 pub use header::{Header, MeResource};
 pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};
+pub use sync_status::{PendingBadge, SyncNotices, SyncStatus};
 pub use time::{provide_zone, use_zone, Time, Zone};

@@ -1,5 +1,7 @@
-//! Sending a mutation from a page, and what the page learns back. (The
-//! offline client will put its outbox behind this same function.)
+//! Sending a mutation from a page. In the browser, once the group's sync
+//! runs, a write goes into its outbox (stored, shown at once as pending,
+//! sent when online; a refusal shows later as a notice). Before that (and
+//! where IndexedDB is unavailable) it goes straight to the server.
 
 use crate::{
     error::AppError,
@@ -9,17 +11,22 @@ use crate::{
 };
 use leptos::prelude::*;
 
-/// An action that applies one mutation to the current group, then reloads
-/// the group's data. A rejection comes back as an error with the server's
-/// reason.
+/// An action that applies one mutation to the current group: queued in the
+/// outbox when the sync runs, else sent and the group's data reloaded (a
+/// rejection then comes back as an error with the server's reason).
 pub fn use_mutation() -> Action<Mutation, Result<(), AppError>> {
     let group = expect_context::<GroupContext>();
     Action::new(move |mutation: &Mutation| {
+        let queue = group.sync.queue.get_value();
         let request = MutateRequest {
             group: group.slug.get_untracked(),
             mutations: vec![MutationEnvelope::new(uuid::Uuid::new_v4(), mutation)],
         };
+        let mutation = mutation.clone();
         async move {
+            if let Some(queue) = queue {
+                return queue.send(mutation).await.map_err(AppError::BadRequest);
+            }
             let response = mutate(request).await?;
             group.reload().await;
             match response.results.into_iter().next() {

@@ -57,6 +57,26 @@ impl Mutation {
     ];
 }
 
+impl Mutation {
+    /// What the resident was doing, for messages ("Your booking was refused").
+    pub fn what(&self) -> &'static str {
+        match self {
+            Mutation::AnnouncementCreate(_) => "new notice",
+            Mutation::AnnouncementUpdate(_) => "notice edit",
+            Mutation::AnnouncementPin(_) => "pin change",
+            Mutation::AnnouncementDelete(_) => "notice deletion",
+            Mutation::RequestCreate(_) => "new request",
+            Mutation::RequestSetStatus(_) => "status change",
+            Mutation::RequestComment(_) => "comment",
+            Mutation::ResourceCreate(_) => "new room",
+            Mutation::ResourceDelete(_) => "room removal",
+            Mutation::BookingCreate(_) => "booking",
+            Mutation::BookingCancel(_) => "cancellation",
+            Mutation::MemberUpdateProfile(_) => "profile change",
+        }
+    }
+}
+
 // Args. Server-owned fields (author, member, timestamps) are not accepted:
 // an unknown field is an error, not silently ignored.
 

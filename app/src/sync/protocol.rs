@@ -16,8 +16,12 @@ pub struct ShapeState {
     pub handle: Option<String>,
     pub offset: String,
     pub cursor: Option<String>,
-    /// Caught up at least once: requests are live long-polls from here on.
+    /// The last answer ended up to date: the next request may be live.
     pub live: bool,
+    /// Caught up at least once since the last snapshot began: the rows
+    /// are a whole copy (possibly behind), fit to show.
+    #[serde(default)]
+    pub complete: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,16 +78,18 @@ pub fn pk_column(table: &str) -> &'static str {
 
 impl ShapeState {
     pub fn new(table: &str) -> Self {
-        Self { table: table.to_owned(), handle: None, offset: "-1".into(), cursor: None, live: false }
+        Self { table: table.to_owned(), handle: None, offset: "-1".into(), cursor: None, live: false, complete: false }
     }
 
-    /// The query of the next request.
-    pub fn query(&self) -> Vec<(&'static str, String)> {
+    /// The query of the next request; `live_allowed: false` keeps it a
+    /// plain catch-up request even when up to date (the browser waits on
+    /// the group's wake long-poll instead).
+    pub fn query(&self, live_allowed: bool) -> Vec<(&'static str, String)> {
         let mut query = vec![("table", self.table.clone()), ("offset", self.offset.clone())];
         if let Some(handle) = &self.handle {
             query.push(("handle", handle.clone()));
         }
-        if self.live {
+        if self.live && live_allowed {
             query.push(("live", "true".into()));
             query.push(("cursor", self.cursor.clone().unwrap_or_default()));
         }
@@ -152,7 +158,19 @@ impl ShapeState {
         // Live once a batch ends up to date; a batch that does not (a large
         // catch-up) goes back to plain requests until it does.
         self.live = up_to_date;
+        self.complete |= up_to_date;
         Ok(Outcome::Apply { changes, up_to_date })
+    }
+}
+
+impl ShapeState {
+    /// The log position the shape has reached (0 before its first snapshot
+    /// is done).
+    pub fn position(&self) -> i64 {
+        match self.offset.split_once('_') {
+            Some((position, "0")) => position.parse().unwrap_or(0),
+            _ => 0,
+        }
     }
 }
 

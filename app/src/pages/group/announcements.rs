@@ -2,7 +2,7 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, use_mutation, ComposeForm, FormError, Time},
+    components::{action_error, use_mutation, ComposeForm, FormError, PendingBadge, Time},
     model::{
         mutation::{AnnouncementCreate, AnnouncementPin, AnnouncementUpdate, ById},
         Announcement, Mutation, Role,
@@ -76,7 +76,7 @@ fn Notice(
             >
                 <EditNotice notice=notice.clone() editing />
             </Show>
-            <p class="muted">{author} " · " <Time at=created_at /></p>
+            <p class="muted">{author} " · " <Time at=created_at /> " " <PendingBadge id /></p>
             <div class="row-actions">
                 {is_admin.then(|| view! {
                     <button type="button" class="link" on:click=toggle_pin>{if pinned { "Unpin" } else { "Pin" }}</button>

@@ -2,7 +2,9 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, reset_on_success, use_hydrated, use_mutation, use_zone, FormError, Time, Zone},
+    components::{
+        action_error, reset_on_success, use_hydrated, use_mutation, use_zone, FormError, PendingBadge, Time, Zone,
+    },
     error::AppError,
     model::{
         mutation::{BookingCreate, ById, ResourceCreate},
@@ -144,6 +146,7 @@ fn Day(
                         <li class="slot">
                             <Time at=booking.starts_at format="%H:%M" /> "–" <Time at=booking.ends_at format="%H:%M" />
                             <span class="who">" " {who}</span>
+                            " " <PendingBadge id />
                             {may_cancel.then(|| view! {
                                 <button type="button" class="link danger"
                                     on:click=move |_| { cancel.dispatch(Mutation::BookingCancel(ById { id })); }>

@@ -16,7 +16,13 @@ pub use request::RequestPage;
 pub use requests::RequestsPage;
 
 use super::NotFound;
-use crate::{error::AppError, model::GroupData, server_fns::get_group_data};
+use crate::{
+    components::{SyncNotices, SyncStatus},
+    error::AppError,
+    model::GroupData,
+    server_fns::get_group_data,
+    sync::ui::SyncUi,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::{
@@ -29,6 +35,8 @@ use leptos_router::{
 pub struct GroupContext {
     pub slug: Memo<String>,
     pub data: RwSignal<GroupData>,
+    /// The browser's sync of this group (idle on the server).
+    pub sync: SyncUi,
 }
 
 impl GroupContext {
@@ -77,8 +85,15 @@ fn GroupShell(slug: Memo<String>, data: GroupData) -> impl IntoView {
     // A plain string: a reactive <Title> inside an async-rendered Suspense
     // intermittently stalls the response (seen under concurrent requests).
     let title = data.group.name.clone();
-    let group = GroupContext { slug, data: RwSignal::new(data) };
+    let group = GroupContext { slug, data: RwSignal::new(data), sync: SyncUi::new() };
     provide_context(group);
+    // In the browser the group's rows come from IndexedDB and the shape
+    // stream from here on (docs/offline.md).
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let stop = send_wrapper::SendWrapper::new(crate::sync::browser::start(group.data, group.sync));
+        on_cleanup(move || stop.take()());
+    });
     let name = move || group.data.with(|d| d.group.name.clone());
     let base = group.href("");
     view! {
@@ -90,7 +105,14 @@ fn GroupShell(slug: Memo<String>, data: GroupData) -> impl IntoView {
             <A href=format!("{base}/requests")>"Requests"</A>
             <A href=format!("{base}/bookings")>"Bookings"</A>
             <A href=format!("{base}/members")>"Members"</A>
+            <SyncStatus sync=group.sync />
         </nav>
-        <Outlet />
+        <SyncNotices sync=group.sync />
+        <Show
+            when=move || !group.sync.gone.get()
+            fallback=|| view! { <p class="card" role="alert">"You are no longer a member of this group; its data was removed from this browser."</p> }
+        >
+            <Outlet />
+        </Show>
     }
 }

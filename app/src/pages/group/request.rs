@@ -2,7 +2,7 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, reset_on_success, use_hydrated, use_mutation, FormError, Time},
+    components::{action_error, reset_on_success, use_hydrated, use_mutation, FormError, PendingBadge, Time},
     model::{
         mutation::{CommentCreate, RequestSetStatus},
         MaintenanceRequest, Mutation, RequestStatus, Role,
@@ -40,7 +40,7 @@ fn RequestDetail(request: MaintenanceRequest) -> impl IntoView {
                     view! {
                         <li>
                             <p class="body">{c.body.clone()}</p>
-                            <p class="muted">{d.member_name(c.author_id)} " · " <Time at=c.created_at /></p>
+                            <p class="muted">{d.member_name(c.author_id)} " · " <Time at=c.created_at /> " " <PendingBadge id=c.id /></p>
                         </li>
                     }
                 })

@@ -2,7 +2,7 @@
 
 use super::use_group;
 use crate::{
-    components::{ComposeForm, Time},
+    components::{ComposeForm, PendingBadge, Time},
     model::{mutation::RequestCreate, Mutation, RequestStatus},
 };
 use leptos::prelude::*;
@@ -21,6 +21,7 @@ pub fn RequestsPage() -> impl IntoView {
                             <li>
                                 <a href=group.href(&format!("/requests/{}", r.id))>{r.title.clone()}</a>
                                 <span class="muted">" · " {d.member_name(r.author_id)} " · " <Time at=r.created_at /></span>
+                                " " <PendingBadge id=r.id />
                             </li>
                         }
                     })

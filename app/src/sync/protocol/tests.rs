@@ -13,19 +13,22 @@ fn ok(handle: &str, offset: &str) -> impl Fn(&str) -> Option<String> {
 #[test]
 fn the_first_request_asks_for_the_snapshot_and_live_ones_carry_the_cursor() {
     let mut state = ShapeState::new("announcements");
-    assert_eq!(state.query(), [("table", "announcements".to_owned()), ("offset", "-1".to_owned())]);
+    assert_eq!(state.query(true), [("table", "announcements".to_owned()), ("offset", "-1".to_owned())]);
     let body = r#"[{"key":"k","value":{"id":"a","title":"x"},"headers":{"operation":"insert"}},
                    {"headers":{"control":"up-to-date"}}]"#;
     let outcome = state.on_answer(200, ok("h1", "5_0"), body).unwrap();
     assert!(matches!(outcome, Outcome::Apply { ref changes, up_to_date: true } if changes.len() == 1));
     assert!(state.live);
-    let query = state.query();
+    let query = state.query(true);
     assert!(query.contains(&("live", "true".into())) && query.contains(&("cursor", String::new())));
     assert!(query.contains(&("handle", "h1".into())) && query.contains(&("offset", "5_0".into())));
 
+    assert!(!state.query(false).iter().any(|(k, _)| *k == "live"), "catch-up requests stay plain");
+    assert!(state.complete);
+    assert_eq!(state.position(), 5);
     let live = headers(&[("electric-handle", "h1"), ("electric-offset", "6_0"), ("electric-cursor", "77")]);
     state.on_answer(200, live, r#"[{"headers":{"control":"up-to-date"}}]"#).unwrap();
-    assert!(state.query().contains(&("cursor", "77".into())));
+    assert!(state.query(true).contains(&("cursor", "77".into())));
 }
 
 #[test]
@@ -33,7 +36,8 @@ fn a_batch_that_does_not_end_up_to_date_is_not_live() {
     let mut state = ShapeState::new("announcements");
     let body = r#"[{"key":"k","value":{"id":"a"},"headers":{"operation":"insert"}}]"#;
     state.on_answer(200, ok("h", "3_77"), body).unwrap();
-    assert!(!state.live);
+    assert!(!state.live && !state.complete);
+    assert_eq!(state.position(), 0, "mid-snapshot");
     assert_eq!(state.offset, "3_77");
 }
 

@@ -1,0 +1,60 @@
+//! HTTP for the sync: GETs and POSTs with a timeout, abortable, answering
+//! status, headers and body (or a network failure).
+
+use futures::{future::Either, pin_mut};
+use gloo_net::http::{Request, Response};
+use web_sys::AbortController;
+
+pub struct Answer {
+    pub status: u16,
+    headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+}
+
+/// The request never got an answer (offline, server down, timed out, aborted).
+#[derive(Debug)]
+pub struct Unreachable;
+
+pub async fn get(
+    url: &str,
+    query: &[(&str, String)],
+    timeout_ms: u32,
+    abort: &AbortController,
+) -> Result<Answer, Unreachable> {
+    let request = Request::get(url)
+        .query(query.iter().map(|(k, v)| (*k, v.as_str())))
+        .abort_signal(Some(&abort.signal()))
+        .build()
+        .map_err(|_| Unreachable)?;
+    send(request, timeout_ms, abort).await
+}
+
+pub async fn post_json(url: &str, body: &impl serde::Serialize, timeout_ms: u32) -> Result<Answer, Unreachable> {
+    let abort = AbortController::new().map_err(|_| Unreachable)?;
+    let request = Request::post(url).abort_signal(Some(&abort.signal())).json(body).map_err(|_| Unreachable)?;
+    send(request, timeout_ms, &abort).await
+}
+
+async fn send(request: Request, timeout_ms: u32, abort: &AbortController) -> Result<Answer, Unreachable> {
+    let sent = request.send();
+    let timer = gloo_timers::future::TimeoutFuture::new(timeout_ms);
+    pin_mut!(sent);
+    let response: Response = match futures::future::select(sent, timer).await {
+        Either::Left((Ok(response), _)) => response,
+        Either::Left((Err(_), _)) => return Err(Unreachable),
+        Either::Right(_) => {
+            abort.abort();
+            return Err(Unreachable);
+        }
+    };
+    let headers = response.headers().entries().collect();
+    let status = response.status();
+    let body = response.text().await.map_err(|_| Unreachable)?;
+    Ok(Answer { status, headers, body })
+}

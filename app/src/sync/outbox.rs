@@ -1,0 +1,192 @@
+//! Queued writes: every mutation waits here (and in IndexedDB) until the
+//! server has answered it. Sent in order; `applied`/`duplicate` leave the
+//! queue, but their optimistic rows stay until the stream brings the
+//! writing transaction (no flicker); `rejected` ones are dropped and
+//! reported. Plain Rust: the browser's outbox task drives it.
+
+use super::protocol::Change;
+use crate::model::{MutateResponse, Mutation, MutationEnvelope, MutationStatus};
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Most mutations sent in one request.
+pub const BATCH: usize = 50;
+/// How long an answered write stays laid over the rows when its
+/// transaction never shows in the stream (it changed nothing visible).
+const ACKED_GRACE_SECS: i64 = 10;
+
+/// A queued write, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub id: Uuid,
+    pub mutation: Mutation,
+    pub queued_at: DateTime<Utc>,
+    /// Orders entries queued in the same millisecond.
+    pub seq: u32,
+}
+
+impl Entry {
+    /// Its storage key: sorts in queue order.
+    pub fn key(&self) -> String {
+        format!("{:015}-{:06}-{}", self.queued_at.timestamp_millis(), self.seq, self.id)
+    }
+
+    pub fn envelope(&self) -> MutationEnvelope {
+        MutationEnvelope::new(self.id, &self.mutation)
+    }
+}
+
+/// A write the server refused, with its reason, for the resident to see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub mutation: Mutation,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Held {
+    entry: Entry,
+    /// Answered: the writing transaction (unknown for a duplicate) and when.
+    answered: Option<(Option<u64>, DateTime<Utc>)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outbox {
+    held: Vec<Held>,
+}
+
+impl Outbox {
+    /// Adopts stored entries (also ones other tabs queued), keeping order
+    /// and what this tab already knows about them.
+    pub fn adopt(&mut self, mut stored: Vec<Entry>) {
+        stored.sort_by_key(Entry::key);
+        for entry in stored {
+            if !self.held.iter().any(|h| h.entry.id == entry.id) {
+                self.held.push(Held { entry, answered: None });
+            }
+        }
+        self.held.sort_by_key(|h| h.entry.key());
+    }
+
+    pub fn push(&mut self, entry: Entry) {
+        self.adopt(vec![entry]);
+    }
+
+    /// The next writes to send, oldest first.
+    pub fn to_send(&self) -> Vec<Entry> {
+        self.held.iter().filter(|h| h.answered.is_none()).take(BATCH).map(|h| h.entry.clone()).collect()
+    }
+
+    /// Writes not yet answered by the server.
+    pub fn waiting(&self) -> usize {
+        self.held.iter().filter(|h| h.answered.is_none()).count()
+    }
+
+    /// Records the server's answer; returns the entries to delete from
+    /// storage (all answered ones) and the rejections to show.
+    pub fn answered(&mut self, response: &MutateResponse, now: DateTime<Utc>) -> (Vec<Entry>, Vec<Rejection>) {
+        let txid = response.txid.parse::<u64>().ok();
+        let (mut done, mut rejected) = (Vec::new(), Vec::new());
+        for outcome in &response.results {
+            let Some(at) = self.held.iter().position(|h| h.entry.id == outcome.id) else { continue };
+            done.push(self.held[at].entry.clone());
+            match outcome.status {
+                MutationStatus::Applied => self.held[at].answered = Some((txid, now)),
+                MutationStatus::Duplicate => self.held[at].answered = Some((None, now)),
+                MutationStatus::Rejected => {
+                    let held = self.held.remove(at);
+                    let reason = outcome.error.clone().unwrap_or_else(|| "the server refused it".into());
+                    rejected.push(Rejection { mutation: held.entry.mutation, reason });
+                }
+            }
+        }
+        (done, rejected)
+    }
+
+    /// The stream brought these transactions: their writes are real now.
+    pub fn seen(&mut self, txids: &[u64]) {
+        self.held.retain(|h| !matches!(h.answered, Some((Some(txid), _)) if txids.contains(&txid)));
+    }
+
+    /// Drops answered writes whose transaction did not show in time.
+    pub fn expire(&mut self, now: DateTime<Utc>) {
+        self.held.retain(|h| h.answered.is_none_or(|(_, at)| now - at < Duration::seconds(ACKED_GRACE_SECS)));
+    }
+
+    /// Forgets everything (the group is gone).
+    pub fn clear(&mut self) {
+        self.held.clear();
+    }
+
+    /// The held writes as row changes to lay over the synced rows.
+    pub fn overlay(&self, me: Uuid) -> Vec<(String, Change)> {
+        self.held.iter().map(|h| h.entry.mutation.local_change(me, h.entry.queued_at)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{mutation::ById, MutationOutcome};
+
+    fn entry(n: u32) -> Entry {
+        Entry {
+            id: Uuid::new_v4(),
+            mutation: Mutation::AnnouncementDelete(ById { id: Uuid::new_v4() }),
+            queued_at: DateTime::from_timestamp_millis(1_000_000).unwrap(),
+            seq: n,
+        }
+    }
+
+    fn response(outcomes: &[(&Entry, MutationStatus)], txid: &str) -> MutateResponse {
+        MutateResponse {
+            results: outcomes
+                .iter()
+                .map(|(e, status)| MutationOutcome {
+                    id: e.id,
+                    status: *status,
+                    error: (*status == MutationStatus::Rejected).then(|| "that slot is already booked".into()),
+                })
+                .collect(),
+            txid: txid.into(),
+        }
+    }
+
+    #[test]
+    fn entries_go_in_queue_order_and_leave_when_answered() {
+        let (a, b, c) = (entry(0), entry(1), entry(2));
+        let mut outbox = Outbox::default();
+        outbox.adopt(vec![c.clone(), a.clone()]);
+        outbox.push(b.clone());
+        outbox.adopt(vec![a.clone()]);
+        assert_eq!(outbox.to_send(), [a.clone(), b.clone(), c.clone()]);
+
+        let now = Utc::now();
+        let answer = response(
+            &[(&a, MutationStatus::Applied), (&b, MutationStatus::Rejected), (&c, MutationStatus::Duplicate)],
+            "77",
+        );
+        let (done, rejected) = outbox.answered(&answer, now);
+        assert_eq!(done, [a.clone(), b.clone(), c.clone()]);
+        assert_eq!(
+            rejected,
+            [Rejection { mutation: b.mutation.clone(), reason: "that slot is already booked".into() }]
+        );
+        assert_eq!(outbox.waiting(), 0);
+        assert!(outbox.to_send().is_empty());
+        // Answered writes stay laid over the rows until their transaction shows.
+        assert_eq!(outbox.overlay(Uuid::nil()).len(), 2);
+        outbox.seen(&[77]);
+        assert_eq!(outbox.overlay(Uuid::nil()).len(), 1, "the duplicate has no known transaction");
+        outbox.expire(now + Duration::seconds(ACKED_GRACE_SECS + 1));
+        assert!(outbox.overlay(Uuid::nil()).is_empty());
+    }
+
+    #[test]
+    fn keys_sort_in_queue_order() {
+        let (early, late) = (entry(9), Entry { queued_at: Utc::now(), ..entry(0) });
+        assert!(early.key() < late.key());
+        assert!(entry(1).key() < entry(2).key());
+    }
+}
