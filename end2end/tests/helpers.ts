@@ -42,3 +42,29 @@ export async function dayFromNow(page: Page, days: number): Promise<string> {
     return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
   }, days);
 }
+
+/** A Postgres client on the server's database (for checks the UI cannot make). */
+export async function database() {
+  const { default: pg } = await import('pg');
+  const db = new pg.Client({ connectionString: process.env.COURTYARD_DATABASE_URL });
+  await db.connect();
+  return db;
+}
+
+/** Waits until the service worker keeps `path` for offline use. */
+export async function keptOffline(page: Page, path: string) {
+  await expect
+    .poll(() => page.evaluate(async (p) => !!(await caches.match(p, { ignoreVary: true })), path), { timeout: 20_000 })
+    .toBe(true);
+}
+
+/** The page's sync indicator. */
+export function syncStatus(page: Page) {
+  return page.getByRole('status', { name: 'Sync' });
+}
+
+/** Waits until the page has caught up with the server at least once. */
+export async function synced(page: Page) {
+  await hydrated(page);
+  await expect(syncStatus(page)).toContainText('synced');
+}

@@ -3,6 +3,7 @@
 //! configuration and calls [`serve`]; tests call it too.
 
 pub mod config;
+mod offline;
 mod routes;
 pub mod shapes;
 
@@ -57,6 +58,10 @@ pub fn router(state: AppState, shapes: Shapes) -> Router {
     Router::new()
         .merge(routes::api())
         .merge(shapes.routes())
+        .route(
+            "/sw.js",
+            axum::routing::get(offline::script).with_state(offline::ServiceWorker::for_site(&state.leptos_options)),
+        )
         .leptos_routes(&state, pages, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(routes::server_fn_error_status))

@@ -51,9 +51,15 @@ struct Held {
     answered: Option<(Option<u64>, DateTime<Utc>)>,
 }
 
+/// How many recent transaction ids the outbox remembers.
+const SEEN_MEMORY: usize = 1_000;
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Outbox {
     held: Vec<Held>,
+    /// Transactions the stream brought lately: an answer can arrive after
+    /// the stream already delivered its transaction.
+    seen: std::collections::VecDeque<u64>,
 }
 
 impl Outbox {
@@ -92,6 +98,9 @@ impl Outbox {
             let Some(at) = self.held.iter().position(|h| h.entry.id == outcome.id) else { continue };
             done.push(self.held[at].entry.clone());
             match outcome.status {
+                MutationStatus::Applied if txid.is_some_and(|t| self.seen.contains(&t)) => {
+                    self.held.remove(at);
+                }
                 MutationStatus::Applied => self.held[at].answered = Some((txid, now)),
                 MutationStatus::Duplicate => self.held[at].answered = Some((None, now)),
                 MutationStatus::Rejected => {
@@ -107,6 +116,15 @@ impl Outbox {
     /// The stream brought these transactions: their writes are real now.
     pub fn seen(&mut self, txids: &[u64]) {
         self.held.retain(|h| !matches!(h.answered, Some((Some(txid), _)) if txids.contains(&txid)));
+        self.seen.extend(txids);
+        while self.seen.len() > SEEN_MEMORY {
+            self.seen.pop_front();
+        }
+    }
+
+    /// Whether answered writes are still laid over the rows (they expire).
+    pub fn has_answered(&self) -> bool {
+        self.held.iter().any(|h| h.answered.is_some())
     }
 
     /// Drops answered writes whose transaction did not show in time.
@@ -181,6 +199,17 @@ mod tests {
         assert_eq!(outbox.overlay(Uuid::nil()).len(), 1, "the duplicate has no known transaction");
         outbox.expire(now + Duration::seconds(ACKED_GRACE_SECS + 1));
         assert!(outbox.overlay(Uuid::nil()).is_empty());
+    }
+
+    #[test]
+    fn an_answer_after_its_transaction_streamed_leaves_nothing_laid_over() {
+        let a = entry(0);
+        let mut outbox = Outbox::default();
+        outbox.push(a.clone());
+        outbox.seen(&[5]);
+        outbox.answered(&response(&[(&a, MutationStatus::Applied)], "5"), Utc::now());
+        assert!(outbox.overlay(Uuid::nil()).is_empty());
+        assert!(!outbox.has_answered());
     }
 
     #[test]

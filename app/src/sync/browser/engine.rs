@@ -199,8 +199,10 @@ impl Engine {
             match self.flush().await {
                 Ok(()) => {
                     attempt = 0;
-                    // Wait for a new write (or every 30 s, for other tabs' writes).
-                    let tick = gloo_timers::future::TimeoutFuture::new(30_000);
+                    // Wait for a new write, or every 30 s for other tabs'
+                    // writes; sooner while answered writes wait to expire.
+                    let pause = if self.outbox.borrow().has_answered() { 2_000 } else { 30_000 };
+                    let tick = gloo_timers::future::TimeoutFuture::new(pause);
                     futures::future::select(kicks.next(), tick).await;
                 }
                 Err(Halt::Unreachable(after)) => {
@@ -258,12 +260,19 @@ impl Engine {
     async fn follow(self: Rc<Self>, mut kicks: mpsc::UnboundedReceiver<()>) {
         let mut tables: BTreeSet<String> = TABLES.iter().map(|t| t.to_string()).collect();
         let mut attempt = 0;
+        let mut kept = false;
         while !self.stopped.get() {
             let round = async {
                 self.catch_up(&tables).await?;
                 self.ui.online.set(true);
                 self.ui.last_synced.set(Some(Utc::now()));
                 self.publish();
+                if !kept {
+                    // Synced once: the group's pages can open offline from now on.
+                    kept = true;
+                    let slug = self.slug.clone();
+                    leptos::task::spawn_local(async move { super::shell::keep_group_pages(&slug).await });
+                }
                 self.wake().await
             };
             match round.await {

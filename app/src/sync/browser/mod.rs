@@ -1,8 +1,10 @@
 //! The sync in the browser (WASM only): the IndexedDB `store`, HTTP in
-//! `net`, and the `engine` that runs a group page session.
+//! `net`, the `engine` that runs a group page session, and the service
+//! worker's side in the page (`shell`).
 
 mod engine;
 mod net;
+pub mod shell;
 pub mod store;
 
 pub use engine::start;

@@ -1,0 +1,36 @@
+//! The offline app shell from the page's side: registers the service worker
+//! (`/sw.js`) and asks it to keep a group's pages once they are synced.
+
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::ServiceWorkerRegistration;
+
+/// Registers the service worker (where the browser has them).
+pub fn register() {
+    let Some(window) = web_sys::window() else { return };
+    let container = window.navigator().service_worker();
+    // `serviceWorker` is undefined on insecure origins other than localhost.
+    if JsValue::from(container.clone()).is_undefined() {
+        return;
+    }
+    let _ = container.register("/sw.js");
+}
+
+/// Asks the service worker to keep the group's pages for offline use.
+pub async fn keep_group_pages(slug: &str) {
+    let Some(window) = web_sys::window() else { return };
+    let container = window.navigator().service_worker();
+    if JsValue::from(container.clone()).is_undefined() {
+        return;
+    }
+    let Ok(ready) = container.ready() else { return };
+    let Ok(registration) = JsFuture::from(ready).await else { return };
+    let registration = ServiceWorkerRegistration::from(registration);
+    let Some(worker) = registration.active() else { return };
+    let pages: Vec<String> =
+        ["", "/announcements", "/requests", "/bookings", "/members"].iter().map(|p| format!("/g/{slug}{p}")).collect();
+    let message = serde_json::json!({ "keep": pages }).to_string();
+    if let Ok(message) = js_sys::JSON::parse(&message) {
+        let _ = worker.post_message(&message);
+    }
+}

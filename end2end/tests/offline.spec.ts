@@ -1,0 +1,139 @@
+// Offline: a visited group opens with no network, takes writes (shown as
+// pending, kept across reloads) and sends them, exactly once, when the
+// connection returns. Refusals and removed memberships are handled too.
+import { test, expect, type Page } from '@playwright/test';
+import { database, dayFromNow, groupWith, keptOffline, person, synced, syncStatus } from './helpers';
+
+async function addRoom(admin: Page, slug: string, name: string) {
+  await admin.goto(`/g/${slug}/bookings`);
+  await synced(admin);
+  await admin.getByLabel('Name').fill(name);
+  await admin.getByRole('button', { name: 'Add room' }).click();
+  await expect(admin.getByRole('heading', { name })).toBeVisible();
+}
+
+async function book(page: Page, day: string, from: string, until: string) {
+  await page.getByLabel('Room', { exact: true }).selectOption({ label: 'Laundry' });
+  await page.getByLabel('From').fill(`${day}T${from}`);
+  await page.getByLabel('Until').fill(`${day}T${until}`);
+  await page.getByRole('button', { name: 'Book', exact: true }).click();
+}
+
+test('writes made offline survive a reload and reach everyone once, when back online', async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const bo = await person(browser, 'Bo Resident');
+  const slug = await groupWith(ann, [bo]);
+  await addRoom(ann, slug, 'Laundry');
+  await ann.goto(`/g/${slug}/announcements`);
+  await synced(ann);
+
+  const day = await dayFromNow(bo, 3);
+  await bo.goto(`/g/${slug}/announcements`);
+  await synced(bo);
+  await keptOffline(bo, `/g/${slug}/announcements`);
+  // Visited once the service worker runs, so kept as it is.
+  await bo.goto(`/g/${slug}/bookings?week=${day}`);
+  await synced(bo);
+
+  // The network goes; the page and all the data still open.
+  await bo.context().setOffline(true);
+  await bo.goto(`/g/${slug}/announcements`);
+  await expect(syncStatus(bo)).toHaveAttribute('data-online', 'false');
+  await bo.getByLabel('Title').fill('Parcel for flat 2');
+  await bo.getByLabel('Text').fill('It is at my door.');
+  await bo.getByRole('button', { name: 'Post' }).click();
+  const board = bo.getByRole('region', { name: 'Notice board' });
+  await expect(board).toContainText('Parcel for flat 2');
+  await expect(board.locator('.badge.pending')).toHaveCount(1);
+
+  await bo.goto(`/g/${slug}/bookings?week=${day}`);
+  await expect(bo.getByRole('heading', { name: 'Laundry' })).toBeVisible();
+  await book(bo, day, '18:00', '19:00');
+  await expect(bo.getByRole('region', { name: 'Laundry' }).locator('.badge.pending')).toHaveCount(1);
+  await expect(syncStatus(bo)).toHaveAttribute('data-waiting', '2');
+
+  // Reload, still offline: the queued writes are still there.
+  await bo.reload();
+  await expect(bo.getByRole('region', { name: 'Laundry' })).toContainText('Bo Resident');
+  await expect(syncStatus(bo)).toHaveAttribute('data-waiting', '2');
+
+  // Back online: they reach the server once, and Ann without a reload.
+  await bo.context().setOffline(false);
+  await expect(syncStatus(bo)).toHaveAttribute('data-waiting', '0', { timeout: 30_000 });
+  await expect(bo.getByRole('region', { name: 'Laundry' }).locator('.badge.pending')).toHaveCount(0);
+  await expect(ann.getByRole('region', { name: 'Notice board' })).toContainText('Parcel for flat 2');
+
+  const db = await database();
+  try {
+    const { rows } = await db.query('SELECT schema_name FROM groups WHERE slug = $1', [slug]);
+    const schema = rows[0].schema_name;
+    const notices = await db.query(`SELECT count(*)::int AS n FROM "${schema}".announcements WHERE title = 'Parcel for flat 2'`);
+    const bookings = await db.query(`SELECT count(*)::int AS n FROM "${schema}".bookings`);
+    expect(notices.rows[0].n).toBe(1);
+    expect(bookings.rows[0].n).toBe(1);
+  } finally {
+    await db.end();
+  }
+});
+
+test('two residents offline book the same slot: one wins, the other is told why', async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const bo = await person(browser, 'Bo Resident');
+  const slug = await groupWith(ann, [bo]);
+  await addRoom(ann, slug, 'Laundry');
+  const day = await dayFromNow(bo, 4);
+  for (const page of [ann, bo]) {
+    await page.goto(`/g/${slug}/bookings?week=${day}`);
+    await synced(page);
+    await page.context().setOffline(true);
+    await book(page, day, '07:00', '08:00');
+    await expect(page.getByRole('region', { name: 'Laundry' }).locator('.badge.pending')).toHaveCount(1);
+  }
+  await ann.context().setOffline(false);
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '0', { timeout: 30_000 });
+  await bo.context().setOffline(false);
+  await expect(bo.getByRole('alert').filter({ hasText: 'that slot is already booked' })).toBeVisible({ timeout: 30_000 });
+  await expect(bo.getByRole('alert')).toContainText('Your booking was refused');
+  // Bo's page ends showing Ann's booking, not his own.
+  await expect(bo.getByRole('region', { name: 'Laundry' })).toContainText('Ann Admin');
+  await expect(bo.getByRole('region', { name: 'Laundry' })).not.toContainText('Bo Resident');
+});
+
+test("a removed member's browser drops the group's data", async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const bo = await person(browser, 'Bo Resident');
+  const slug = await groupWith(ann, [bo]);
+  await bo.goto(`/g/${slug}/announcements`);
+  await synced(bo);
+  const stored = () =>
+    bo.evaluate(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const open = indexedDB.open('courtyard');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const count = open.result.transaction('rows').objectStore('rows').count();
+            count.onsuccess = () => resolve(count.result);
+          };
+        }),
+    );
+  expect(await stored()).toBeGreaterThan(0);
+
+  const db = await database();
+  try {
+    await db.query(
+      `DELETE FROM memberships WHERE role = 'resident' AND group_id = (SELECT id FROM groups WHERE slug = $1)`,
+      [slug],
+    );
+  } finally {
+    await db.end();
+  }
+  // Any change wakes Bo's page, whose next request learns the news.
+  await ann.goto(`/g/${slug}/announcements`);
+  await synced(ann);
+  await ann.getByLabel('Title').fill('Welcome');
+  await ann.getByLabel('Text').fill('Hello');
+  await ann.getByRole('button', { name: 'Post' }).click();
+  await expect(bo.getByRole('alert')).toContainText('no longer a member', { timeout: 30_000 });
+  expect(await stored()).toBe(0);
+});
