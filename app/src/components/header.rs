@@ -7,6 +7,16 @@ use leptos::prelude::*;
 #[derive(Clone, Copy)]
 pub struct MeResource(pub Resource<Result<Option<Me>, AppError>>);
 
+/// Signing out forgets every group this browser holds (rows and queued writes).
+fn forget_local_data(_: leptos::ev::SubmitEvent) {
+    #[cfg(feature = "hydrate")]
+    leptos::task::spawn_local(async {
+        if let Err(error) = crate::sync::browser::store::wipe_all().await {
+            leptos::logging::warn!("{error}");
+        }
+    });
+}
+
 #[component]
 pub fn Header() -> impl IntoView {
     let me = expect_context::<MeResource>().0;
@@ -20,7 +30,7 @@ pub fn Header() -> impl IntoView {
                         match me.await {
                             Ok(Some(me)) => view! {
                                 <span class="who">{me.user.name}</span>
-                                <ActionForm action=log_out>
+                                <ActionForm action=log_out on:submit=forget_local_data>
                                     <button type="submit" class="link">"Log out"</button>
                                 </ActionForm>
                             }.into_any(),

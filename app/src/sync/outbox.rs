@@ -38,7 +38,7 @@ impl Entry {
 }
 
 /// A write the server refused, with its reason, for the resident to see.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     pub mutation: Mutation,
     pub reason: String,
@@ -73,6 +73,13 @@ impl Outbox {
             }
         }
         self.held.sort_by_key(|h| h.entry.key());
+    }
+
+    /// Matches the stored outbox (shared by the group's tabs): adopts new
+    /// entries and drops unanswered ones another tab has sent meanwhile.
+    pub fn sync_with_store(&mut self, stored: Vec<Entry>) {
+        self.held.retain(|h| h.answered.is_some() || stored.iter().any(|e| e.id == h.entry.id));
+        self.adopt(stored);
     }
 
     pub fn push(&mut self, entry: Entry) {
@@ -210,6 +217,15 @@ mod tests {
         outbox.answered(&response(&[(&a, MutationStatus::Applied)], "5"), Utc::now());
         assert!(outbox.overlay(Uuid::nil()).is_empty());
         assert!(!outbox.has_answered());
+    }
+
+    #[test]
+    fn entries_another_tab_sent_leave_this_tabs_view() {
+        let (a, b) = (entry(0), entry(1));
+        let mut outbox = Outbox::default();
+        outbox.push(a.clone());
+        outbox.sync_with_store(vec![b.clone()]);
+        assert_eq!(outbox.to_send(), [b]);
     }
 
     #[test]

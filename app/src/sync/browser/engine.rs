@@ -3,7 +3,7 @@
 //! then the group's wake long-poll), sends the outbox, and publishes the
 //! pages' view with queued writes laid over it.
 
-use super::{net, store::Store};
+use super::{net, store::Store, tabs::Tabs};
 use crate::{
     model::{GroupData, GroupSummary, MutateRequest, MutateResponse},
     sync::{
@@ -58,6 +58,17 @@ pub struct Engine {
     kick_sync: mpsc::UnboundedSender<()>,
     /// The browser's `online` event listener.
     online: RefCell<Option<WindowListenerHandle>>,
+    /// The other tabs of this group (one of them sends the outbox).
+    tabs: RefCell<Option<Tabs>>,
+}
+
+/// What the tabs of a group tell each other.
+#[derive(serde::Serialize, serde::Deserialize)]
+enum TabMessage {
+    /// The stored outbox changed: reread it (and send it, if leader).
+    OutboxChanged,
+    /// The server refused these writes.
+    Refused(Vec<crate::sync::outbox::Rejection>),
 }
 
 /// Starts the engine for the group shown in `data`; returns the queue the
@@ -95,7 +106,23 @@ pub fn start(data: RwSignal<GroupData>, ui: SyncUi) -> impl FnOnce() {
             kick_outbox,
             kick_sync,
             online: RefCell::default(),
+            tabs: RefCell::default(),
         });
+        let (leads, hears) = (Rc::downgrade(&started), Rc::downgrade(&started));
+        let tabs = Tabs::join(
+            &format!("{me}/{}", started.slug),
+            move || {
+                if let Some(engine) = leads.upgrade() {
+                    engine.kick();
+                }
+            },
+            move |message| {
+                if let Some(engine) = hears.upgrade() {
+                    engine.heard(&message);
+                }
+            },
+        );
+        *started.tabs.borrow_mut() = Some(tabs);
         let kicked = Rc::downgrade(&started);
         let listener = window_event_listener(leptos::ev::online, move |_| {
             if let Some(engine) = kicked.upgrade() {
@@ -119,6 +146,9 @@ pub fn start(data: RwSignal<GroupData>, ui: SyncUi) -> impl FnOnce() {
 impl Engine {
     fn stop(&self) {
         self.stopped.set(true);
+        if let Some(tabs) = self.tabs.borrow_mut().take() {
+            tabs.leave();
+        }
         if let Some(listener) = self.online.borrow_mut().take() {
             listener.remove();
         }
@@ -133,6 +163,27 @@ impl Engine {
     fn kick(&self) {
         let _ = self.kick_outbox.unbounded_send(());
         let _ = self.kick_sync.unbounded_send(());
+    }
+
+    fn tell_tabs(&self, message: &TabMessage) {
+        if let (Some(tabs), Ok(text)) = (self.tabs.borrow().as_ref(), serde_json::to_string(message)) {
+            tabs.post(&text);
+        }
+    }
+
+    fn is_leader(&self) -> bool {
+        self.tabs.borrow().as_ref().is_some_and(Tabs::is_leader)
+    }
+
+    /// Another tab spoke.
+    fn heard(&self, message: &str) {
+        match serde_json::from_str(message) {
+            Ok(TabMessage::OutboxChanged) => {
+                let _ = self.kick_outbox.unbounded_send(());
+            }
+            Ok(TabMessage::Refused(rejected)) => self.ui.rejections.update(|list| list.extend(rejected)),
+            Err(_) => {}
+        }
     }
 
     async fn load(&self) {
@@ -187,6 +238,7 @@ impl Engine {
                 self.outbox.borrow_mut().push(entry);
                 self.publish();
                 let _ = self.kick_outbox.unbounded_send(());
+                self.tell_tabs(&TabMessage::OutboxChanged);
             }
             let _ = done.send(stored);
         }
@@ -219,7 +271,13 @@ impl Engine {
 
     async fn flush(&self) -> Result<(), Halt> {
         if let Ok(stored) = self.store.outbox().await {
-            self.outbox.borrow_mut().adopt(stored);
+            self.outbox.borrow_mut().sync_with_store(stored);
+        }
+        if !self.is_leader() {
+            // Another tab sends; this one shows what is still queued.
+            self.outbox.borrow_mut().expire(Utc::now());
+            self.publish();
+            return Ok(());
         }
         loop {
             self.outbox.borrow_mut().expire(Utc::now());
@@ -250,8 +308,10 @@ impl Engine {
                 }
             }
             if !rejected.is_empty() {
+                self.tell_tabs(&TabMessage::Refused(rejected.clone()));
                 self.ui.rejections.update(|list| list.extend(rejected));
             }
+            self.tell_tabs(&TabMessage::OutboxChanged);
             self.publish();
         }
     }
@@ -261,6 +321,7 @@ impl Engine {
         let mut tables: BTreeSet<String> = TABLES.iter().map(|t| t.to_string()).collect();
         let mut attempt = 0;
         let mut kept = false;
+        let mut after: Option<i64> = None;
         while !self.stopped.get() {
             let round = async {
                 self.catch_up(&tables).await?;
@@ -273,21 +334,27 @@ impl Engine {
                     let slug = self.slug.clone();
                     leptos::task::spawn_local(async move { super::shell::keep_group_pages(&slug).await });
                 }
-                self.wake().await
+                // Every shape is caught up to at least its own position; the
+                // group up to the last wake's head.
+                let shapes = self.shapes.borrow().values().map(ShapeState::position).min().unwrap_or(0);
+                self.wake(after.map_or(shapes, |a| a.max(shapes))).await
             };
             match round.await {
-                Ok(changed) => {
+                Ok((head, changed)) => {
                     attempt = 0;
+                    // The other tables had nothing up to `head`: wait from there.
+                    after = Some(head);
                     tables = changed;
                 }
-                Err(Halt::Unreachable(after)) => {
+                Err(Halt::Unreachable(retry)) => {
                     self.ui.online.set(false);
                     self.publish();
-                    let pause = backoff(attempt, after, js_sys::Math::random());
+                    let pause = backoff(attempt, retry, js_sys::Math::random());
                     attempt += 1;
                     let tick = gloo_timers::future::TimeoutFuture::new(pause.as_millis() as u32);
                     futures::future::select(kicks.next(), tick).await;
                     tables = TABLES.iter().map(|t| t.to_string()).collect();
+                    after = None;
                 }
                 Err(halt) => return self.halt(halt).await,
             }
@@ -338,10 +405,9 @@ impl Engine {
         }
     }
 
-    /// Waits until the group changes past every shape's position; the
-    /// tables to catch up.
-    async fn wake(&self) -> Result<BTreeSet<String>, Halt> {
-        let after = self.shapes.borrow().values().map(ShapeState::position).min().unwrap_or(0);
+    /// Waits until the group's log passes `after`; the head it reached and
+    /// the tables to catch up.
+    async fn wake(&self, after: i64) -> Result<(i64, BTreeSet<String>), Halt> {
         let abort = AbortController::new().map_err(|_| Halt::Unreachable(None))?;
         *self.waiting.borrow_mut() = Some(abort.clone());
         let url = format!("/g/{}/v1/wake", self.slug);
@@ -357,10 +423,12 @@ impl Engine {
         }
         #[derive(serde::Deserialize)]
         struct Woken {
+            head: i64,
             tables: Option<BTreeSet<String>>,
         }
         let woken: Woken = serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?;
-        Ok(woken.tables.unwrap_or_else(|| TABLES.iter().map(|t| t.to_string()).collect()))
+        let tables = woken.tables.unwrap_or_else(|| TABLES.iter().map(|t| t.to_string()).collect());
+        Ok((woken.head, tables))
     }
 
     async fn halt(&self, halt: Halt) {

@@ -3,7 +3,7 @@
 
 use futures::{future::Either, pin_mut};
 use gloo_net::http::{Request, Response};
-use web_sys::AbortController;
+use web_sys::{AbortController, RequestCache};
 
 pub struct Answer {
     pub status: u16,
@@ -27,8 +27,11 @@ pub async fn get(
     timeout_ms: u32,
     abort: &AbortController,
 ) -> Result<Answer, Unreachable> {
+    // Never from the HTTP cache: a catch-up at an offset asked before must
+    // see what came since (the rows live in IndexedDB anyway).
     let request = Request::get(url)
         .query(query.iter().map(|(k, v)| (*k, v.as_str())))
+        .cache(RequestCache::NoStore)
         .abort_signal(Some(&abort.signal()))
         .build()
         .map_err(|_| Unreachable)?;

@@ -1,0 +1,104 @@
+// The outbox: exactly once through lost answers, one sender for several
+// tabs, and nothing left behind at sign-out.
+import { test, expect, type Page, type Request } from '@playwright/test';
+import { database, groupWith, person, synced, syncStatus } from './helpers';
+
+/** The mutation ids in every POST /api/mutate the server answered. */
+function sentIds(pages: Page[]): string[] {
+  const ids: string[] = [];
+  const record = (request: Request) => {
+    if (request.method() === 'POST' && new URL(request.url()).pathname === '/api/mutate') {
+      for (const m of request.postDataJSON().mutations) ids.push(m.id);
+    }
+  };
+  for (const page of pages) page.on('requestfinished', record);
+  return ids;
+}
+
+async function post(page: Page, title: string) {
+  await page.getByLabel('Title').fill(title);
+  await page.getByLabel('Text').fill('body');
+  await page.getByRole('button', { name: 'Post' }).click();
+  await expect(page.getByRole('region', { name: 'Notice board' })).toContainText(title);
+}
+
+async function countNotices(slug: string, title: string): Promise<number> {
+  const db = await database();
+  try {
+    const { rows } = await db.query('SELECT schema_name FROM groups WHERE slug = $1', [slug]);
+    const found = await db.query(`SELECT count(*)::int AS n FROM "${rows[0].schema_name}".announcements WHERE title = $1`, [title]);
+    return found.rows[0].n;
+  } finally {
+    await db.end();
+  }
+}
+
+test('an answer lost after the server applied a write: the replay is a duplicate, applied once', async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const slug = await groupWith(ann, []);
+  await ann.goto(`/g/${slug}/announcements`);
+  await synced(ann);
+  const answers: { results: { id: string; status: string }[] }[] = [];
+  ann.on('response', async (response) => {
+    if (new URL(response.url()).pathname === '/api/mutate') answers.push(await response.json());
+  });
+  let first = '';
+  await ann.route('**/api/mutate', async (route) => {
+    if (first) return route.continue();
+    first = route.request().postDataJSON().mutations[0].id;
+    await route.fetch(); // the server applies it...
+    await route.abort('connectionreset'); // ...and the answer never arrives
+  });
+  await post(ann, 'Boiler service Friday');
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '0', { timeout: 40_000 });
+  // The page resent the same write; the server knew it.
+  expect(answers.map((a) => a.results[0])).toEqual([{ id: first, status: 'duplicate' }]);
+  expect(await countNotices(slug, 'Boiler service Friday')).toBe(1);
+});
+
+test('two tabs of a group share one outbox and send each write once', async ({ browser }) => {
+  const one = await person(browser, 'Ann Admin');
+  const slug = await groupWith(one, []);
+  const two = await one.context().newPage();
+  for (const page of [one, two]) {
+    await page.goto(`/g/${slug}/announcements`);
+    await synced(page);
+  }
+  const ids = sentIds([one, two]);
+  await one.context().setOffline(true);
+  await post(one, 'From the first tab');
+  await post(two, 'From the second tab');
+  await one.context().setOffline(false);
+  for (const page of [one, two]) {
+    await expect(syncStatus(page)).toHaveAttribute('data-waiting', '0', { timeout: 40_000 });
+    await expect(page.getByRole('region', { name: 'Notice board' })).toContainText('From the first tab');
+    await expect(page.getByRole('region', { name: 'Notice board' })).toContainText('From the second tab');
+  }
+  expect(ids.length).toBe(2);
+  expect(new Set(ids).size).toBe(2);
+  expect(await countNotices(slug, 'From the first tab')).toBe(1);
+  expect(await countNotices(slug, 'From the second tab')).toBe(1);
+});
+
+test('signing out forgets the groups this browser holds', async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const slug = await groupWith(ann, []);
+  await ann.goto(`/g/${slug}/announcements`);
+  await synced(ann);
+  const stored = () =>
+    ann.evaluate(
+      () =>
+        new Promise<number>((resolve, reject) => {
+          const open = indexedDB.open('courtyard');
+          open.onerror = () => reject(open.error);
+          open.onsuccess = () => {
+            const count = open.result.transaction('rows').objectStore('rows').count();
+            count.onsuccess = () => resolve(count.result);
+          };
+        }),
+    );
+  expect(await stored()).toBeGreaterThan(0);
+  await ann.getByRole('button', { name: 'Log out' }).click();
+  await expect(ann.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Log in' })).toBeVisible();
+  await expect.poll(stored).toBe(0);
+});
