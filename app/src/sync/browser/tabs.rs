@@ -78,9 +78,7 @@ fn request_lock(
 ) -> bool {
     let Some(window) = web_sys::window() else { return false };
     let locks = Reflect::get(&window.navigator(), &JsValue::from_str("locks")).unwrap_or(JsValue::UNDEFINED);
-    let Ok(request) = Reflect::get(&locks, &JsValue::from_str("request"))
-        .and_then(|f| f.dyn_into::<Function>().map_err(JsValue::from))
-    else {
+    let Ok(request) = Reflect::get(&locks, &JsValue::from_str("request")).and_then(|f| f.dyn_into::<Function>()) else {
         return false;
     };
     let granted = Closure::once_into_js(move |_lock: JsValue| -> Promise {
