@@ -32,10 +32,15 @@ impl LocalRows {
             apply(rows.table_mut(table), std::slice::from_ref(change));
             touched.insert(change.pk.clone());
         }
+        let mut members: Vec<crate::model::MemberInfo> = rows.typed("members");
+        // The directory's order, as the server sends it.
+        members.sort_by(|a, b| {
+            a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()).then(a.user_id.cmp(&b.user_id))
+        });
         let data = GroupData {
             group,
             me,
-            members: rows.typed("members"),
+            members,
             announcements: rows.typed("announcements"),
             requests: rows.typed("requests"),
             comments: rows.typed("request_comments"),

@@ -47,3 +47,31 @@ pub async fn script(State(worker): State<ServiceWorker>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(root: &Path) -> LeptosOptions {
+        LeptosOptions::builder()
+            .output_name("courtyard")
+            .site_root(root.to_string_lossy().to_string())
+            .site_pkg_dir("pkg")
+            .build()
+    }
+
+    #[test]
+    fn a_new_build_is_a_new_worker() {
+        let root = std::env::temp_dir().join(format!("courtyard-sw-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(root.join("pkg")).unwrap();
+        std::fs::write(root.join("pkg/courtyard.wasm"), b"build one").unwrap();
+        let one = ServiceWorker::for_site(&options(&root));
+        assert_eq!(ServiceWorker::for_site(&options(&root)).0, one.0, "the same build, the same worker");
+        std::fs::write(root.join("pkg/courtyard.wasm"), b"build two").unwrap();
+        let two = ServiceWorker::for_site(&options(&root));
+        assert_ne!(two.0, one.0);
+        assert!(two.0.starts_with("const BUILD = \""), "{}", &two.0[..40]);
+        assert!(two.0.contains("courtyard-${BUILD}"));
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}

@@ -1,10 +1,13 @@
 //! The sync in the browser (WASM only): the IndexedDB `store`, HTTP in
-//! `net`, the `engine` that runs a group page session, and the service
-//! worker's side in the page (`shell`), and the tabs of one group sharing
-//! one outbox (`tabs`).
+//! `net`, the `engine` of a group page session with its two tasks
+//! (`follow`: keep the rows current; `send`: the outbox), the tabs of one
+//! group sharing one outbox (`tabs`), and the service worker's side in the
+//! page (`shell`).
 
 mod engine;
+mod follow;
 mod net;
+mod send;
 pub mod shell;
 pub mod store;
 mod tabs;

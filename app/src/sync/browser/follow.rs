@@ -1,0 +1,134 @@
+//! The sync task: catches the group's shapes up (plain shape requests from
+//! each stored offset), then waits on the group's wake long-poll and
+//! catches up what it names; pauses with backoff while unreachable.
+
+use super::{
+    engine::{retry_after, Engine, Halt, REQUEST_TIMEOUT_MS, WAKE_TIMEOUT_MS},
+    net,
+};
+use crate::sync::{
+    local::TABLES,
+    protocol::{apply, backoff, Outcome, ShapeState},
+};
+use chrono::Utc;
+use futures::{channel::mpsc, StreamExt};
+use leptos::prelude::*;
+use std::{collections::BTreeSet, rc::Rc};
+use web_sys::AbortController;
+
+impl Engine {
+    /// Catches every shape up, then waits for the group to change, until stopped.
+    pub(super) async fn follow(self: Rc<Self>, mut kicks: mpsc::UnboundedReceiver<()>) {
+        let mut tables: BTreeSet<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        let mut attempt = 0;
+        let mut kept = false;
+        let mut after: Option<i64> = None;
+        while !self.stopped.get() {
+            let round = async {
+                self.catch_up(&tables).await?;
+                self.ui.online.set(true);
+                self.ui.last_synced.set(Some(Utc::now()));
+                self.publish();
+                if !kept {
+                    // Synced once: the group's pages can open offline from now on.
+                    kept = true;
+                    let slug = self.slug.clone();
+                    leptos::task::spawn_local(async move { super::shell::keep_group_pages(&slug).await });
+                }
+                // Every shape is caught up to at least its own position; the
+                // group up to the last wake's head.
+                let shapes = self.shapes.borrow().values().map(ShapeState::position).min().unwrap_or(0);
+                self.wake(after.map_or(shapes, |a| a.max(shapes))).await
+            };
+            match round.await {
+                Ok((head, changed)) => {
+                    attempt = 0;
+                    // The other tables had nothing up to `head`: wait from there.
+                    after = Some(head);
+                    tables = changed;
+                }
+                Err(Halt::Unreachable(retry)) => {
+                    self.ui.online.set(false);
+                    self.publish();
+                    let pause = backoff(attempt, retry, js_sys::Math::random());
+                    attempt += 1;
+                    let tick = gloo_timers::future::TimeoutFuture::new(pause.as_millis() as u32);
+                    futures::future::select(kicks.next(), tick).await;
+                    tables = TABLES.iter().map(|t| t.to_string()).collect();
+                    after = None;
+                }
+                Err(halt) => return self.halt(halt).await,
+            }
+        }
+    }
+
+    /// Brings the named shapes up to date, all at once.
+    async fn catch_up(&self, tables: &BTreeSet<String>) -> Result<(), Halt> {
+        let results = futures::future::join_all(tables.iter().map(|t| self.catch_up_table(t))).await;
+        results.into_iter().collect()
+    }
+
+    async fn catch_up_table(&self, table: &str) -> Result<(), Halt> {
+        let url = format!("/g/{}/v1/shape", self.slug);
+        loop {
+            if self.stopped.get() {
+                return Ok(());
+            }
+            let mut state = self.shapes.borrow()[table].clone();
+            let abort = AbortController::new().map_err(|_| Halt::Unreachable(None))?;
+            let answer = net::get(&url, &state.query(false), REQUEST_TIMEOUT_MS, &abort)
+                .await
+                .map_err(|_| Halt::Unreachable(None))?;
+            let outcome = state.on_answer(answer.status, |h| answer.header(h), &answer.body);
+            match outcome.map_err(|e| Halt::Fatal(e.to_string()))? {
+                Outcome::Apply { changes, up_to_date } => {
+                    let mut rows = self.rows.borrow().tables.get(table).cloned().unwrap_or_default();
+                    apply(&mut rows, &changes);
+                    self.store.commit(&state, &changes, &rows).await.map_err(Halt::Fatal)?;
+                    *self.rows.borrow_mut().table_mut(table) = rows;
+                    self.shapes.borrow_mut().insert(table.to_owned(), state);
+                    let txids: Vec<u64> = changes.iter().flat_map(|c| c.txids.iter().copied()).collect();
+                    self.outbox.borrow_mut().seen(&txids);
+                    if up_to_date {
+                        return Ok(());
+                    }
+                }
+                Outcome::Refetch => {
+                    self.store.reset(&state).await.map_err(Halt::Fatal)?;
+                    self.rows.borrow_mut().table_mut(table).clear();
+                    self.shapes.borrow_mut().insert(table.to_owned(), state);
+                }
+                Outcome::Gone => return Err(Halt::Gone),
+                Outcome::SignedOut => return Err(Halt::SignedOut),
+                Outcome::Retry { after } => return Err(Halt::Unreachable(after)),
+                Outcome::Fatal(message) => return Err(Halt::Fatal(message)),
+            }
+        }
+    }
+
+    /// Waits until the group's log passes `after`; the head it reached and
+    /// the tables to catch up.
+    async fn wake(&self, after: i64) -> Result<(i64, BTreeSet<String>), Halt> {
+        let abort = AbortController::new().map_err(|_| Halt::Unreachable(None))?;
+        *self.waiting.borrow_mut() = Some(abort.clone());
+        let url = format!("/g/{}/v1/wake", self.slug);
+        let answer = net::get(&url, &[("after", after.to_string())], WAKE_TIMEOUT_MS, &abort).await;
+        self.waiting.borrow_mut().take();
+        let answer = answer.map_err(|_| Halt::Unreachable(None))?;
+        match answer.status {
+            200 => {}
+            401 => return Err(Halt::SignedOut),
+            404 => return Err(Halt::Gone),
+            429 | 500..=599 => return Err(Halt::Unreachable(retry_after(&answer))),
+            other => return Err(Halt::Fatal(format!("wake answered {other}"))),
+        }
+        #[derive(serde::Deserialize)]
+        struct Woken {
+            head: i64,
+            tables: Option<BTreeSet<String>>,
+        }
+        let woken: Woken = serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?;
+        let tables = woken.tables.unwrap_or_else(|| TABLES.iter().map(|t| t.to_string()).collect());
+        Ok((woken.head, tables))
+    }
+}

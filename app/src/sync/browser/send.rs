@@ -1,0 +1,107 @@
+//! The outbox task: stores each write the pages queue, and (in the tab that
+//! holds the group's lock) sends the queue in order, retrying with backoff.
+
+use super::{
+    engine::{retry_after, Engine, Halt, TabMessage, REQUEST_TIMEOUT_MS},
+    net,
+};
+use crate::{
+    model::{MutateRequest, MutateResponse},
+    sync::{outbox::Entry, protocol::backoff, ui::Queued},
+};
+use chrono::Utc;
+use futures::{channel::mpsc, StreamExt};
+use leptos::prelude::*;
+use std::rc::Rc;
+use uuid::Uuid;
+
+impl Engine {
+    /// Stores each queued write, then answers the page.
+    pub(super) async fn accept(self: Rc<Self>, mut queued: mpsc::UnboundedReceiver<Queued>) {
+        while let Some((mutation, done)) = queued.next().await {
+            let seq = self.seq.get();
+            self.seq.set(seq.wrapping_add(1));
+            let entry = Entry { id: Uuid::new_v4(), mutation, queued_at: Utc::now(), seq };
+            let stored = self.store.put_entry(&entry).await;
+            if stored.is_ok() {
+                self.outbox.borrow_mut().push(entry);
+                self.publish();
+                let _ = self.kick_outbox.unbounded_send(());
+                self.tell_tabs(&TabMessage::OutboxChanged);
+            }
+            let _ = done.send(stored);
+        }
+    }
+
+    /// Sends queued writes in order whenever there are some, until stopped.
+    pub(super) async fn send_outbox(self: Rc<Self>, mut kicks: mpsc::UnboundedReceiver<()>) {
+        let mut attempt = 0;
+        while !self.stopped.get() {
+            match self.flush().await {
+                Ok(()) => {
+                    attempt = 0;
+                    // Wait for a new write, or every 30 s for other tabs'
+                    // writes; sooner while answered writes wait to expire.
+                    let pause = if self.outbox.borrow().has_answered() { 2_000 } else { 30_000 };
+                    let tick = gloo_timers::future::TimeoutFuture::new(pause);
+                    futures::future::select(kicks.next(), tick).await;
+                }
+                Err(Halt::Unreachable(after)) => {
+                    self.ui.online.set(false);
+                    let pause = backoff(attempt, after, js_sys::Math::random());
+                    attempt += 1;
+                    let tick = gloo_timers::future::TimeoutFuture::new(pause.as_millis() as u32);
+                    futures::future::select(kicks.next(), tick).await;
+                }
+                Err(halt) => return self.halt(halt).await,
+            }
+        }
+    }
+
+    async fn flush(&self) -> Result<(), Halt> {
+        if let Ok(stored) = self.store.outbox().await {
+            self.outbox.borrow_mut().sync_with_store(stored);
+        }
+        if !self.is_leader() {
+            // Another tab sends; this one shows what is still queued.
+            self.outbox.borrow_mut().expire(Utc::now());
+            self.publish();
+            return Ok(());
+        }
+        loop {
+            self.outbox.borrow_mut().expire(Utc::now());
+            let batch = self.outbox.borrow().to_send();
+            if batch.is_empty() {
+                self.publish();
+                return Ok(());
+            }
+            let request =
+                MutateRequest { group: self.slug.clone(), mutations: batch.iter().map(Entry::envelope).collect() };
+            let answer = net::post_json("/api/mutate", &request, REQUEST_TIMEOUT_MS)
+                .await
+                .map_err(|_| Halt::Unreachable(None))?;
+            let response: MutateResponse = match answer.status {
+                200 => serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?,
+                401 => return Err(Halt::SignedOut),
+                404 => return Err(Halt::Gone),
+                429 | 500..=599 => return Err(Halt::Unreachable(retry_after(&answer))),
+                other => {
+                    return Err(Halt::Fatal(format!("the server refused the queued writes ({other}): {}", answer.body)))
+                }
+            };
+            self.ui.online.set(true);
+            let (done, rejected) = self.outbox.borrow_mut().answered(&response, Utc::now());
+            for entry in &done {
+                if let Err(error) = self.store.delete_entry(entry).await {
+                    leptos::logging::warn!("{error}");
+                }
+            }
+            if !rejected.is_empty() {
+                self.tell_tabs(&TabMessage::Refused(rejected.clone()));
+                self.ui.rejections.update(|list| list.extend(rejected));
+            }
+            self.tell_tabs(&TabMessage::OutboxChanged);
+            self.publish();
+        }
+    }
+}
