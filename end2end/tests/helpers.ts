@@ -68,3 +68,18 @@ export async function synced(page: Page) {
   await hydrated(page);
   await expect(syncStatus(page)).toContainText('synced');
 }
+
+/** How many synced rows the page's browser keeps in IndexedDB. */
+export function storedRows(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      new Promise<number>((resolve, reject) => {
+        const open = indexedDB.open('courtyard');
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const count = open.result.transaction('rows').objectStore('rows').count();
+          count.onsuccess = () => resolve(count.result);
+        };
+      }),
+  );
+}

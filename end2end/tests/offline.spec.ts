@@ -2,7 +2,7 @@
 // pending, kept across reloads) and sends them, exactly once, when the
 // connection returns. Refusals and removed memberships are handled too.
 import { test, expect, type Page } from '@playwright/test';
-import { database, dayFromNow, groupWith, keptOffline, person, synced, syncStatus } from './helpers';
+import { database, dayFromNow, groupWith, keptOffline, person, storedRows, synced, syncStatus } from './helpers';
 
 async function addRoom(admin: Page, slug: string, name: string) {
   await admin.goto(`/g/${slug}/bookings`);
@@ -105,18 +105,7 @@ test("a removed member's browser drops the group's data", async ({ browser }) =>
   const slug = await groupWith(ann, [bo]);
   await bo.goto(`/g/${slug}/announcements`);
   await synced(bo);
-  const stored = () =>
-    bo.evaluate(
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const open = indexedDB.open('courtyard');
-          open.onerror = () => reject(open.error);
-          open.onsuccess = () => {
-            const count = open.result.transaction('rows').objectStore('rows').count();
-            count.onsuccess = () => resolve(count.result);
-          };
-        }),
-    );
+  const stored = () => storedRows(bo);
   expect(await stored()).toBeGreaterThan(0);
 
   const db = await database();

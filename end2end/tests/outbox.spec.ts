@@ -1,7 +1,7 @@
 // The outbox: exactly once through lost answers, one sender for several
 // tabs, and nothing left behind at sign-out.
 import { test, expect, type Page, type Request } from '@playwright/test';
-import { database, groupWith, person, synced, syncStatus } from './helpers';
+import { database, groupWith, person, storedRows, synced, syncStatus } from './helpers';
 
 /** The mutation ids in every POST /api/mutate the server answered. */
 function sentIds(pages: Page[]): string[] {
@@ -85,18 +85,7 @@ test('signing out forgets the groups this browser holds', async ({ browser }) =>
   const slug = await groupWith(ann, []);
   await ann.goto(`/g/${slug}/announcements`);
   await synced(ann);
-  const stored = () =>
-    ann.evaluate(
-      () =>
-        new Promise<number>((resolve, reject) => {
-          const open = indexedDB.open('courtyard');
-          open.onerror = () => reject(open.error);
-          open.onsuccess = () => {
-            const count = open.result.transaction('rows').objectStore('rows').count();
-            count.onsuccess = () => resolve(count.result);
-          };
-        }),
-    );
+  const stored = () => storedRows(ann);
   expect(await stored()).toBeGreaterThan(0);
   await ann.getByRole('button', { name: 'Log out' }).click();
   await expect(ann.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Log in' })).toBeVisible();
