@@ -22,6 +22,12 @@ pub enum AppError {
     Validation { field: String, message: String },
     #[error("{0}")]
     TooLarge(String),
+    #[error("too many attempts; try again in {} minute(s)", retry_after_secs.div_ceil(60))]
+    RateLimited { retry_after_secs: u64 },
+    /// The database cannot be reached for now (a restart, a lost
+    /// connection): try again shortly.
+    #[error("the service is briefly unavailable; try again")]
+    Unavailable,
     /// The detail is logged where the error is made; the wire only says this.
     #[error("something went wrong on our side")]
     Internal,
@@ -41,8 +47,19 @@ impl AppError {
             Self::NotFound => 404,
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
+            Self::RateLimited { .. } => 429,
             Self::Validation { .. } => 422,
+            Self::Unavailable => 503,
             Self::Internal => 500,
+        }
+    }
+
+    /// Seconds a client should wait before trying again (`Retry-After`).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            Self::Unavailable => Some(1),
+            _ => None,
         }
     }
 
@@ -84,7 +101,20 @@ mod ssr {
             if let sqlx::Error::RowNotFound = error {
                 return Self::NotFound;
             }
+            if matches!(
+                error,
+                sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_)
+            ) {
+                tracing::warn!(%error, "database unreachable");
+                return Self::Unavailable;
+            }
             if let Some(db) = error.as_database_error() {
+                // Connection exceptions, and the server shutting down or starting.
+                let code = db.code().unwrap_or_default();
+                if code.starts_with("08") || code.starts_with("57P") {
+                    tracing::warn!(%error, "database unavailable");
+                    return Self::Unavailable;
+                }
                 match db.code().as_deref() {
                     // unique_violation
                     Some("23505") => return Self::Conflict("that already exists".into()),
@@ -107,7 +137,11 @@ mod ssr {
                 }
                 other => serde_json::json!({ "error": other.to_string() }),
             };
-            (status, Json(body)).into_response()
+            let mut response = (status, Json(body)).into_response();
+            if let Some(seconds) = self.retry_after() {
+                response.headers_mut().insert(axum::http::header::RETRY_AFTER, seconds.into());
+            }
+            response
         }
     }
 }
@@ -126,6 +160,8 @@ mod tests {
         assert_eq!(AppError::Conflict("x".into()).status(), 409);
         assert_eq!(AppError::TooLarge("x".into()).status(), 413);
         assert_eq!(AppError::validation("email", "bad").status(), 422);
+        assert_eq!(AppError::RateLimited { retry_after_secs: 60 }.status(), 429);
+        assert_eq!(AppError::Unavailable.status(), 503);
         assert_eq!(AppError::Internal.status(), 500);
     }
 

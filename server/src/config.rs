@@ -34,6 +34,9 @@ pub struct DatabaseConfig {
 pub struct SessionConfig {
     pub ttl_days: u32,
     pub secure_cookie: bool,
+    pub max_login_failures_per_account: u32,
+    pub max_login_failures_per_ip: u32,
+    pub login_failure_window_minutes: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -77,6 +80,10 @@ impl Config {
         set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
         set(&env, "COURTYARD_SESSION_TTL_DAYS", &mut self.session.ttl_days)?;
         set(&env, "COURTYARD_SESSION_SECURE_COOKIE", &mut self.session.secure_cookie)?;
+        let session = &mut self.session;
+        set(&env, "COURTYARD_SESSION_MAX_LOGIN_FAILURES_PER_ACCOUNT", &mut session.max_login_failures_per_account)?;
+        set(&env, "COURTYARD_SESSION_MAX_LOGIN_FAILURES_PER_IP", &mut session.max_login_failures_per_ip)?;
+        set(&env, "COURTYARD_SESSION_LOGIN_FAILURE_WINDOW_MINUTES", &mut session.login_failure_window_minutes)?;
         set(&env, "COURTYARD_INVITE_TTL_HOURS", &mut self.invites.ttl_hours)?;
         set(&env, "COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", &mut self.sync.long_poll_timeout_secs)?;
         set(&env, "COURTYARD_SYNC_CHUNK_BYTES", &mut self.sync.chunk_bytes)?;
@@ -89,6 +96,11 @@ impl Config {
             session_ttl: chrono::Duration::days(self.session.ttl_days.into()),
             secure_cookies: self.session.secure_cookie,
             invite_ttl: chrono::Duration::hours(self.invites.ttl_hours.into()),
+            login_limits: app::backend::LoginLimits {
+                per_account: self.session.max_login_failures_per_account.into(),
+                per_ip: self.session.max_login_failures_per_ip.into(),
+                window: chrono::Duration::minutes(self.session.login_failure_window_minutes.into()),
+            },
         }
     }
 }

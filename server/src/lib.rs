@@ -65,6 +65,8 @@ pub fn router(state: AppState, shapes: Shapes) -> Router {
         .leptos_routes(&state, pages, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(axum::middleware::from_fn(routes::server_fn_error_status))
+        .layer(axum::middleware::from_fn(routes::same_origin))
+        .layer(axum::middleware::from_fn(routes::limit_header_size))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
             tracing::info_span!(
@@ -94,6 +96,7 @@ pub async fn serve(
     let pool = connect(&config).await?;
     let app = app(&config, pool)?;
     tracing::info!(addr = %listener.local_addr()?, "serving");
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
     Ok(())
 }

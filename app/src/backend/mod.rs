@@ -13,4 +13,4 @@ mod schema_name;
 mod state;
 
 pub use schema_name::SchemaName;
-pub use state::{AppState, Settings};
+pub use state::{AppState, LoginLimits, Settings};

@@ -14,11 +14,25 @@ pub struct Settings {
     /// Mark the session cookie `Secure` (serve over HTTPS).
     pub secure_cookies: bool,
     pub invite_ttl: chrono::Duration,
+    pub login_limits: LoginLimits,
+}
+
+/// Failed sign-ins allowed per account and per client address in `window`.
+#[derive(Debug, Clone)]
+pub struct LoginLimits {
+    pub per_account: i64,
+    pub per_ip: i64,
+    pub window: chrono::Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { session_ttl: chrono::Duration::days(30), secure_cookies: false, invite_ttl: chrono::Duration::days(7) }
+        Self {
+            session_ttl: chrono::Duration::days(30),
+            secure_cookies: false,
+            invite_ttl: chrono::Duration::days(7),
+            login_limits: LoginLimits { per_account: 5, per_ip: 50, window: chrono::Duration::minutes(15) },
+        }
     }
 }
 

@@ -29,7 +29,7 @@ pub async fn sign_up(email: String, password: String, name: String, next: Option
 pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::{auth, AppState};
     let state = AppState::from_context()?;
-    let (_, token) = auth::log_in(&state, &email, &password).await?;
+    let (_, token) = auth::log_in(&state, &email, &password, auth::client_ip_in_context()).await?;
     super::set_session_cookie(auth::session::set_cookie(&token, &state.settings));
     leptos_axum::redirect(&crate::model::validate::next_path(next.as_deref()));
     Ok(())

@@ -2,7 +2,11 @@
 
 use super::json::JsonBody;
 use app::{
-    backend::{accounts, auth, auth::CurrentUser, AppState},
+    backend::{
+        accounts, auth,
+        auth::{ClientIp, CurrentUser},
+        AppState,
+    },
     error::AppError,
     model::{Me, UserInfo},
 };
@@ -50,9 +54,10 @@ pub async fn sign_up(
 
 pub async fn log_in(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     JsonBody(input): JsonBody<LogIn>,
 ) -> Result<impl IntoResponse, AppError> {
-    let (user, token) = auth::log_in(&state, &input.email, &input.password).await?;
+    let (user, token) = auth::log_in(&state, &input.email, &input.password, ip).await?;
     let cookie = auth::session::set_cookie(&token, &state.settings);
     Ok(([(SET_COOKIE, cookie)], Json(Signed { user })))
 }
@@ -60,9 +65,10 @@ pub async fn log_in(
 /// A session token for non-browser clients, sent as `Authorization: Bearer`.
 pub async fn token(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     JsonBody(input): JsonBody<LogIn>,
 ) -> Result<(StatusCode, Json<Token>), AppError> {
-    let (user, token) = auth::log_in(&state, &input.email, &input.password).await?;
+    let (user, token) = auth::log_in(&state, &input.email, &input.password, ip).await?;
     let expires_at = chrono::Utc::now() + state.settings.session_ttl;
     Ok((StatusCode::CREATED, Json(Token { user, token, expires_at })))
 }

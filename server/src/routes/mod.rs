@@ -2,9 +2,11 @@
 //! thin: extract, call `app::backend`, answer.
 
 mod auth;
+mod csrf;
 mod fn_status;
 mod groups;
 mod json;
+mod limits;
 mod mutate;
 
 use app::{backend::AppState, error::AppError};
@@ -13,7 +15,9 @@ use axum::{
     Router,
 };
 
+pub use csrf::same_origin;
 pub use fn_status::error_status as server_fn_error_status;
+pub use limits::header_size as limit_header_size;
 
 pub fn api() -> Router<AppState> {
     Router::new()

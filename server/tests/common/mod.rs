@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use tokio::sync::oneshot;
 
+pub mod cluster;
 pub mod shape_client;
 
 /// Where test databases are created (`TEST_DATABASE_URL`, default: the
@@ -58,7 +59,12 @@ impl TestApp {
 
     /// As `spawn`, with settings overridden (environment variable → value).
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> Self {
-        let database_url = fresh_database().await;
+        Self::spawn_on(&fresh_database().await, overrides).await
+    }
+
+    /// A server on an existing database (a second server process, say).
+    pub async fn spawn_on(database_url: &str, overrides: &[(&str, &str)]) -> Self {
+        let database_url = database_url.to_owned();
         let config = config_for(&database_url, overrides);
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -72,7 +78,7 @@ impl TestApp {
                 let app = server::app(&config, pool).expect("app");
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let _ = ready.send(());
-                axum::serve(listener, app)
+                axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
                     })

@@ -62,6 +62,13 @@ impl ShapeClient {
 
     /// Sends the next request and applies what comes back.
     pub async fn poll(&mut self) -> Reply {
+        self.try_poll().await.expect("the server answers")
+    }
+
+    /// As `poll`, but a request that got no whole answer (the server died,
+    /// the connection broke) is an error and changes nothing: the next try
+    /// asks again from the same offset.
+    pub async fn try_poll(&mut self) -> Result<Reply, reqwest::Error> {
         let mut query = self.extra.clone();
         query.push(("offset".into(), self.offset.clone()));
         if let Some(handle) = &self.handle {
@@ -71,10 +78,10 @@ impl ShapeClient {
             query.push(("live".into(), "true".into()));
             query.push(("cursor".into(), self.cursor.clone().unwrap_or_default()));
         }
-        let response = self.http.get(&self.url).query(&query).send().await.expect("the server answers");
+        let response = self.http.get(&self.url).query(&query).send().await?;
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response.text().await.unwrap();
+        let text = response.text().await?;
         let body: Value = if text.is_empty() { Value::Array(vec![]) } else { serde_json::from_str(&text).unwrap() };
         let reply = Reply { status, headers, body };
         match status {
@@ -89,7 +96,7 @@ impl ShapeClient {
             }
             _ => {}
         }
-        reply
+        Ok(reply)
     }
 
     fn apply(&mut self, reply: &Reply) {

@@ -3,6 +3,7 @@
 
 pub mod password;
 pub mod session;
+pub mod throttle;
 
 use crate::{
     backend::{accounts, AppState},
@@ -30,18 +31,32 @@ pub async fn sign_up(
 }
 
 /// A new session for the right email and password; the same error for a
-/// wrong email as for a wrong password.
-pub async fn log_in(state: &AppState, email: &str, password: &str) -> Result<(UserInfo, String), AppError> {
+/// wrong email as for a wrong password; 429 after too many failures for the
+/// account or from the address `ip` (docs/api.md).
+pub async fn log_in(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(UserInfo, String), AppError> {
     let email = email.trim().to_lowercase();
+    let limits = &state.settings.login_limits;
+    throttle::check(&state.pool, limits, &email, ip).await?;
     let found = accounts::credentials(&state.pool, &email).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
-    if !password::verify(password.to_owned(), hash).await? {
-        return Err(AppError::WrongCredentials);
-    }
-    let user = user.ok_or(AppError::WrongCredentials)?;
+    // Without an account this checks a dummy hash: the same time either way.
+    let verified = password::verify(password.to_owned(), hash).await?;
+    let user = match user {
+        Some(user) if verified => user,
+        _ => {
+            throttle::failed(&state.pool, limits, &email, ip).await?;
+            return Err(AppError::WrongCredentials);
+        }
+    };
+    throttle::succeeded(&state.pool, &email).await?;
     let token = session::create(&state.pool, user.id, &state.settings).await?;
     Ok((user, token))
 }
@@ -63,6 +78,28 @@ pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<UserI
 pub async fn current_user_in_context(state: &AppState) -> Result<UserInfo, AppError> {
     let parts = leptos::prelude::use_context::<Parts>().ok_or(AppError::Unauthorized)?;
     current_user(state, &parts.headers).await
+}
+
+/// The client's address (for sign-in rate limits), when the server was
+/// started with connection info; behind a proxy it is the proxy's.
+pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip())
+}
+
+/// The client's address of a server function call.
+pub fn client_ip_in_context() -> Option<std::net::IpAddr> {
+    leptos::prelude::use_context::<Parts>().as_ref().and_then(client_ip)
+}
+
+/// Extractor: the client's address, if known.
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(parts)))
+    }
 }
 
 /// Extractor for the JSON API: the signed-in user, or a 401.

@@ -1,0 +1,149 @@
+//! What every benchmark needs: the real server binary (built with the bench
+//! profile) on a fresh database, a signed-in admin of a fresh group, and
+//! small statistics helpers. Benchmarks print their own tables.
+#![allow(dead_code)] // each bench uses part of it
+
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection, PgPool};
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+pub struct Bench {
+    pub base: String,
+    pub db: PgPool,
+    pub database: String,
+    pub http: reqwest::Client,
+    /// `Authorization` value of the admin's bearer token.
+    pub bearer: String,
+    pub slug: String,
+    pub schema: String,
+    server: Child,
+}
+
+/// Where benchmark databases are created (`BENCH_DATABASE_URL`, default
+/// the local Postgres).
+fn admin_url() -> String {
+    std::env::var("BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+impl Bench {
+    /// Starts the server (settings overridden by `env`) on a new database
+    /// with one group.
+    pub async fn start(env: &[(&str, &str)]) -> Self {
+        let admin = admin_url();
+        let name = format!("courtyard_bench_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin).await.expect("connect to Postgres");
+        sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.unwrap();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
+        command
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("DATABASE_URL", &url)
+            .env("COURTYARD_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let server = command.spawn().expect("the server binary starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::builder().pool_max_idle_per_host(usize::MAX).build().unwrap();
+        for _ in 0..300 {
+            if http.get(format!("{base}/api/me")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let email = format!("bench-{}@example.org", uuid::Uuid::new_v4().simple());
+        let credentials = json!({"email": email, "password": "correct horse", "name": "Bench"});
+        let signed = http.post(format!("{base}/api/auth/signup")).json(&credentials).send().await.unwrap();
+        assert!(signed.status().is_success());
+        let token: Value =
+            http.post(format!("{base}/api/auth/token")).json(&credentials).send().await.unwrap().json().await.unwrap();
+        let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+        let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let created = http
+            .post(format!("{base}/api/groups"))
+            .header("authorization", &bearer)
+            .json(&json!({"slug": slug, "name": "Bench"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(created.status().is_success(), "{}", created.text().await.unwrap());
+        let db = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&url).await.unwrap();
+        let schema: String = sqlx::query_scalar("SELECT schema_name FROM groups WHERE slug = $1")
+            .bind(&slug)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+        Self { base, db, database: name, http, bearer, slug, schema, server }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn shape_url(&self) -> String {
+        self.url(&format!("/g/{}/v1/shape", self.slug))
+    }
+
+    /// One mutation through `/api/mutate`.
+    pub async fn mutate(&self, mutations: Value) -> reqwest::StatusCode {
+        let body = json!({"group": self.slug, "mutations": mutations});
+        let response =
+            self.http.post(self.url("/api/mutate")).header("authorization", &self.bearer).json(&body).send().await;
+        response.map(|r| r.status()).unwrap_or(reqwest::StatusCode::SERVICE_UNAVAILABLE)
+    }
+
+    /// The server process's resident memory now and at its peak, in KiB.
+    pub fn server_memory_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.server.id())).unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(name))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    /// Database connections open to this benchmark's database.
+    pub async fn database_connections(&self) -> i64 {
+        sqlx::query_scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = $1")
+            .bind(&self.database)
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+        self.db.close().await;
+        if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database))
+                .execute(&mut conn)
+                .await;
+        }
+    }
+}
+
+/// The `p`-th percentile (0..=100) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (p / 100.0 * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+pub fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    percentile(values, 50.0)
+}
