@@ -50,6 +50,35 @@ async fn signed_out_gets_401_strangers_and_removed_members_404() {
 }
 
 #[tokio::test]
+async fn a_removed_member_waiting_live_is_answered_at_once_then_refused() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "20")]).await;
+    let (admin, slug) = app.admin_of_new_group().await;
+    let resident = app.resident(&admin, &slug, "Bo").await;
+    let mut client = ShapeClient::new(&resident, &app.base, &slug, "announcements", &[]);
+    client.sync().await;
+    // A live poll: it waits (and fills the access cache).
+    let waiting = tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        let reply = client.poll().await;
+        (client, reply.status, started.elapsed())
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    sqlx::query("DELETE FROM memberships WHERE role = 'resident'").execute(&app.db).await.unwrap();
+    let (mut client, status, waited) = waiting.await.unwrap();
+    assert_eq!(status, StatusCode::OK);
+    assert!(waited < std::time::Duration::from_secs(5), "answered when the membership ended, not at the timeout");
+    let mut refused = false;
+    for _ in 0..20 {
+        if client.poll().await.status == StatusCode::NOT_FOUND {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(refused, "the next live request is refused");
+}
+
+#[tokio::test]
 async fn bad_input_is_a_named_400_never_a_5xx() {
     let app = TestApp::spawn().await;
     let (admin, slug) = app.admin_of_new_group().await;

@@ -65,7 +65,10 @@ mod tests {
         let host = (header::HOST, "courtyard.example:3000");
         assert!(from_this_site(&headers(&[host.clone(), (header::ORIGIN, "http://courtyard.example:3000")])));
         assert!(from_this_site(&headers(&[host.clone(), (header::REFERER, "http://courtyard.example:3000/g/x")])));
-        assert!(from_this_site(&headers(std::slice::from_ref(&host))), "no Origin, no Referer: not a browser's cross-site request");
+        assert!(
+            from_this_site(&headers(std::slice::from_ref(&host))),
+            "no Origin, no Referer: not a browser's cross-site request"
+        );
         assert!(!from_this_site(&headers(&[host.clone(), (header::ORIGIN, "https://evil.example")])));
         assert!(!from_this_site(&headers(&[host.clone(), (header::ORIGIN, "null")])));
         assert!(!from_this_site(&headers(&[host, (header::ORIGIN, "http://courtyard.example:3000.evil.example")])));

@@ -26,18 +26,21 @@ pub async fn shape(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
     // Who asks comes first: a stranger learns nothing from parameter errors.
-    let member = match member(&shapes, &headers, &slug).await {
+    // Live requests (the fan-out's hot path) may use the access cache.
+    let live = pairs.iter().any(|(k, v)| k == "live" && v == "true");
+    let member = match member(&shapes, &headers, &slug, live).await {
         Ok(member) => member,
         Err(error) => return response::error(error),
     };
-    let pairs: Vec<(String, String)> =
-        form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
     let params = match ShapeParams::parse(&pairs) {
         Ok(params) => params,
         Err(errors) => return response::invalid(errors),
     };
-    match answer(&shapes, &member, &params).await {
+    let token = auth::session::token_from_headers(&headers);
+    match answer(&shapes, &member, &params, token.as_deref()).await {
         Ok(response) => response,
         Err(error) => response::error(error),
     }
@@ -47,15 +50,32 @@ pub async fn preflight() -> Response {
     response::preflight()
 }
 
-pub(super) async fn member(shapes: &Shapes, headers: &HeaderMap, slug: &str) -> Result<Member, AppError> {
+/// The asking member of the group at `slug` (401/404 otherwise); with
+/// `cached`, possibly from the access cache.
+pub(super) async fn member(shapes: &Shapes, headers: &HeaderMap, slug: &str, cached: bool) -> Result<Member, AppError> {
+    let token = auth::session::token_from_headers(headers);
+    if let (true, Some(token)) = (cached, &token) {
+        if let Some(member) = shapes.hub.access.get(token, slug) {
+            return Ok(member);
+        }
+    }
+    let generation = shapes.hub.access.generation();
     let user = auth::current_user(&shapes.app, headers).await?;
     tracing::Span::current().record("user.id", tracing::field::display(user.id));
     let member = groups::resolve(&shapes.app.pool, user.id, slug).await?;
     tracing::Span::current().record("group.slug", slug);
+    if let Some(token) = token {
+        shapes.hub.access.put(&token, slug, member.clone(), generation);
+    }
     Ok(member)
 }
 
-async fn answer(shapes: &Shapes, member: &Member, params: &ShapeParams) -> Result<Response, AppError> {
+async fn answer(
+    shapes: &Shapes,
+    member: &Member,
+    params: &ShapeParams,
+    token: Option<&str>,
+) -> Result<Response, AppError> {
     let schema = &member.group.schema;
     let shape = match build(shapes, member, params).await? {
         Ok(shape) => shape,
@@ -81,6 +101,7 @@ async fn answer(shapes: &Shapes, member: &Member, params: &ShapeParams) -> Resul
     }
     let wait = Wait {
         hub: &shapes.hub,
+        who: (token, &member.group.slug),
         pool: &shapes.app.pool,
         schema,
         shape: &shape,

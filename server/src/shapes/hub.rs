@@ -3,7 +3,7 @@
 //! of that group reads. A change costs one log query per group, however
 //! many clients wait; a waiting client holds no database connection.
 
-use super::{catalog::Catalog, change::LogChange, reader};
+use super::{access::AccessCache, catalog::Catalog, change::LogChange, reader};
 use app::{backend::SchemaName, error::AppError};
 use sqlx::{postgres::PgListener, PgPool};
 use std::{
@@ -20,6 +20,8 @@ use tokio::sync::{watch, Notify};
 pub const CHANGES_CHANNEL: &str = "courtyard_changes";
 /// Channel migrations notify when a group schema changed version.
 pub const SCHEMA_CHANNEL: &str = "courtyard_schema";
+/// Channel notified when memberships or sessions end.
+pub const ACCESS_CHANNEL: &str = "courtyard_access";
 /// Most changes a tail keeps; a client further behind reads the database.
 const TAIL_CAPACITY: usize = 2_000;
 /// How often an unchanging tail checks whether anyone still follows it.
@@ -29,6 +31,8 @@ const TAIL_PAGE: i64 = 5_000;
 
 pub struct Hub {
     pool: PgPool,
+    /// Who may follow which group, for the hot paths.
+    pub access: AccessCache,
     /// Log reads made by tails (for tests and metrics).
     reads: AtomicU64,
     tails: Mutex<HashMap<String, Arc<Tail>>>,
@@ -57,8 +61,13 @@ pub struct Tail {
 impl Hub {
     /// Creates the hub and starts its LISTEN task on the current runtime.
     pub fn start(pool: PgPool) -> Arc<Self> {
-        let hub =
-            Arc::new(Self { pool, reads: AtomicU64::new(0), tails: Mutex::default(), catalogs: Mutex::default() });
+        let hub = Arc::new(Self {
+            pool,
+            access: AccessCache::default(),
+            reads: AtomicU64::new(0),
+            tails: Mutex::default(),
+            catalogs: Mutex::default(),
+        });
         tokio::spawn(listen(hub.clone()));
         hub
     }
@@ -127,6 +136,7 @@ impl Hub {
 
     /// After a (re)connect nothing said while disconnected is known: reread all.
     fn resync_all(&self) {
+        self.access.ended(None);
         self.catalogs.lock().unwrap().clear();
         for tail in self.tails.lock().unwrap().values() {
             tail.state.write().unwrap().schema_epoch += 1;
@@ -226,6 +236,7 @@ async fn listen(hub: Arc<Hub>) {
                 Ok(Some(notification)) => match notification.channel() {
                     CHANGES_CHANNEL => hub.changed(notification.payload()),
                     SCHEMA_CHANNEL => hub.schema_changed(notification.payload()),
+                    ACCESS_CHANNEL => hub.access.ended(notification.payload().parse().ok()),
                     _ => {}
                 },
                 Ok(None) => break,
@@ -240,6 +251,6 @@ async fn listen(hub: Arc<Hub>) {
 
 async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
     let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen_all([CHANGES_CHANNEL, SCHEMA_CHANNEL]).await?;
+    listener.listen_all([CHANGES_CHANNEL, SCHEMA_CHANNEL, ACCESS_CHANNEL]).await?;
     Ok(listener)
 }

@@ -26,6 +26,9 @@ pub enum Outcome {
 
 pub struct Wait<'a> {
     pub hub: &'a Arc<Hub>,
+    /// The asker's token and group: when access ends somewhere, a waiter
+    /// whose own access is no longer known answers at once.
+    pub who: (Option<&'a str>, &'a str),
     pub pool: &'a PgPool,
     pub schema: &'a SchemaName,
     pub shape: &'a Shape,
@@ -36,6 +39,7 @@ pub struct Wait<'a> {
 impl Wait<'_> {
     pub async fn run(&self, from: i64) -> Result<Outcome, AppError> {
         let (tail, mut updates) = self.hub.follow(self.schema);
+        let mut access_ended = self.hub.access.subscribe();
         let deadline = Instant::now() + self.timeout;
         let mut position = from;
         let mut epoch = None;
@@ -46,12 +50,18 @@ impl Wait<'_> {
                 Step::Again => continue,
                 Step::Wait => {}
             }
+            let idle =
+                |position| Ok(Outcome::Answer(Batch::new(self.cap, position).finish(Offset::Log(position), true)));
             tokio::select! {
                 changed = updates.changed() => if changed.is_err() { return Err(AppError::Internal) },
-                () = tokio::time::sleep_until(deadline) => {
-                    let idle = Batch::new(self.cap, position).finish(Offset::Log(position), true);
-                    return Ok(Outcome::Answer(idle));
+                _ = access_ended.changed() => {
+                    if let (Some(token), slug) = self.who {
+                        if !self.hub.access.holds(token, slug) {
+                            return idle(position);
+                        }
+                    }
                 }
+                () = tokio::time::sleep_until(deadline) => return idle(position),
             }
         }
     }

@@ -8,6 +8,7 @@
 //! `response` the headers. `wake` is one long-poll for a whole group, for
 //! browsers following all its tables.
 
+mod access;
 mod batch;
 mod catalog;
 mod change;

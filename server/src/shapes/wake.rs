@@ -37,7 +37,7 @@ pub async fn wake(
     headers: HeaderMap,
     Query(query): Query<WakeQuery>,
 ) -> Response {
-    let member = match member(&shapes, &headers, &slug).await {
+    let member = match member(&shapes, &headers, &slug, true).await {
         Ok(member) => member,
         Err(error) => return response::error(error),
     };
@@ -48,7 +48,8 @@ pub async fn wake(
             return response::invalid(errors.into_iter().collect());
         }
     };
-    match wait(&shapes, &member.group.schema, after).await {
+    let token = app::backend::auth::session::token_from_headers(&headers);
+    match wait(&shapes, &member.group.schema, after, (token.as_deref(), &slug)).await {
         Ok(woken) => {
             let mut response = Json(woken).into_response();
             response.headers_mut().insert("cache-control", "no-store".parse().expect("a valid header"));
@@ -58,8 +59,14 @@ pub async fn wake(
     }
 }
 
-async fn wait(shapes: &Shapes, schema: &app::backend::SchemaName, after: i64) -> Result<Woken, AppError> {
+async fn wait(
+    shapes: &Shapes,
+    schema: &app::backend::SchemaName,
+    after: i64,
+    (token, slug): (Option<&str>, &str),
+) -> Result<Woken, AppError> {
     let (tail, mut updates) = shapes.hub.follow(schema);
+    let mut access_ended = shapes.hub.access.subscribe();
     let deadline = Instant::now() + shapes.long_poll_timeout;
     let mut checked_ahead = false;
     loop {
@@ -94,6 +101,13 @@ async fn wait(shapes: &Shapes, schema: &app::backend::SchemaName, after: i64) ->
         }
         tokio::select! {
             changed = updates.changed() => if changed.is_err() { return Err(AppError::Internal) },
+            // Access ended somewhere; if it may be ours, have everything
+            // fetched again (each fetch checks membership).
+            _ = access_ended.changed() => {
+                if token.is_none_or(|token| !shapes.hub.access.holds(token, slug)) {
+                    return Ok(Woken { head: after, tables: None });
+                }
+            }
             () = tokio::time::sleep_until(deadline) => return Ok(Woken { head: after, tables: Some(BTreeSet::new()) }),
         }
     }

@@ -1,0 +1,89 @@
+//! Who may follow which group, remembered for a short while on the hot
+//! paths (live long-polls and wake): a change fanned out to N clients would
+//! otherwise cost N session and membership lookups when they come back.
+//! Ending a membership or a session names the user on `courtyard_access`
+//! (global migration); the hub then forgets that user's entries and wakes
+//! the waiting requests, whose next request is checked in Postgres. A
+//! lookup racing a notification is not stored (generation check).
+//! Non-live requests always ask Postgres.
+
+use app::backend::groups::Member;
+use sha2::{Digest, Sha256};
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Mutex,
+    },
+    time::{Duration, Instant},
+};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+/// How long an answer is trusted without a notification.
+const TTL: Duration = Duration::from_secs(30);
+/// Beyond this many entries the cache starts over.
+const MAX_ENTRIES: usize = 200_000;
+
+type Key = ([u8; 32], String);
+
+pub struct AccessCache {
+    entries: Mutex<HashMap<Key, (Member, Instant)>>,
+    generation: AtomicU64,
+    /// Ticks when some access ended: waiting requests check theirs.
+    ended: watch::Sender<u64>,
+}
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        Self { entries: Mutex::default(), generation: AtomicU64::new(0), ended: watch::Sender::new(0) }
+    }
+}
+
+fn key(token: &str, slug: &str) -> Key {
+    (Sha256::digest(token.as_bytes()).into(), slug.to_owned())
+}
+
+impl AccessCache {
+    pub fn get(&self, token: &str, slug: &str) -> Option<Member> {
+        let entries = self.entries.lock().unwrap();
+        entries.get(&key(token, slug)).filter(|(_, at)| at.elapsed() < TTL).map(|(member, _)| member.clone())
+    }
+
+    /// Whether `token` is still known to follow `slug` (no lookup).
+    pub fn holds(&self, token: &str, slug: &str) -> bool {
+        self.entries.lock().unwrap().contains_key(&key(token, slug))
+    }
+
+    /// Read before looking up, passed to `put` after.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    pub fn put(&self, token: &str, slug: &str, member: Member, generation: u64) {
+        let mut entries = self.entries.lock().unwrap();
+        if self.generation() != generation {
+            return; // some access ended meanwhile: this answer may be stale
+        }
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key(token, slug), (member, Instant::now()));
+    }
+
+    /// Forgets one user's access (`None`: everyone's) and wakes the waiters.
+    pub fn ended(&self, user: Option<Uuid>) {
+        let mut entries = self.entries.lock().unwrap();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        match user {
+            Some(user) => entries.retain(|_, (member, _)| member.user_id != user),
+            None => entries.clear(),
+        }
+        drop(entries);
+        self.ended.send_modify(|tick| *tick += 1);
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.ended.subscribe()
+    }
+}
