@@ -17,9 +17,11 @@ pub struct Batch {
     pub scanned: i64,
 }
 
-/// What a finished batch answers with.
+/// What a finished batch answers with (cheap to clone: waiters of one shape
+/// at one offset share it).
+#[derive(Clone)]
 pub struct Answer {
-    pub body: Vec<u8>,
+    pub body: axum::body::Bytes,
     pub messages: usize,
     pub offset: Offset,
     pub up_to_date: bool,
@@ -87,7 +89,7 @@ impl Batch {
             self.push(&json!({ "headers": { "control": "up-to-date", "global_last_seen_lsn": head } }));
         }
         self.body.push(b']');
-        Answer { messages: self.messages, body: self.body, offset, up_to_date }
+        Answer { messages: self.messages, body: self.body.into(), offset, up_to_date }
     }
 
     /// Whether any change (not control) message was written or is pending.

@@ -3,7 +3,7 @@
 //! of that group reads. A change costs one log query per group, however
 //! many clients wait; a waiting client holds no database connection.
 
-use super::{access::AccessCache, catalog::Catalog, change::LogChange, reader};
+use super::{access::AccessCache, batch::Answer, catalog::Catalog, change::LogChange, reader};
 use app::{backend::SchemaName, error::AppError};
 use sqlx::{postgres::PgListener, PgPool};
 use std::{
@@ -52,6 +52,10 @@ pub struct TailState {
 
 pub struct Tail {
     schema: SchemaName,
+    /// Answers built from this tail, shared by every waiter asking the same
+    /// (shape handle, offset) at the same head: one serialisation per change
+    /// and shape, however many clients follow it.
+    answers: Mutex<(i64, HashMap<(String, i64), Answer>)>,
     state: RwLock<TailState>,
     /// Ticks on every update of `state`.
     updated: watch::Sender<u64>,
@@ -92,6 +96,7 @@ impl Hub {
         }
         let tail = Arc::new(Tail {
             schema: schema.clone(),
+            answers: Mutex::default(),
             state: RwLock::default(),
             updated: watch::Sender::new(0),
             refresh_wanted: Notify::new(),
@@ -150,6 +155,20 @@ impl Tail {
         self.state.read().unwrap()
     }
 
+    /// The answer already built for `handle` from `position` at `head`.
+    pub fn shared_answer(&self, handle: &str, position: i64, head: i64) -> Option<Answer> {
+        let answers = self.answers.lock().unwrap();
+        (answers.0 == head).then(|| answers.1.get(&(handle.to_owned(), position)).cloned()).flatten()
+    }
+
+    pub fn share_answer(&self, handle: &str, position: i64, head: i64, answer: &Answer) {
+        let mut answers = self.answers.lock().unwrap();
+        if answers.0 != head {
+            *answers = (head, HashMap::new());
+        }
+        answers.1.insert((handle.to_owned(), position), answer.clone());
+    }
+
     /// Asks for a reread of the log (e.g. a client is ahead of the tail).
     pub fn want_refresh(&self) {
         self.refresh_wanted.notify_one();
@@ -161,19 +180,21 @@ impl Tail {
             let state = self.state();
             (state.loaded, state.head)
         };
-        let mut tx = reader::begin(pool).await?;
-        let head = reader::head(&mut tx, &self.schema).await?;
+        // One statement per page: the head and the changes up to it.
         let mut fresh = Vec::new();
-        if loaded && head > from {
-            let mut after = from;
-            while after < head {
-                let page = reader::log_after(&mut tx, &self.schema, after, None, TAIL_PAGE).await?;
-                let Some(last) = page.last() else { break };
+        let mut after = from;
+        let head = loop {
+            let (head, page) =
+                reader::log_to_head(pool, &self.schema, if loaded { after } else { i64::MAX }, TAIL_PAGE).await?;
+            let full = page.len() as i64 == TAIL_PAGE;
+            if let Some(last) = page.last() {
                 after = last.position;
-                fresh.extend(page.into_iter().map(Arc::new));
             }
-        }
-        tx.commit().await?;
+            fresh.extend(page.into_iter().map(Arc::new));
+            if !full {
+                break head;
+            }
+        };
         let mut state = self.state.write().unwrap();
         if !loaded || head < from {
             // First load, or the log went back (a restored database): start

@@ -88,6 +88,8 @@ impl Wait<'_> {
                 Seen::Ahead
             } else if *position < state.start {
                 Seen::Behind
+            } else if let Some(shared) = tail.shared_answer(self.shape.handle(), *position, state.head) {
+                return Ok(Step::Done(Outcome::Answer(shared)));
             } else {
                 let skip = (*position - state.start) as usize;
                 Seen::Changes(state.changes.iter().skip(skip).cloned().collect(), state.head)
@@ -127,7 +129,9 @@ impl Wait<'_> {
         let complete = batch.push_changes(self.shape, self.schema.as_str(), changes.iter().map(Arc::as_ref));
         if batch.has_changes() {
             let offset = Offset::Log(if complete { head } else { batch.scanned });
-            return Ok(Step::Done(Outcome::Answer(batch.finish(offset, complete))));
+            let answer = batch.finish(offset, complete);
+            tail.share_answer(self.shape.handle(), *position, head, &answer);
+            return Ok(Step::Done(Outcome::Answer(answer)));
         }
         *position = head;
         Ok(Step::Wait)

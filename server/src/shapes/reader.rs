@@ -32,6 +32,37 @@ pub async fn head(conn: &mut PgConnection, schema: &SchemaName) -> Result<i64, A
 
 type LogRow = (i64, String, String, String, Value, Option<Value>);
 
+/// The head and up to `limit` changes after `after` up to it, in one
+/// statement (one snapshot, one round trip): what a tail reads on a wake-up.
+pub async fn log_to_head(
+    db: impl sqlx::PgExecutor<'_>,
+    schema: &SchemaName,
+    after: i64,
+    limit: i64,
+) -> Result<(i64, Vec<LogChange>), AppError> {
+    type Row = (i64, Option<i64>, Option<String>, Option<String>, Option<String>, Option<Value>, Option<Value>);
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "WITH h AS (SELECT position AS head FROM {0}.change_head)
+         SELECT h.head, c.position, c.txid::text, c.op, c.relation, c.value, c.old_value
+         FROM h LEFT JOIN {0}.changes c ON c.position > $1 AND c.position <= h.head
+         ORDER BY c.position LIMIT $2",
+        schema.ident()
+    ))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await?;
+    let head = rows.first().map_or(after, |row| row.0);
+    let changes = rows
+        .into_iter()
+        .filter_map(|(_, position, txid, op, relation, value, old)| {
+            Some((position?, txid?, op?, relation?, value?, old))
+        })
+        .map(log_change)
+        .collect::<Result<_, _>>()?;
+    Ok((head, changes))
+}
+
 /// Up to `limit` logged changes after position `after` (of one table, or all).
 pub async fn log_after(
     conn: &mut PgConnection,
