@@ -29,22 +29,30 @@ async fn main() {
         .collect();
     let writes: usize = std::env::var("FANOUT_WRITES").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
     println!("fan-out latency, {writes} writes 100 ms apart per row (ms)");
-    println!("{:>8} {:>8} {:>8} {:>8} {:>9} {:>8}", "clients", "p50", "p99", "max", "received", "errors");
+    println!(
+        "{:>8} {:>8} {:>8} {:>8} {:>14} {:>7} {:>11} {:>11}",
+        "clients", "p50", "p99", "max", "received", "errors", "server µs", "bench µs"
+    );
     let floor = floor(writes).await;
-    println!("{:>8} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>8}", "floor", floor.0, floor.1, floor.2, writes, 0);
+    println!("{:>8} {:>8.2} {:>8.2} {:>8.2} {:>14} {:>7}", "floor", floor.0, floor.1, floor.2, writes, 0);
     for n in sizes {
-        let (mut latencies, errors, expected) = run(n, writes).await;
+        let run = run(n, writes).await;
+        let mut latencies = run.latencies;
         latencies.sort_by(|a, b| a.total_cmp(b));
+        let per_delivery = |seconds: f64| seconds * 1e6 / latencies.len().max(1) as f64;
         println!(
-            "{:>8} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>8}",
+            "{:>8} {:>8.2} {:>8.2} {:>8.2} {:>14} {:>7} {:>11.0} {:>11.0}",
             n,
             percentile(&latencies, 50.0),
             percentile(&latencies, 99.0),
             latencies.last().copied().unwrap_or(f64::NAN),
-            format!("{}/{}", latencies.len(), expected),
-            errors
+            format!("{}/{}", latencies.len(), run.expected),
+            run.errors,
+            per_delivery(run.server_cpu),
+            per_delivery(run.bench_cpu),
         );
     }
+    println!("server µs / bench µs: CPU time per delivered change during the writes, in the server and in this load generator");
 }
 
 /// INSERT + NOTIFY committed, seen by LISTEN: p50, p99, max in ms.
@@ -73,8 +81,17 @@ async fn floor(writes: usize) -> (f64, f64, f64) {
     result
 }
 
-/// Latencies (ms) of every receipt, transport errors, receipts expected.
-async fn run(n: usize, writes: usize) -> (Vec<f64>, usize, usize) {
+struct Run {
+    /// Milliseconds from send to receipt, every receipt.
+    latencies: Vec<f64>,
+    errors: usize,
+    expected: usize,
+    /// CPU seconds used while the writes were delivered.
+    server_cpu: f64,
+    bench_cpu: f64,
+}
+
+async fn run(n: usize, writes: usize) -> Run {
     let bench =
         Bench::start(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "20"), ("COURTYARD_DATABASE_MAX_CONNECTIONS", "10")])
             .await;
@@ -100,6 +117,7 @@ async fn run(n: usize, writes: usize) -> (Vec<f64>, usize, usize) {
     while ready.load(Ordering::SeqCst) < n && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (server_cpu, bench_cpu) = (bench.server_cpu_seconds(), harness::cpu_seconds("/proc/self/stat"));
     let mut sent = Vec::with_capacity(writes);
     for seq in 0..writes {
         let id = uuid::Uuid::new_v4();
@@ -116,6 +134,8 @@ async fn run(n: usize, writes: usize) -> (Vec<f64>, usize, usize) {
     while Instant::now() < grace && receipts.iter().any(|r| r.lock().unwrap().last().is_some_and(Option::is_none)) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let (server_cpu, bench_cpu) =
+        (bench.server_cpu_seconds() - server_cpu, harness::cpu_seconds("/proc/self/stat") - bench_cpu);
     stop.store(true, Ordering::SeqCst);
     for task in tasks {
         task.abort();
@@ -129,7 +149,7 @@ async fn run(n: usize, writes: usize) -> (Vec<f64>, usize, usize) {
         }
     }
     bench.stop().await;
-    (latencies, errors.load(Ordering::SeqCst), n * writes)
+    Run { latencies, errors: errors.load(Ordering::SeqCst), expected: n * writes, server_cpu, bench_cpu }
 }
 
 struct Follower {

@@ -99,6 +99,15 @@ impl Bench {
         response.map(|r| r.status()).unwrap_or(reqwest::StatusCode::SERVICE_UNAVAILABLE)
     }
 
+    pub fn pid(&self) -> u32 {
+        self.server.id()
+    }
+
+    /// CPU seconds (user + system) the server process has used so far.
+    pub fn server_cpu_seconds(&self) -> f64 {
+        cpu_seconds(&format!("/proc/{}/stat", self.server.id()))
+    }
+
     /// The server process's resident memory now and at its peak, in KiB.
     pub fn server_memory_kib(&self) -> (u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.server.id())).unwrap_or_default();
@@ -132,6 +141,16 @@ impl Bench {
                 .await;
         }
     }
+}
+
+/// CPU seconds (user + system) of a process from its `/proc/<pid>/stat`.
+pub fn cpu_seconds(stat_path: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after ')'.
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks: f64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
+    ticks / 100.0 // USER_HZ
 }
 
 /// The `p`-th percentile (0..=100) of sorted values.

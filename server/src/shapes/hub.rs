@@ -50,12 +50,15 @@ pub struct TailState {
     pub schema_epoch: u64,
 }
 
+/// The head they were built at, and answers by (shape handle, offset).
+type SharedAnswers = (i64, HashMap<(String, i64), Answer>);
+
 pub struct Tail {
     schema: SchemaName,
     /// Answers built from this tail, shared by every waiter asking the same
     /// (shape handle, offset) at the same head: one serialisation per change
     /// and shape, however many clients follow it.
-    answers: Mutex<(i64, HashMap<(String, i64), Answer>)>,
+    answers: Mutex<SharedAnswers>,
     state: RwLock<TailState>,
     /// Ticks on every update of `state`.
     updated: watch::Sender<u64>,

@@ -1,0 +1,55 @@
+//! The write path: mutations/s through `/api/mutate` in batches of 1 and
+//! of 100, and what change capture costs: the same batches of 100 with the
+//! capture trigger disabled, as a ratio. `cargo bench -p server --bench write_path`.
+
+mod harness;
+
+use harness::{median, Bench};
+use serde_json::{json, Value};
+use std::time::Instant;
+
+const MUTATIONS: usize = 2_000;
+const ROUNDS: usize = 3;
+
+#[tokio::main]
+async fn main() {
+    let bench = Bench::start(&[]).await;
+    println!("write path: {MUTATIONS} announcement.create per run, median of {ROUNDS} runs, one writer");
+    println!("{:>22} {:>14}", "run", "mutations/s");
+    let single = rate(&bench, 1).await;
+    println!("{:>22} {:>14.0}", "batches of 1", single);
+    let captured = rate(&bench, 100).await;
+    println!("{:>22} {:>14.0}", "batches of 100", captured);
+    let table = format!("\"{}\".announcements", bench.schema);
+    sqlx::query(&format!("ALTER TABLE {table} DISABLE TRIGGER capture_change")).execute(&bench.db).await.unwrap();
+    let bare = rate(&bench, 100).await;
+    sqlx::query(&format!("ALTER TABLE {table} ENABLE TRIGGER capture_change")).execute(&bench.db).await.unwrap();
+    println!("{:>22} {:>14.0}", "100, capture off", bare);
+    println!("capture cost (time with / without, batches of 100): {:.2}", bare / captured);
+    bench.stop().await;
+}
+
+/// Median mutations per second for `MUTATIONS` creates in batches of `size`.
+async fn rate(bench: &Bench, size: usize) -> f64 {
+    let mut rates = Vec::new();
+    for _ in 0..ROUNDS {
+        let batches: Vec<Value> = (0..MUTATIONS / size)
+            .map(|_| {
+                Value::Array(
+                    (0..size)
+                        .map(|_| {
+                            json!({"id": uuid::Uuid::new_v4(), "name": "announcement.create",
+                            "args": {"id": uuid::Uuid::new_v4(), "title": "bench", "body": "write path"}})
+                        })
+                        .collect(),
+                )
+            })
+            .collect();
+        let started = Instant::now();
+        for batch in batches {
+            assert!(bench.mutate(batch).await.is_success());
+        }
+        rates.push(MUTATIONS as f64 / started.elapsed().as_secs_f64());
+    }
+    median(&mut rates)
+}
