@@ -126,3 +126,32 @@ test("a removed member's browser drops the group's data", async ({ browser }) =>
   await expect(bo.getByRole('alert')).toContainText('no longer a member', { timeout: 30_000 });
   expect(await stored()).toBe(0);
 });
+
+test('writes made while the server is down (the browser online) are sent when it is back', async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const slug = await groupWith(ann, []);
+  await ann.goto(`/g/${slug}/announcements`);
+  await synced(ann);
+  // The server stops answering: every request to it fails, the browser stays online.
+  const down = async (route: import('@playwright/test').Route) => route.abort('connectionrefused');
+  await ann.route('**/api/**', down);
+  await ann.route('**/g/*/v1/**', down);
+  await ann.getByLabel('Title').fill('Written while the server was down');
+  await ann.getByLabel('Text').fill('x');
+  await ann.getByRole('button', { name: 'Post' }).click();
+  await expect(ann.getByRole('region', { name: 'Notice board' }).locator('.badge.pending')).toHaveCount(1);
+  await expect(syncStatus(ann)).toHaveAttribute('data-online', 'false', { timeout: 20_000 });
+  await ann.unroute('**/api/**', down);
+  await ann.unroute('**/g/*/v1/**', down);
+  // No online event this time: the retry pause ends on its own.
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '0', { timeout: 40_000 });
+  await expect(ann.getByRole('region', { name: 'Notice board' }).locator('.badge.pending')).toHaveCount(0, { timeout: 20_000 });
+  const db = await database();
+  try {
+    const { rows } = await db.query('SELECT schema_name FROM groups WHERE slug = $1', [slug]);
+    const found = await db.query(`SELECT count(*)::int AS n FROM "${rows[0].schema_name}".announcements`);
+    expect(found.rows[0].n).toBe(1);
+  } finally {
+    await db.end();
+  }
+});
