@@ -37,10 +37,20 @@ impl Batch {
     }
 
     pub fn push(&mut self, message: &Value) {
+        self.separate();
+        serde_json::to_writer(&mut self.body, message).expect("a JSON value serialises");
+    }
+
+    /// A message already serialised (snapshot rows come from Postgres so).
+    pub fn push_raw(&mut self, message: &str) {
+        self.separate();
+        self.body.extend_from_slice(message.as_bytes());
+    }
+
+    fn separate(&mut self) {
         if self.messages > 0 {
             self.body.push(b',');
         }
-        serde_json::to_writer(&mut self.body, message).expect("a JSON value serialises");
         self.messages += 1;
     }
 

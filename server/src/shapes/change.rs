@@ -54,12 +54,6 @@ pub fn message_key(schema: &str, table: &str, pk: Option<&str>) -> String {
 }
 
 impl Shape {
-    /// The message a snapshot row gives.
-    pub fn snapshot_message(&self, schema: &str, row: &Values) -> Value {
-        let key = message_key(schema, &self.table().name, row.get(&self.table().pk).and_then(Value::as_str));
-        json!({ "key": key, "value": self.project(row, None), "headers": { "operation": "insert" } })
-    }
-
     /// The message a logged change gives this shape, if any: a row moving
     /// into the `where` is an insert, one moving out a delete; an update
     /// that changes none of the shape's columns gives nothing.

@@ -45,8 +45,8 @@ pub async fn fetch(
     // The snapshot as of `at`, page by page, until done or full.
     while let Some(cursor) = after {
         let rows = reader::snapshot_rows(&mut tx, schema, shape, at, cursor, PAGE).await?;
-        for (key, row) in &rows {
-            batch.push(&shape.snapshot_message(schema.as_str(), row));
+        for (key, message) in &rows {
+            batch.push_raw(message);
             if batch.is_full() {
                 return Ok(Fetched::Answer(batch.finish(Offset::Snapshot { at, after: *key }, false)));
             }

@@ -3,7 +3,7 @@
 //! after it are one consistent view.
 
 use super::{
-    change::{LogChange, Op, Values},
+    change::{message_key, LogChange, Op},
     shape::Shape,
 };
 use app::{backend::SchemaName, error::AppError};
@@ -105,7 +105,9 @@ fn log_change((position, txid, op, relation, value, old_value): LogRow) -> Resul
 }
 
 /// Up to `limit` rows of the shape as they were at log position `at`, after
-/// primary key `after`, by primary key. Rows changed since `at` are put back
+/// primary key `after`, by primary key, each as its finished change message
+/// (JSON text built by Postgres: the key, the shape's columns as text, the
+/// insert header), ready to copy into an answer. Rows changed since `at` are put back
 /// as they were then, from the log: a row's first change after `at` holds
 /// its earlier state (none for an insert).
 pub async fn snapshot_rows(
@@ -115,7 +117,7 @@ pub async fn snapshot_rows(
     at: i64,
     after: Option<Uuid>,
     limit: i64,
-) -> Result<Vec<(Uuid, Values)>, AppError> {
+) -> Result<Vec<(Uuid, String)>, AppError> {
     let table = shape.table();
     let touched: Vec<(String, Option<Value>)> = sqlx::query_as(&format!(
         "SELECT DISTINCT ON (key) key,
@@ -142,8 +144,8 @@ pub async fn snapshot_rows(
               UNION ALL
               SELECT r.* FROM jsonb_array_elements(${}::jsonb) p
                    CROSS JOIN LATERAL jsonb_populate_record(NULL::{qualified}, p) r)",
-            n + 3,
-            n + 4
+            n + 5,
+            n + 6
         )
     };
     // The cursor is always bound (NULL from the start) so the numbering holds.
@@ -151,30 +153,30 @@ pub async fn snapshot_rows(
         Some(_) => format!("AND t.{pk} > ${}::uuid", n + 1),
         None => format!("AND ${}::uuid IS NULL", n + 1),
     };
+    // Electric's key: the prefix, then the primary key with `"` and `/` doubled.
     let sql = format!(
-        "SELECT s.{pk}, public.hstore_to_jsonb(public.hstore(s::{qualified})) FROM (
-             SELECT t.* FROM {source} t WHERE ({filter}) {cursor} ORDER BY t.{pk} LIMIT ${}
-         ) s ORDER BY s.{pk}",
-        n + 2
+        "SELECT s.{pk}, json_build_object(
+             'key', ${prefix} || replace(replace(s.{pk}::text, '\"', '\"\"'), '/', '//') || '\"',
+             'value', public.hstore_to_json(public.slice(public.hstore(s::{qualified}), ${columns}::text[])),
+             'headers', json_build_object('operation', 'insert'))::text
+         FROM (SELECT t.* FROM {source} t WHERE ({filter}) {cursor} ORDER BY t.{pk} LIMIT ${limit}) s
+         ORDER BY s.{pk}",
+        limit = n + 2,
+        prefix = n + 3,
+        columns = n + 4,
     );
-    let mut query = sqlx::query_as::<_, (Uuid, Value)>(&sql);
+    let key_prefix = message_key(schema.as_str(), &table.name, None).trim_end_matches('_').to_owned() + "\"";
+    let mut query = sqlx::query_as::<_, (Uuid, String)>(&sql);
     for bind in &binds {
         query = query.bind(bind);
     }
-    query = query.bind(after).bind(limit);
+    query = query.bind(after).bind(limit).bind(key_prefix).bind(shape.columns());
     if !touched.is_empty() {
         let keys: Vec<Uuid> = touched.iter().filter_map(|(key, _)| key.parse().ok()).collect();
         let priors: Vec<Value> = touched.into_iter().filter_map(|(_, prior)| prior).collect();
         query = query.bind(keys).bind(Value::Array(priors));
     }
-    let rows = query.fetch_all(conn).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(key, value)| match value {
-            Value::Object(map) => (key, map),
-            _ => (key, Values::new()),
-        })
-        .collect())
+    Ok(query.fetch_all(conn).await?)
 }
 
 fn quote(ident: &str) -> String {
