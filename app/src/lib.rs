@@ -1,6 +1,10 @@
 //! Courtyard's Leptos app, compiled twice: with `ssr` into the server and
 //! with `hydrate` into the browser's WASM.
 
+// Release builds keep Leptos' full view types (debug builds erase them with
+// `--cfg erase_components`); the group pages' nesting needs more depth.
+#![recursion_limit = "256"]
+
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod components;
