@@ -1,10 +1,10 @@
 # Release image of the Courtyard server and its site (used by docker-compose.yml).
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends binaryen postgresql-client \
+RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm postgresql-client \
  && rustup toolchain install nightly --profile minimal
 WORKDIR /src
 COPY . .
-RUN scripts/setup && cargo leptos build --release
+RUN scripts/setup && PATH="/src/target/tools/binaryen/node_modules/.bin:$PATH" cargo leptos build --release
 
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates && rm -rf /var/lib/apt/lists/*

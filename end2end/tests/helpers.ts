@@ -75,10 +75,15 @@ export function storedRows(page: Page): Promise<number> {
     () =>
       new Promise<number>((resolve, reject) => {
         const open = indexedDB.open('courtyard');
-        open.onerror = () => reject(open.error);
+        // Not there yet: do not create it (an empty database would lack the app's stores).
+        open.onupgradeneeded = () => open.transaction?.abort();
+        open.onerror = () => resolve(0);
         open.onsuccess = () => {
-          const count = open.result.transaction('rows').objectStore('rows').count();
-          count.onsuccess = () => resolve(count.result);
+          const db = open.result;
+          if (!db.objectStoreNames.contains('rows')) return (db.close(), resolve(0));
+          const count = db.transaction('rows').objectStore('rows').count();
+          count.onsuccess = () => (db.close(), resolve(count.result));
+          count.onerror = () => (db.close(), reject(count.error));
         };
       }),
   );
