@@ -88,3 +88,20 @@ export function storedRows(page: Page): Promise<number> {
       }),
   );
 }
+
+/** Puts `count` notices on a group's board straight into Postgres, newest
+ * first by number ("notice 1" is the newest). */
+export async function seedNotices(slug: string, count: number) {
+  const db = await database();
+  try {
+    const { rows } = await db.query('SELECT schema_name FROM groups WHERE slug = $1', [slug]);
+    await db.query(
+      `INSERT INTO "${rows[0].schema_name}".announcements (id, author_id, title, body, created_at)
+       SELECT gen_random_uuid(), gen_random_uuid(), 'notice ' || i, repeat('text ', 20), now() - i * interval '1 minute'
+       FROM generate_series(1, $1) i`,
+      [count],
+    );
+  } finally {
+    await db.end();
+  }
+}

@@ -4,6 +4,7 @@ mod compose;
 mod form;
 mod header;
 mod mutation;
+mod paging;
 mod sync_status;
 mod time;
 
@@ -11,5 +12,6 @@ pub use compose::ComposeForm;
 pub use form::{field_error, last_error, Field, FormError};
 pub use header::{Header, MeResource};
 pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};
+pub use paging::{Paging, ShowMore};
 pub use sync_status::{PendingBadge, SyncNotices, SyncStatus};
 pub use time::{provide_zone, use_zone, Time, Zone};

@@ -21,6 +21,7 @@ pub fn SyncStatus(sync: SyncUi) -> impl IntoView {
             aria-label="Sync"
             data-online=move || sync.online.get().to_string()
             data-waiting=move || sync.waiting.get().to_string()
+            data-local=move || sync.local.get().to_string()
         >
             <span class="sync-dot" />
             {state}

@@ -12,6 +12,10 @@ use uuid::Uuid;
 /// The tables a group syncs, in the order they are followed.
 pub const TABLES: [&str; 6] = ["members", "announcements", "requests", "request_comments", "resources", "bookings"];
 
+/// The rows a batch of changes leaves behind: each primary key it touches,
+/// with its new row (`None`: deleted).
+pub type Settled = BTreeMap<String, Option<Row>>;
+
 /// Table → its rows by primary key.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LocalRows {
@@ -23,16 +27,41 @@ impl LocalRows {
         self.tables.entry(table.to_owned()).or_default()
     }
 
+    /// What `changes` make of this table's rows, reading only the rows they
+    /// touch (a batch costs its own size, not the table's).
+    pub fn settle(&self, table: &str, changes: &[Change]) -> Settled {
+        let current = self.tables.get(table);
+        let mut touched: RowSet = changes
+            .iter()
+            .filter_map(|c| current.and_then(|rows| rows.get(&c.pk)).map(|row| (c.pk.clone(), row.clone())))
+            .collect();
+        apply(&mut touched, changes);
+        let keys: BTreeSet<&String> = changes.iter().map(|c| &c.pk).collect();
+        keys.into_iter().map(|pk| (pk.clone(), touched.remove(pk))).collect()
+    }
+
+    /// Takes a settled batch in.
+    pub fn absorb(&mut self, table: &str, settled: Settled) {
+        let rows = self.table_mut(table);
+        for (pk, row) in settled {
+            match row {
+                Some(row) => rows.insert(pk, row),
+                None => rows.remove(&pk),
+            };
+        }
+    }
+
     /// The pages' view: these rows with `pending` changes (table, change)
     /// applied on top; also the ids those changes touch.
     pub fn view(&self, group: GroupSummary, me: Uuid, pending: &[(String, Change)]) -> (GroupData, BTreeSet<String>) {
-        let mut rows = self.clone();
-        let mut touched = BTreeSet::new();
+        let mut overlay: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
         for (table, change) in pending {
-            apply(rows.table_mut(table), std::slice::from_ref(change));
-            touched.insert(change.pk.clone());
+            overlay.entry(table.as_str()).or_default().push(change.clone());
         }
-        let mut members: Vec<crate::model::MemberInfo> = rows.typed("members");
+        let overlay: BTreeMap<&str, Settled> =
+            overlay.into_iter().map(|(table, changes)| (table, self.settle(table, &changes))).collect();
+        let touched = pending.iter().map(|(_, change)| change.pk.clone()).collect();
+        let mut members: Vec<crate::model::MemberInfo> = self.typed("members", &overlay);
         // The directory's order, as the server sends it.
         members.sort_by(|a, b| {
             a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()).then(a.user_id.cmp(&b.user_id))
@@ -41,20 +70,35 @@ impl LocalRows {
             group,
             me,
             members,
-            announcements: rows.typed("announcements"),
-            requests: rows.typed("requests"),
-            comments: rows.typed("request_comments"),
-            resources: rows.typed("resources"),
-            bookings: rows.typed("bookings"),
+            announcements: self.typed("announcements", &overlay),
+            requests: self.typed("requests", &overlay),
+            comments: self.typed("request_comments", &overlay),
+            resources: self.typed("resources", &overlay),
+            bookings: self.typed("bookings", &overlay),
         };
         (data, touched)
     }
 
-    /// A table's rows as model types; a row that does not read (a half-known
-    /// row, say) is left out rather than shown wrong.
-    fn typed<T: DeserializeOwned>(&self, table: &str) -> Vec<T> {
-        let Some(rows) = self.tables.get(table) else { return Vec::new() };
-        rows.values().filter_map(|row| serde_json::from_value(Value::Object(typed_row(row))).ok()).collect()
+    /// A table's rows (with `overlay` over them) as model types, in key
+    /// order; a row that does not read (a half-known row, say) is left out
+    /// rather than shown wrong.
+    fn typed<T: DeserializeOwned>(&self, table: &str, overlay: &BTreeMap<&str, Settled>) -> Vec<T> {
+        let empty = RowSet::new();
+        let base = self.tables.get(table).unwrap_or(&empty);
+        let read = |row: &Row| serde_json::from_value(Value::Object(typed_row(row))).ok();
+        match overlay.get(table) {
+            None => base.values().filter_map(read).collect(),
+            Some(overlay) => {
+                let mut rows: BTreeMap<&str, &Row> = base.iter().map(|(pk, row)| (pk.as_str(), row)).collect();
+                for (pk, row) in overlay {
+                    match row {
+                        Some(row) => rows.insert(pk, row),
+                        None => rows.remove(pk.as_str()),
+                    };
+                }
+                rows.into_values().filter_map(read).collect()
+            }
+        }
     }
 }
 
@@ -92,7 +136,7 @@ pub fn pg_timestamp(time: chrono::DateTime<chrono::Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Role;
+    use crate::{model::Role, sync::protocol::Operation};
     use serde_json::json;
 
     fn row(value: Value) -> Row {
@@ -124,6 +168,36 @@ mod tests {
         assert_eq!(notice.created_at.to_rfc3339(), "2026-01-07T09:00:00.123456+00:00");
         assert_eq!(data.members[0].role, Role::Admin);
         assert!(data.requests.is_empty());
+    }
+
+    #[test]
+    fn a_settled_batch_equals_the_batch_applied_to_the_whole_table() {
+        let mut local = LocalRows::default();
+        for i in 0..5 {
+            local.table_mut("t").insert(i.to_string(), row(json!({"id": i.to_string(), "n": "0"})));
+        }
+        let change = |operation, pk: &str, n: &str| Change {
+            operation,
+            pk: pk.into(),
+            value: row(json!({"id": pk, "n": n})),
+            txids: vec![],
+        };
+        let changes = [
+            change(Operation::Update, "1", "1"),
+            change(Operation::Delete, "2", ""),
+            change(Operation::Insert, "2", "2"),
+            change(Operation::Delete, "3", ""),
+            change(Operation::Insert, "9", "9"),
+            change(Operation::Delete, "9", ""),
+            change(Operation::Update, "1", "11"),
+        ];
+        let mut whole = local.tables["t"].clone();
+        apply(&mut whole, &changes);
+        let settled = local.settle("t", &changes);
+        assert_eq!(settled.len(), 4, "each touched key once");
+        assert_eq!(settled["9"], None);
+        local.absorb("t", settled);
+        assert_eq!(local.tables["t"], whole);
     }
 
     #[test]

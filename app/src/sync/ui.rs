@@ -21,6 +21,9 @@ pub struct SyncUi {
     pub rejections: RwSignal<Vec<Rejection>>,
     /// Ids of rows that show queued writes.
     pub pending_ids: RwSignal<BTreeSet<String>>,
+    /// The pages show this browser's copy of the group (not the server's
+    /// rendering any more).
+    pub local: RwSignal<bool>,
     /// The membership ended: the group's local data was wiped.
     pub gone: RwSignal<bool>,
     /// Set once the engine runs (browser only).
@@ -35,6 +38,7 @@ impl SyncUi {
             last_synced: RwSignal::new(None),
             rejections: RwSignal::new(Vec::new()),
             pending_ids: RwSignal::new(BTreeSet::new()),
+            local: RwSignal::new(false),
             gone: RwSignal::new(false),
             queue: StoredValue::new(None),
         }

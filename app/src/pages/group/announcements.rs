@@ -2,7 +2,7 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, use_mutation, ComposeForm, FormError, PendingBadge, Time},
+    components::{action_error, use_mutation, ComposeForm, FormError, Paging, PendingBadge, ShowMore, Time},
     model::{
         mutation::{AnnouncementCreate, AnnouncementPin, AnnouncementUpdate, ById},
         Announcement, Mutation, Role,
@@ -15,20 +15,26 @@ use uuid::Uuid;
 pub fn AnnouncementsPage() -> impl IntoView {
     let group = use_group();
     let controls = use_mutation();
+    let paging = Paging::new();
+    // Keyed by content: a notice that did not change keeps its DOM (and an
+    // open edit form) while others come and go.
     let board = move || {
-        group.data.with(|d| {
-            d.board()
-                .into_iter()
-                .map(|a| view! { <Notice notice=a.clone() author=d.member_name(a.author_id) controls /> })
-                .collect_view()
-        })
+        group.data.with(|d| paging.take(d.board()).map(|a| (a.clone(), d.member_name(a.author_id))).collect::<Vec<_>>())
     };
+    let total = Signal::derive(move || group.data.with(|d| d.announcements.len()));
     view! {
         <PostNotice />
         <section class="card" aria-labelledby="board-heading">
             <h2 id="board-heading">"Notice board"</h2>
             <FormError error=action_error(controls) />
-            <ul class="list" data-empty="No notices yet.">{board}</ul>
+            <ul class="list" data-empty="No notices yet.">
+                <For
+                    each=board
+                    key=|entry| entry.clone()
+                    children=move |(notice, author)| view! { <Notice notice author controls /> }
+                />
+            </ul>
+            <ShowMore paging total />
         </section>
     }
 }

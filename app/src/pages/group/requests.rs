@@ -2,7 +2,7 @@
 
 use super::use_group;
 use crate::{
-    components::{ComposeForm, PendingBadge, Time},
+    components::{ComposeForm, Paging, PendingBadge, ShowMore, Time},
     model::{mutation::RequestCreate, Mutation, RequestStatus},
 };
 use leptos::prelude::*;
@@ -11,11 +11,11 @@ use uuid::Uuid;
 #[component]
 pub fn RequestsPage() -> impl IntoView {
     let group = use_group();
-    let list = move |status: RequestStatus| {
+    let list = move |status: RequestStatus, paging: Paging| {
         move || {
             group.data.with(|d| {
-                d.requests_by_status(&[status])
-                    .into_iter()
+                paging
+                    .take(d.requests_by_status(&[status]))
                     .map(|r| {
                         view! {
                             <li>
@@ -33,10 +33,13 @@ pub fn RequestsPage() -> impl IntoView {
         <NewRequest />
         {RequestStatus::ALL.into_iter().map(|status| {
             let (heading, labelled_by) = (format!("requests-{}", status.as_str()), format!("requests-{}", status.as_str()));
+            let paging = Paging::new();
+            let total = Signal::derive(move || group.data.with(|d| d.requests_by_status(&[status]).len()));
             view! {
                 <section class="card" aria-labelledby=labelled_by>
                     <h2 id=heading>{status.label()}</h2>
-                    <ul class="list" data-empty="None.">{list(status)}</ul>
+                    <ul class="list" data-empty="None.">{list(status, paging)}</ul>
+                    <ShowMore paging total />
                 </section>
             }
         }).collect_view()}

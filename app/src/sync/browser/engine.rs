@@ -221,6 +221,9 @@ impl Engine {
         if self.data.with_untracked(|d| *d != view) {
             self.data.set(view);
         }
+        if !self.ui.local.get_untracked() {
+            self.ui.local.set(true);
+        }
         if self.ui.pending_ids.with_untracked(|p| *p != touched) {
             self.ui.pending_ids.set(touched);
         }

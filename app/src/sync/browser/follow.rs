@@ -8,7 +8,7 @@ use super::{
 };
 use crate::sync::{
     local::TABLES,
-    protocol::{apply, backoff, Outcome, ShapeState},
+    protocol::{backoff, Outcome, ShapeState},
 };
 use chrono::Utc;
 use futures::{channel::mpsc, StreamExt};
@@ -82,10 +82,9 @@ impl Engine {
             let outcome = state.on_answer(answer.status, |h| answer.header(h), &answer.body);
             match outcome.map_err(|e| Halt::Fatal(e.to_string()))? {
                 Outcome::Apply { changes, up_to_date } => {
-                    let mut rows = self.rows.borrow().tables.get(table).cloned().unwrap_or_default();
-                    apply(&mut rows, &changes);
-                    self.store.commit(&state, &changes, &rows).await.map_err(Halt::Fatal)?;
-                    *self.rows.borrow_mut().table_mut(table) = rows;
+                    let settled = self.rows.borrow().settle(table, &changes);
+                    self.store.commit(&state, &settled).await.map_err(Halt::Fatal)?;
+                    self.rows.borrow_mut().absorb(table, settled);
                     self.shapes.borrow_mut().insert(table.to_owned(), state);
                     let txids: Vec<u64> = changes.iter().flat_map(|c| c.txids.iter().copied()).collect();
                     self.outbox.borrow_mut().seen(&txids);

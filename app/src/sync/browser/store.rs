@@ -2,12 +2,17 @@
 //! the outbox. Keys start with a scope (`<user id>/<group slug>/`), so two
 //! groups, or two people on one browser, never share a row. A batch of
 //! changes and its shape's new offset are written in one transaction.
+//!
+//! Every request of a transaction is issued before any is awaited:
+//! IndexedDB runs them in order, and one await per batch (not per row) is
+//! what keeps a 10 000-row snapshot fast (docs/performance.md).
 
 use crate::sync::{
-    local::LocalRows,
+    local::{LocalRows, Settled},
     outbox::Entry,
-    protocol::{Change, Operation, Row, RowSet, ShapeState},
+    protocol::{Row, ShapeState},
 };
+use futures::future::{try_join, try_join_all};
 use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
 use wasm_bindgen::JsValue;
 
@@ -61,10 +66,16 @@ impl Store {
 
     pub async fn load(&self) -> Result<Held> {
         let tx = self.db.transaction(&[ROWS, SHAPES, OUTBOX], TransactionMode::ReadOnly).map_err(err)?;
+        let stored = tx.store(ROWS).map_err(err)?;
+        // Keys and values of one range come in the same (key) order.
+        let (keys, values) = try_join(
+            stored.get_all_keys(Some(prefixed(&self.scope)?), None),
+            stored.get_all(Some(prefixed(&self.scope)?), None),
+        )
+        .await
+        .map_err(err)?;
         let mut rows = LocalRows::default();
-        let scanned =
-            tx.store(ROWS).map_err(err)?.scan(Some(prefixed(&self.scope)?), None, None, None).await.map_err(err)?;
-        for (key, value) in scanned {
+        for (key, value) in keys.into_iter().zip(values) {
             let (Some(key), Some(value)) = (key.as_string(), value.as_string()) else { continue };
             let Some((table, pk)) = key.strip_prefix(&self.scope).and_then(|rest| rest.split_once('/')) else {
                 continue;
@@ -81,21 +92,24 @@ impl Store {
         Ok(Held { rows, shapes, outbox })
     }
 
-    /// Applies a batch and stores the shape's new state, atomically.
-    /// `table` is the shape's rows with the changes applied.
-    pub async fn commit(&self, state: &ShapeState, changes: &[Change], table: &RowSet) -> Result<()> {
+    /// Writes a batch's rows (each touched key's new row, or its removal)
+    /// and the shape's new state, atomically.
+    pub async fn commit(&self, state: &ShapeState, settled: &Settled) -> Result<()> {
         let tx = self.db.transaction(&[ROWS, SHAPES], TransactionMode::ReadWrite).map_err(err)?;
         let rows = tx.store(ROWS).map_err(err)?;
-        for change in changes {
-            let key = self.row_key(&state.table, &change.pk);
-            match (change.operation, table.get(&change.pk)) {
-                (Operation::Delete, _) | (_, None) => rows.delete(key).await.map_err(err)?,
-                (_, Some(row)) => {
-                    let text = serde_json::to_string(row).map_err(err)?;
-                    rows.put(&JsValue::from_str(&text), Some(&key)).await.map_err(err)?;
-                }
+        let mut puts = Vec::new();
+        let mut deletes = Vec::new();
+        for (pk, row) in settled {
+            let key = self.row_key(&state.table, pk);
+            match row {
+                Some(row) => puts.push((JsValue::from_str(&serde_json::to_string(row).map_err(err)?), Some(key))),
+                None => deletes.push(key),
             }
         }
+        // Each key once, so their order does not matter.
+        try_join(rows.put_all(puts.into_iter()), try_join_all(deletes.into_iter().map(|key| rows.delete(key))))
+            .await
+            .map_err(err)?;
         self.put_shape(&tx, state).await?;
         tx.done().await.map_err(err)?;
         Ok(())
@@ -106,9 +120,7 @@ impl Store {
         let tx = self.db.transaction(&[ROWS, SHAPES], TransactionMode::ReadWrite).map_err(err)?;
         let rows = tx.store(ROWS).map_err(err)?;
         let prefix = format!("{}{}/", self.scope, state.table);
-        for key in rows.get_all_keys(Some(prefixed(&prefix)?), None).await.map_err(err)? {
-            rows.delete(key).await.map_err(err)?;
-        }
+        rows.delete(prefixed(&prefix)?.into()).await.map_err(err)?;
         self.put_shape(&tx, state).await?;
         tx.done().await.map_err(err)?;
         Ok(())
@@ -156,10 +168,7 @@ impl Store {
 async fn wipe_prefix(db: &Rexie, prefix: &str) -> Result<()> {
     let tx = db.transaction(&[ROWS, SHAPES, OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
     for name in [ROWS, SHAPES, OUTBOX] {
-        let store = tx.store(name).map_err(err)?;
-        for key in store.get_all_keys(Some(prefixed(prefix)?), None).await.map_err(err)? {
-            store.delete(key).await.map_err(err)?;
-        }
+        tx.store(name).map_err(err)?.delete(prefixed(prefix)?.into()).await.map_err(err)?;
     }
     tx.done().await.map_err(err)?;
     Ok(())
