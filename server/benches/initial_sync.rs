@@ -6,7 +6,8 @@
 mod harness;
 
 use harness::Bench;
-use serde_json::Value;
+use serde::Deserialize;
+use std::collections::HashMap;
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -90,11 +91,26 @@ async fn sync_all(bench: &Bench) -> (usize, usize) {
         handle = response.headers().get("electric-handle").map(|v| v.to_str().unwrap().to_owned());
         offset = response.headers()["electric-offset"].to_str().unwrap().to_owned();
         let body = response.bytes().await.unwrap();
-        let messages: Vec<Value> = serde_json::from_slice(&body).unwrap();
+        let messages: Vec<Message> = serde_json::from_slice(&body).unwrap();
         chunks += 1;
-        rows += messages.iter().filter(|m| m["headers"]["operation"] == "insert").count();
-        if messages.last().is_some_and(|m| m["headers"]["control"] == "up-to-date") {
+        rows +=
+            messages.iter().filter(|m| m.headers.operation.as_deref() == Some("insert") && m.value.is_some()).count();
+        if messages.last().is_some_and(|m| m.headers.control.as_deref() == Some("up-to-date")) {
             return (rows, chunks);
         }
     }
+}
+
+/// A message as a Rust client would keep it: each row a map of column to
+/// Postgres text (parsed whole, as a client must, into owned strings).
+#[derive(Deserialize)]
+struct Message {
+    headers: Headers,
+    value: Option<HashMap<String, Option<String>>>,
+}
+
+#[derive(Deserialize)]
+struct Headers {
+    operation: Option<String>,
+    control: Option<String>,
 }
