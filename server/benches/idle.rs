@@ -1,7 +1,9 @@
 //! Idle cost: N live long-polls waiting on one group (nothing changes):
 //! the server's memory per waiting connection, and the database
-//! connections in use (they should not grow with N). `cargo bench -p server
-//! --bench idle` (`IDLE_CLIENTS=10000`).
+//! connections in use (they should not grow with N). To split that memory,
+//! a fresh server first holds N bare connections that send nothing (the
+//! connection's own share). `cargo bench -p server --bench idle`
+//! (`IDLE_CLIENTS=10000`).
 
 mod harness;
 
@@ -11,6 +13,7 @@ use std::time::Duration;
 #[tokio::main]
 async fn main() {
     let n: usize = std::env::var("IDLE_CLIENTS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    bare_connections(n).await;
     let bench = Bench::start(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "120")]).await;
     // Where a live client waits: the shape's handle and head.
     let first = bench
@@ -60,5 +63,26 @@ async fn main() {
     for request in waiting {
         request.abort();
     }
+    bench.stop().await;
+}
+
+/// N accepted connections that never send a byte, on a server of their own.
+async fn bare_connections(n: usize) {
+    let bench = Bench::start(&[]).await;
+    let _ = bench.http.get(bench.url("/")).send().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (before, _) = bench.server_memory_kib();
+    let address = bench.url("").trim_start_matches("http://").trim_end_matches('/').to_owned();
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        held.push(tokio::net::TcpStream::connect(&address).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let (during, _) = bench.server_memory_kib();
+    println!(
+        "bare connections: {n} open, server RSS {before} KiB before, {during} KiB holding them: {:.1} KiB per connection",
+        during.saturating_sub(before) as f64 / n as f64
+    );
+    drop(held);
     bench.stop().await;
 }
