@@ -80,6 +80,30 @@ test('two tabs of a group share one outbox and send each write once', async ({ b
   expect(await countNotices(slug, 'From the second tab')).toBe(1);
 });
 
+test('a tab that left the group and came back sends once the sending tab closes', async ({ browser }) => {
+  const one = await person(browser, 'Ann Admin');
+  const slug = await groupWith(one, []);
+  const two = await one.context().newPage();
+  for (const page of [one, two]) {
+    await page.goto(`/g/${slug}/announcements`);
+    await synced(page);
+  }
+  // Tab two leaves the group and comes back without a reload, while tab one
+  // holds the sending lock (tab two's first request for it still waits).
+  await two.evaluate(() => ((window as unknown as { samePage: boolean }).samePage = true));
+  await two.getByRole('link', { name: 'Courtyard' }).click();
+  await expect(two.getByRole('heading', { name: 'Your groups' })).toBeVisible();
+  await two.getByRole('link', { name: `Group ${slug}` }).click();
+  await two.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Notices' }).click();
+  await synced(two);
+  expect(await two.evaluate(() => (window as unknown as { samePage?: boolean }).samePage)).toBe(true);
+
+  await one.close();
+  await post(two, 'After the first tab closed');
+  await expect(syncStatus(two)).toHaveAttribute('data-waiting', '0', { timeout: 40_000 });
+  expect(await countNotices(slug, 'After the first tab closed')).toBe(1);
+});
+
 test('signing out forgets the groups this browser holds', async ({ browser }) => {
   const ann = await person(browser, 'Ann Admin');
   const slug = await groupWith(ann, []);

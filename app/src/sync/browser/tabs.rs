@@ -14,6 +14,8 @@ use web_sys::{BroadcastChannel, MessageEvent};
 
 pub struct Tabs {
     leader: Rc<Cell<bool>>,
+    /// The page left: a lock granted from now on is given straight back.
+    left: Rc<Cell<bool>>,
     /// Resolving it gives the lock up.
     release: Rc<RefCell<Option<Function>>>,
     channel: Option<BroadcastChannel>,
@@ -25,9 +27,10 @@ impl Tabs {
     /// to the other tabs (`on_message` gets what they post).
     pub fn join(scope: &str, on_leader: impl Fn() + 'static, on_message: impl Fn(String) + 'static) -> Self {
         let leader = Rc::new(Cell::new(false));
+        let left = Rc::new(Cell::new(false));
         let release = Rc::new(RefCell::new(None));
         let name = format!("courtyard-outbox:{scope}");
-        if !request_lock(&name, leader.clone(), release.clone(), on_leader) {
+        if !request_lock(&name, leader.clone(), left.clone(), release.clone(), on_leader) {
             // No Web Locks here: this tab sends on its own.
             leader.set(true);
         }
@@ -41,7 +44,7 @@ impl Tabs {
             channel.set_onmessage(Some(handler.as_ref().unchecked_ref()));
             handler
         });
-        Self { leader, release, channel, _on_message: on_message }
+        Self { leader, left, release, channel, _on_message: on_message }
     }
 
     pub fn is_leader(&self) -> bool {
@@ -57,6 +60,7 @@ impl Tabs {
 
     /// Gives the lock and the channel up (the page leaves the group).
     pub fn leave(&self) {
+        self.left.set(true);
         if let Some(resolve) = self.release.borrow_mut().take() {
             let _ = resolve.call0(&JsValue::NULL);
         }
@@ -69,10 +73,12 @@ impl Tabs {
 }
 
 /// `navigator.locks.request(name, lock => new Promise(resolve => ...))`:
-/// held until `release` is called. False if the browser has no Web Locks.
+/// held until `release` is called, or given back at once if the page left
+/// while it waited. False if the browser has no Web Locks.
 fn request_lock(
     name: &str,
     leader: Rc<Cell<bool>>,
+    left: Rc<Cell<bool>>,
     release: Rc<RefCell<Option<Function>>>,
     on_leader: impl Fn() + 'static,
 ) -> bool {
@@ -82,6 +88,10 @@ fn request_lock(
         return false;
     };
     let granted = Closure::once_into_js(move |_lock: JsValue| -> Promise {
+        if left.get() {
+            // A later visit of this group asks for the lock anew.
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
         leader.set(true);
         on_leader();
         Promise::new(&mut |resolve, _reject| {
