@@ -111,15 +111,15 @@ mod ssr {
             if let Some(db) = error.as_database_error() {
                 // Connection exceptions, and the server shutting down or starting.
                 let code = db.code().unwrap_or_default();
-                if code.starts_with("08") || code.starts_with("57P") {
-                    tracing::warn!(%error, "database unavailable");
-                    return Self::Unavailable;
-                }
-                match db.code().as_deref() {
+                match code.as_ref() {
+                    code if code.starts_with("08") || code.starts_with("57P") => {
+                        tracing::warn!(%error, "database unavailable");
+                        return Self::Unavailable;
+                    }
                     // unique_violation
-                    Some("23505") => return Self::Conflict("that already exists".into()),
+                    "23505" => return Self::Conflict("that already exists".into()),
                     // exclusion_violation
-                    Some("23P01") => return Self::Conflict("that conflicts with another entry".into()),
+                    "23P01" => return Self::Conflict("that conflicts with another entry".into()),
                     _ => {}
                 }
             }

@@ -16,14 +16,7 @@ async fn main() {
     bare_connections(n).await;
     let bench = Bench::start(&[("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "120")]).await;
     // Where a live client waits: the shape's handle and head.
-    let first = bench
-        .http
-        .get(bench.shape_url())
-        .header("authorization", &bench.bearer)
-        .query(&[("table", "announcements"), ("offset", "-1")])
-        .send()
-        .await
-        .unwrap();
+    let first = bench.shape_get(&[("table", "announcements"), ("offset", "-1")]).send().await.unwrap();
     let handle = first.headers()["electric-handle"].to_str().unwrap().to_owned();
     let offset = first.headers()["electric-offset"].to_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -32,13 +32,7 @@ async fn main() {
         .await
         .unwrap();
         // Warm the server (a first request), then measure.
-        let _ = bench
-            .http
-            .get(bench.shape_url())
-            .header("authorization", &bench.bearer)
-            .query(&[("table", "resources"), ("offset", "-1")])
-            .send()
-            .await;
+        let _ = bench.shape_get(&[("table", "resources"), ("offset", "-1")]).send().await;
         let (before, _) = bench.server_memory_kib();
         let peak = Arc::new(AtomicU64::new(before));
         let done = Arc::new(AtomicBool::new(false));
@@ -79,14 +73,7 @@ async fn sync_all(bench: &Bench) -> (usize, usize) {
         if let Some(handle) = &handle {
             query.push(("handle", handle.clone()));
         }
-        let response = bench
-            .http
-            .get(bench.shape_url())
-            .header("authorization", &bench.bearer)
-            .query(&query)
-            .send()
-            .await
-            .unwrap();
+        let response = bench.shape_get(&query).send().await.unwrap();
         assert!(response.status().is_success());
         handle = response.headers().get("electric-handle").map(|v| v.to_str().unwrap().to_owned());
         offset = response.headers()["electric-offset"].to_str().unwrap().to_owned();

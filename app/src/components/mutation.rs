@@ -18,15 +18,14 @@ pub fn use_mutation() -> Action<Mutation, Result<(), AppError>> {
     let group = expect_context::<GroupContext>();
     Action::new(move |mutation: &Mutation| {
         let queue = group.sync.queue.get_value();
-        let request = MutateRequest {
-            group: group.slug.get_untracked(),
-            mutations: vec![MutationEnvelope::new(uuid::Uuid::new_v4(), mutation)],
-        };
+        let slug = group.slug.get_untracked();
         let mutation = mutation.clone();
         async move {
             if let Some(queue) = queue {
                 return queue.send(mutation).await.map_err(AppError::BadRequest);
             }
+            let request =
+                MutateRequest { group: slug, mutations: vec![MutationEnvelope::new(uuid::Uuid::new_v4(), &mutation)] };
             let response = mutate(request).await?;
             group.reload().await;
             match response.results.into_iter().next() {

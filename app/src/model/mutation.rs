@@ -55,9 +55,7 @@ impl Mutation {
         "booking.cancel",
         "member.update_profile",
     ];
-}
 
-impl Mutation {
     /// What the resident was doing, for messages ("Your booking was refused").
     pub fn what(&self) -> &'static str {
         match self {

@@ -91,6 +91,11 @@ impl Bench {
         self.url(&format!("/g/{}/v1/shape", self.slug))
     }
 
+    /// A shape request with this bench's bearer token.
+    pub fn shape_get<Q: serde::Serialize + ?Sized>(&self, query: &Q) -> reqwest::RequestBuilder {
+        self.http.get(self.shape_url()).header("authorization", &self.bearer).query(query)
+    }
+
     /// One mutation through `/api/mutate`.
     pub async fn mutate(&self, mutations: Value) -> reqwest::StatusCode {
         let body = json!({"group": self.slug, "mutations": mutations});

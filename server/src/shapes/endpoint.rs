@@ -31,7 +31,8 @@ pub async fn shape(
     // Who asks comes first: a stranger learns nothing from parameter errors.
     // Live requests (the fan-out's hot path) may use the access cache.
     let live = pairs.iter().any(|(k, v)| k == "live" && v == "true");
-    let member = match member(&shapes, &headers, &slug, live).await {
+    let token = auth::session::token_from_headers(&headers);
+    let member = match member(&shapes, &headers, token.as_deref(), &slug, live).await {
         Ok(member) => member,
         Err(error) => return response::error(error),
     };
@@ -39,7 +40,6 @@ pub async fn shape(
         Ok(params) => params,
         Err(errors) => return response::invalid(errors),
     };
-    let token = auth::session::token_from_headers(&headers);
     match answer(&shapes, &member, &params, token.as_deref()).await {
         Ok(response) => response,
         Err(error) => response::error(error),
@@ -51,10 +51,16 @@ pub async fn preflight() -> Response {
 }
 
 /// The asking member of the group at `slug` (401/404 otherwise); with
-/// `cached`, possibly from the access cache.
-pub(super) async fn member(shapes: &Shapes, headers: &HeaderMap, slug: &str, cached: bool) -> Result<Member, AppError> {
-    let token = auth::session::token_from_headers(headers);
-    if let (true, Some(token)) = (cached, &token) {
+/// `cached`, possibly from the access cache. `token` is the request's
+/// session token (from `headers`).
+pub(super) async fn member(
+    shapes: &Shapes,
+    headers: &HeaderMap,
+    token: Option<&str>,
+    slug: &str,
+    cached: bool,
+) -> Result<Member, AppError> {
+    if let (true, Some(token)) = (cached, token) {
         if let Some(member) = shapes.hub.access.get(token, slug) {
             return Ok(member);
         }
@@ -65,7 +71,7 @@ pub(super) async fn member(shapes: &Shapes, headers: &HeaderMap, slug: &str, cac
     let member = groups::resolve(&shapes.app.pool, user.id, slug).await?;
     tracing::Span::current().record("group.slug", slug);
     if let Some(token) = token {
-        shapes.hub.access.put(&token, slug, member.clone(), generation);
+        shapes.hub.access.put(token, slug, member.clone(), generation);
     }
     Ok(member)
 }

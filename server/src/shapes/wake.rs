@@ -37,7 +37,8 @@ pub async fn wake(
     headers: HeaderMap,
     Query(query): Query<WakeQuery>,
 ) -> Response {
-    let member = match member(&shapes, &headers, &slug, true).await {
+    let token = app::backend::auth::session::token_from_headers(&headers);
+    let member = match member(&shapes, &headers, token.as_deref(), &slug, true).await {
         Ok(member) => member,
         Err(error) => return response::error(error),
     };
@@ -48,7 +49,6 @@ pub async fn wake(
             return response::invalid(errors.into_iter().collect());
         }
     };
-    let token = app::backend::auth::session::token_from_headers(&headers);
     match wait(&shapes, &member.group.schema, after, (token.as_deref(), &slug)).await {
         Ok(woken) => {
             let mut response = Json(woken).into_response();
@@ -70,26 +70,24 @@ async fn wait(
     let deadline = Instant::now() + shapes.long_poll_timeout;
     let mut checked_ahead = false;
     loop {
-        let seen = {
+        // Decided with the lock held, acted on after (no guard across an await).
+        let ahead = {
             let state = tail.state();
             if !state.loaded {
-                None
+                false
             } else if after < state.start {
-                Some(Woken { head: state.head, tables: None })
+                return Ok(Woken { head: state.head, tables: None });
             } else if after < state.head {
                 let skip = (after - state.start) as usize;
                 let tables = state.changes.iter().skip(skip).map(|c| c.relation.clone()).collect();
-                Some(Woken { head: state.head, tables: Some(tables) })
+                return Ok(Woken { head: state.head, tables: Some(tables) });
             } else if after > state.head && checked_ahead {
-                Some(Woken { head: state.head, tables: None })
+                return Ok(Woken { head: state.head, tables: None });
             } else {
-                None
+                after > state.head
             }
         };
-        if let Some(woken) = seen {
-            return Ok(woken);
-        }
-        if !checked_ahead && tail.state().loaded && after > tail.state().head {
+        if ahead {
             // Past the tail: a lagging tail, or a position from another log.
             let mut conn = shapes.app.pool.acquire().await?;
             let head = reader::head(&mut conn, schema).await?;

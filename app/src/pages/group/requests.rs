@@ -34,7 +34,7 @@ pub fn RequestsPage() -> impl IntoView {
         {RequestStatus::ALL.into_iter().map(|status| {
             let (heading, labelled_by) = (format!("requests-{}", status.as_str()), format!("requests-{}", status.as_str()));
             let paging = Paging::new();
-            let total = Signal::derive(move || group.data.with(|d| d.requests_by_status(&[status]).len()));
+            let total = Signal::derive(move || group.data.with(|d| d.requests.iter().filter(|r| r.status == status).count()));
             view! {
                 <section class="card" aria-labelledby=labelled_by>
                     <h2 id=heading>{status.label()}</h2>
