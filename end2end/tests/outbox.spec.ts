@@ -1,6 +1,6 @@
 // The outbox: exactly once through lost answers, one sender for several
 // tabs, and nothing left behind at sign-out.
-import { test, expect, type Page, type Request } from '@playwright/test';
+import { test, expect, type Browser, type Page, type Request } from '@playwright/test';
 import { database, groupWith, person, storedRows, synced, syncStatus } from './helpers';
 
 /** The mutation ids in every POST /api/mutate the server answered. */
@@ -33,6 +33,18 @@ async function countNotices(slug: string, title: string): Promise<number> {
   }
 }
 
+/** One resident with the notice board of a new group open in two tabs. */
+async function twoTabs(browser: Browser): Promise<{ one: Page; two: Page; slug: string }> {
+  const one = await person(browser, 'Ann Admin');
+  const slug = await groupWith(one, []);
+  const two = await one.context().newPage();
+  for (const page of [one, two]) {
+    await page.goto(`/g/${slug}/announcements`);
+    await synced(page);
+  }
+  return { one, two, slug };
+}
+
 test('an answer lost after the server applied a write: the replay is a duplicate, applied once', async ({ browser }) => {
   const ann = await person(browser, 'Ann Admin');
   const slug = await groupWith(ann, []);
@@ -57,13 +69,7 @@ test('an answer lost after the server applied a write: the replay is a duplicate
 });
 
 test('two tabs of a group share one outbox and send each write once', async ({ browser }) => {
-  const one = await person(browser, 'Ann Admin');
-  const slug = await groupWith(one, []);
-  const two = await one.context().newPage();
-  for (const page of [one, two]) {
-    await page.goto(`/g/${slug}/announcements`);
-    await synced(page);
-  }
+  const { one, two, slug } = await twoTabs(browser);
   const ids = sentIds([one, two]);
   await one.context().setOffline(true);
   await post(one, 'From the first tab');
@@ -81,13 +87,7 @@ test('two tabs of a group share one outbox and send each write once', async ({ b
 });
 
 test('a tab that left the group and came back sends once the sending tab closes', async ({ browser }) => {
-  const one = await person(browser, 'Ann Admin');
-  const slug = await groupWith(one, []);
-  const two = await one.context().newPage();
-  for (const page of [one, two]) {
-    await page.goto(`/g/${slug}/announcements`);
-    await synced(page);
-  }
+  const { one, two, slug } = await twoTabs(browser);
   // Tab two leaves the group and comes back without a reload, while tab one
   // holds the sending lock (tab two's first request for it still waits).
   await two.evaluate(() => ((window as unknown as { samePage: boolean }).samePage = true));
