@@ -1,12 +1,14 @@
 //! The shape stream: Electric's HTTP Shape API (v1) over each group's change
 //! log, at `GET /g/{slug}/v1/shape` (docs/sync.md).
 //!
-//! `request` checks the query, `shape` checks it against the group's
-//! `catalog` and names it (the handle), `fetch` answers from the database
-//! (snapshot chunks, then the log) through `reader`, `live` answers
-//! long-polls from the `hub`'s in-memory tails, `batch` builds the body and
-//! `response` the headers. `wake` is one long-poll for a whole group, for
-//! browsers following all its tables.
+//! `request` checks the query (with `offset` and `where_clause`: these
+//! three are the `shape_query` crate, pure parsing, re-exported here),
+//! `shape` checks it against the group's `catalog` and names it (the
+//! handle), `fetch` answers from the database (snapshot chunks, then the
+//! log) through `reader`, `live` answers long-polls from the `hub`'s
+//! in-memory tails, `batch` builds the body and `response` the headers.
+//! `wake` is one long-poll for a whole group, for browsers following all its
+//! tables.
 
 mod access;
 mod batch;
@@ -16,13 +18,12 @@ mod endpoint;
 mod fetch;
 pub mod hub;
 mod live;
-pub mod offset;
 mod reader;
-pub mod request;
 mod response;
 mod shape;
 mod wake;
-pub mod where_clause;
+
+pub use shape_query::{offset, request, where_clause};
 
 use crate::config::SyncConfig;
 use app::backend::AppState;

@@ -1,11 +1,13 @@
-//! Property tests (our fuzzing: cargo-fuzz would instrument the whole
-//! server's dependency tree, too slow for CI here) of everything that reads
-//! request text on the shape endpoint: the `where` parser and evaluator,
-//! offsets and the query parameters. Whatever the input: no panic, and
-//! what parses renders to SQL whose every value is a bound parameter.
+//! Property tests of everything that reads request text on the shape
+//! endpoint: the `where` parser and evaluator, offsets and the query
+//! parameters. Whatever the input: no panic, and what parses renders to SQL
+//! whose every value is a bound parameter. These are the fast check that
+//! runs with `cargo test`; the cargo-fuzz targets in fuzz/ hunt wider
+//! (scripts/test runs each for a bounded time), and any crash they find
+//! becomes a test in tests/regressions.rs.
 
 use proptest::prelude::*;
-use server::shapes::{
+use shape_query::{
     offset::Offset,
     request::ShapeParams,
     where_clause::{self, ColumnType},

@@ -1,7 +1,7 @@
 //! The shape request's query parameters, checked for form (which table and
 //! columns exist is checked later, against the group's catalogue).
 
-use super::{offset::Offset, where_clause};
+use crate::{offset::Offset, where_clause};
 use std::collections::BTreeMap;
 
 /// The tables of a group a shape may follow.
