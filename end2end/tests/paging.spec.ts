@@ -9,9 +9,11 @@ test('the notice board shows 50 notices at a time, newest first', async ({ brows
   const slug = await groupWith(ann, []);
   await seedNotices(slug, 120);
 
-  // The server's rendering holds the first page only.
+  // The server's rendering holds the first page only, and so does the data
+  // it carries for hydration.
   const html = await (await ann.request.get(`/g/${slug}/announcements`)).text();
   expect(html.match(/<li class="notice/g)?.length).toBe(50);
+  expect(html).not.toContain('notice 120');
 
   await ann.goto(`/g/${slug}/announcements`);
   await synced(ann);
@@ -27,6 +29,24 @@ test('the notice board shows 50 notices at a time, newest first', async ({ brows
   await expect(notices).toHaveCount(120);
   await expect(notices.last().locator('h3')).toHaveText('notice 120');
   await expect(ann.getByRole('button', { name: /Show more/ })).toHaveCount(0);
+});
+
+test('without IndexedDB, "Show more" fetches the notices the page left out', async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const slug = await groupWith(ann, []);
+  await seedNotices(slug, 120);
+  await ann.addInitScript(() => Object.defineProperty(window, 'indexedDB', { get: () => undefined }));
+
+  await ann.goto(`/g/${slug}/announcements`);
+  await ann.locator('body[data-hydrated]').waitFor();
+  const notices = ann.locator('.notice');
+  await expect(notices).toHaveCount(50);
+  await ann.getByRole('button', { name: 'Show more (70 not shown)' }).click();
+  await expect(notices).toHaveCount(100);
+  await expect(notices.last().locator('h3')).toHaveText('notice 100');
+  await ann.getByRole('button', { name: 'Show more (20 not shown)' }).click();
+  await expect(notices).toHaveCount(120);
+  await expect(ann.locator('[aria-label="Sync"]')).not.toHaveAttribute('data-local', 'true');
 });
 
 test('an open edit form survives a new notice arriving', async ({ browser }) => {

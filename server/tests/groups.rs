@@ -168,3 +168,31 @@ async fn a_member_of_one_group_gets_404_for_everything_of_another() {
     assert_eq!(me["groups"].as_array().unwrap().len(), 1);
     assert_eq!(me["groups"][0]["slug"], a.as_str());
 }
+
+#[tokio::test]
+async fn a_page_gets_the_boards_first_page_and_a_whole_reload_gets_every_notice() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let schema = app.schema_of(&slug).await;
+    sqlx::query(&format!(
+        "INSERT INTO \"{schema}\".announcements (id, author_id, title, body, created_at)
+         SELECT gen_random_uuid(), gen_random_uuid(), 'notice ' || i, '', now() - i * interval '1 minute'
+         FROM generate_series(1, 60) i"
+    ))
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    let fetch = |whole: &[(&'static str, &'static str)]| {
+        let form: Vec<_> = [("slug", slug.as_str())].into_iter().chain(whole.iter().copied()).collect();
+        ann.post(app.url("/fn/group_data")).form(&form).send()
+    };
+    let page: serde_json::Value = fetch(&[]).await.unwrap().json().await.unwrap();
+    let titles: Vec<_> = page["announcements"].as_array().unwrap().iter().map(|a| a["title"].clone()).collect();
+    assert_eq!(titles.len(), 50);
+    assert!(titles.contains(&json!("notice 1")) && !titles.contains(&json!("notice 51")), "newest first");
+    assert_eq!(page["notices_left_out"], 10);
+    let whole: serde_json::Value = fetch(&[("whole", "true")]).await.unwrap().json().await.unwrap();
+    assert_eq!(whole["announcements"].as_array().unwrap().len(), 60);
+    assert_eq!(whole["notices_left_out"], 0);
+}

@@ -1,17 +1,34 @@
 //! Reads everything of a group its pages show (groups are small: hundreds of
-//! members, thousands of rows).
+//! members, thousands of rows), or all of it but the notice board past its
+//! first page.
 
 use crate::{
     backend::groups::{self, Member},
     error::AppError,
-    model::GroupData,
+    model::{Announcement, GroupData},
 };
 use sqlx::PgConnection;
 
-pub async fn load(conn: &mut PgConnection, member: &Member) -> Result<GroupData, AppError> {
+/// With `notices = Some(n)`, the board's first `n` notices (its order:
+/// pinned, then newest) and a count of the rest.
+pub async fn load(conn: &mut PgConnection, member: &Member, notices: Option<usize>) -> Result<GroupData, AppError> {
     let s = member.group.schema.ident();
     let members = groups::members(&mut *conn, &member.group).await?;
-    let announcements = sqlx::query_as(&format!("SELECT * FROM {s}.announcements")).fetch_all(&mut *conn).await?;
+    let (announcements, notices_left_out) = match notices {
+        None => (sqlx::query_as(&format!("SELECT * FROM {s}.announcements")).fetch_all(&mut *conn).await?, 0),
+        Some(n) => {
+            let first: Vec<Announcement> = sqlx::query_as(&format!(
+                "SELECT * FROM {s}.announcements ORDER BY pinned DESC, created_at DESC, id LIMIT $1"
+            ))
+            .bind(n as i64)
+            .fetch_all(&mut *conn)
+            .await?;
+            let total: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {s}.announcements")).fetch_one(&mut *conn).await?;
+            let left_out = (total as usize).saturating_sub(first.len());
+            (first, left_out)
+        }
+    };
     let requests = sqlx::query_as(&format!("SELECT * FROM {s}.requests")).fetch_all(&mut *conn).await?;
     let comments = sqlx::query_as(&format!("SELECT * FROM {s}.request_comments")).fetch_all(&mut *conn).await?;
     let resources = sqlx::query_as(&format!("SELECT * FROM {s}.resources")).fetch_all(&mut *conn).await?;
@@ -25,5 +42,6 @@ pub async fn load(conn: &mut PgConnection, member: &Member) -> Result<GroupData,
         comments,
         resources,
         bookings,
+        notices_left_out,
     })
 }

@@ -1,10 +1,8 @@
 //! Long lists show a page of rows and grow on request: a board of thousands
 //! of notices renders (and hydrates) fifty, not all of them.
 
+use crate::model::PAGE;
 use leptos::prelude::*;
-
-/// Rows a list shows at first, and adds per "Show more".
-pub const PAGE: usize = 50;
 
 /// How many rows of one list are shown.
 #[derive(Clone, Copy)]
@@ -20,6 +18,11 @@ impl Paging {
     /// The rows to show (tracks the page count).
     pub fn take<T>(self, rows: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
         rows.into_iter().take(self.shown.get())
+    }
+
+    /// How many rows the list wants to show (tracked).
+    pub fn shown(self) -> usize {
+        self.shown.get()
     }
 }
 

@@ -8,6 +8,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Rows a long list shows at first, and adds per "Show more"; also how much
+/// of the notice board the server sends with a page.
+pub const PAGE: usize = 50;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GroupData {
     pub group: GroupSummary,
@@ -19,6 +23,10 @@ pub struct GroupData {
     pub comments: Vec<RequestComment>,
     pub resources: Vec<Resource>,
     pub bookings: Vec<Booking>,
+    /// Notices this copy leaves out: the server sends the board's first
+    /// page with a page render (the board is the list that grows without
+    /// bound); the browser's local copy, or a whole reload, has them all.
+    pub notices_left_out: usize,
 }
 
 impl GroupData {
@@ -43,6 +51,11 @@ impl GroupData {
         let mut board: Vec<_> = self.announcements.iter().collect();
         board.sort_by(|a, b| b.pinned.cmp(&a.pinned).then(b.created_at.cmp(&a.created_at)));
         board
+    }
+
+    /// How many notices the group has, including any left out of this copy.
+    pub fn notice_count(&self) -> usize {
+        self.announcements.len() + self.notices_left_out
     }
 
     /// Requests not yet resolved, newest first.
@@ -111,6 +124,7 @@ mod tests {
             comments: vec![],
             resources: vec![],
             bookings: vec![],
+            notices_left_out: 0,
         }
     }
 

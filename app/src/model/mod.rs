@@ -11,6 +11,6 @@ pub mod validate;
 
 pub use account::{Me, UserInfo};
 pub use group::{GroupSummary, InviteInfo, MemberInfo, Role};
-pub use group_data::GroupData;
+pub use group_data::{GroupData, PAGE};
 pub use mutation::{MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus};
 pub use rows::{Announcement, Booking, MaintenanceRequest, RequestComment, RequestStatus, Resource};

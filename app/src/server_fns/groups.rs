@@ -16,16 +16,19 @@ pub async fn create_group(slug: String, name: String) -> Result<(), AppError> {
     Ok(())
 }
 
-/// Everything of the group its pages show, read from one snapshot.
+/// Everything of the group its pages show, read from one snapshot; unless
+/// `whole`, the notice board only up to its first page (what a page renders,
+/// and so what it carries for hydration).
 #[server(prefix = "/fn", endpoint = "group_data")]
-pub async fn get_group_data(slug: String) -> Result<GroupData, AppError> {
+pub async fn get_group_data(slug: String, #[server(default)] whole: bool) -> Result<GroupData, AppError> {
     use crate::backend::{auth, group_data, groups, AppState};
     let state = AppState::from_context()?;
     let user = auth::current_user_in_context(&state).await?;
     let member = groups::resolve(&state.pool, user.id, &slug).await?;
     let mut tx = state.pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    let data = group_data::load(&mut tx, &member).await?;
+    let notices = (!whole).then_some(crate::model::PAGE);
+    let data = group_data::load(&mut tx, &member, notices).await?;
     tx.commit().await?;
     Ok(data)
 }

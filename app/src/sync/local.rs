@@ -75,6 +75,7 @@ impl LocalRows {
             comments: self.typed("request_comments", &overlay),
             resources: self.typed("resources", &overlay),
             bookings: self.typed("bookings", &overlay),
+            notices_left_out: 0,
         };
         (data, touched)
     }

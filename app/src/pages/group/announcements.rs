@@ -21,7 +21,16 @@ pub fn AnnouncementsPage() -> impl IntoView {
     let board = move || {
         group.data.with(|d| paging.take(d.board()).map(|a| (a.clone(), d.member_name(a.author_id))).collect::<Vec<_>>())
     };
-    let total = Signal::derive(move || group.data.with(|d| d.announcements.len()));
+    let total = Signal::derive(move || group.data.with(|d| d.notice_count()));
+    // The page came with the board's first page only: "Show more" past it
+    // fetches the rest, unless the page already shows the browser's local
+    // copy (which has them all).
+    Effect::new(move |_| {
+        let short = group.data.with(|d| d.notices_left_out > 0 && paging.shown() > d.announcements.len());
+        if short && !group.sync.local.get() {
+            leptos::task::spawn_local(group.reload());
+        }
+    });
     view! {
         <PostNotice />
         <section class="card" aria-labelledby="board-heading">

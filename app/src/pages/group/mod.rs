@@ -40,9 +40,15 @@ pub struct GroupContext {
 }
 
 impl GroupContext {
-    /// Fetches the group's data again (after a write).
+    /// Fetches all of the group's data again (after a write, or for the
+    /// notices a page render left out), unless the pages already show the
+    /// browser's local copy.
     pub async fn reload(self) {
-        match get_group_data(self.slug.get_untracked()).await {
+        let fresh = get_group_data(self.slug.get_untracked(), true).await;
+        if self.sync.local.get_untracked() {
+            return;
+        }
+        match fresh {
             Ok(fresh) => self.data.set(fresh),
             Err(error) => leptos::logging::warn!("reloading the group failed: {error}"),
         }
@@ -62,7 +68,7 @@ pub fn use_group() -> GroupContext {
 pub fn GroupLayout() -> impl IntoView {
     let params = use_params_map();
     let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
-    let loaded = Resource::new(move || slug.get(), get_group_data);
+    let loaded = Resource::new(move || slug.get(), |slug| get_group_data(slug, false));
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
