@@ -8,9 +8,9 @@
 //! what keeps a 10 000-row snapshot fast (docs/performance.md).
 
 use crate::sync::{
-    local::{LocalRows, Settled},
+    local::{LocalRows, Settled, TABLES},
     outbox::Entry,
-    protocol::{Row, ShapeState},
+    protocol::{pk_column, Row, ShapeState},
 };
 use futures::future::{try_join, try_join_all};
 use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
@@ -66,28 +66,29 @@ impl Store {
 
     pub async fn load(&self) -> Result<Held> {
         let tx = self.db.transaction(&[ROWS, SHAPES, OUTBOX], TransactionMode::ReadOnly).map_err(err)?;
+        // Every request at once, one getAll per table: a row's key is the
+        // scope, its table and its own primary key, so keys need no reading.
         let stored = tx.store(ROWS).map_err(err)?;
-        // Keys and values of one range come in the same (key) order.
-        let (keys, values) = try_join(
-            stored.get_all_keys(Some(prefixed(&self.scope)?), None),
-            stored.get_all(Some(prefixed(&self.scope)?), None),
+        let ranges = TABLES.iter().map(|table| prefixed(&format!("{}{table}/", self.scope))).collect::<Result<Vec<_>>>()?;
+        let (tables, (shapes, outbox)) = try_join(
+            try_join_all(ranges.into_iter().map(|range| stored.get_all(Some(range), None))),
+            try_join(
+                tx.store(SHAPES).map_err(err)?.get_all(Some(prefixed(&self.scope)?), None),
+                tx.store(OUTBOX).map_err(err)?.get_all(Some(prefixed(&self.scope)?), None),
+            ),
         )
         .await
         .map_err(err)?;
         let mut rows = LocalRows::default();
-        for (key, value) in keys.into_iter().zip(values) {
-            let (Some(key), Some(value)) = (key.as_string(), value.as_string()) else { continue };
-            let Some((table, pk)) = key.strip_prefix(&self.scope).and_then(|rest| rest.split_once('/')) else {
-                continue;
-            };
-            if let Ok(row) = serde_json::from_str::<Row>(&value) {
-                rows.table_mut(table).insert(pk.to_owned(), row);
+        for (table, values) in TABLES.iter().zip(tables) {
+            let (pk, held) = (pk_column(table), rows.table_mut(table));
+            for row in values.iter().filter_map(|v| serde_json::from_str::<Row>(&v.as_string()?).ok()) {
+                if let Some(key) = row.get(pk).and_then(|v| v.as_str()) {
+                    held.insert(key.to_owned(), row);
+                }
             }
         }
-        let shapes =
-            strings(tx.store(SHAPES).map_err(err)?.get_all(Some(prefixed(&self.scope)?), None).await.map_err(err)?);
-        let outbox =
-            strings(tx.store(OUTBOX).map_err(err)?.get_all(Some(prefixed(&self.scope)?), None).await.map_err(err)?);
+        let (shapes, outbox) = (strings(shapes), strings(outbox));
         tx.done().await.map_err(err)?;
         Ok(Held { rows, shapes, outbox })
     }
