@@ -69,7 +69,8 @@ impl Store {
         // Every request at once, one getAll per table: a row's key is the
         // scope, its table and its own primary key, so keys need no reading.
         let stored = tx.store(ROWS).map_err(err)?;
-        let ranges = TABLES.iter().map(|table| prefixed(&format!("{}{table}/", self.scope))).collect::<Result<Vec<_>>>()?;
+        let ranges =
+            TABLES.iter().map(|table| prefixed(&format!("{}{table}/", self.scope))).collect::<Result<Vec<_>>>()?;
         let (tables, (shapes, outbox)) = try_join(
             try_join_all(ranges.into_iter().map(|range| stored.get_all(Some(range), None))),
             try_join(
