@@ -3,8 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// On the wire (server functions) an error is `{"kind": "not_found"}`, or
+/// with its detail: `{"kind": "forbidden", "detail": "only admins can …"}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
 pub enum AppError {
     #[error("{0}")]
     BadRequest(String),
@@ -116,16 +118,47 @@ mod ssr {
                         tracing::warn!(%error, "database unavailable");
                         return Self::Unavailable;
                     }
+                    // deadlock_detected, serialization_failure: try again.
+                    "40P01" | "40001" => {
+                        tracing::warn!(%error, "transaction rolled back by the database");
+                        return Self::Unavailable;
+                    }
                     // unique_violation
                     "23505" => return Self::Conflict("that already exists".into()),
                     // exclusion_violation
                     "23P01" => return Self::Conflict("that conflicts with another entry".into()),
-                    _ => {}
+                    // A value Postgres refuses is the input's fault, wherever
+                    // it slipped past the checks in Rust: a 4xx, not a 500.
+                    code => {
+                        if let Some(message) = refused_value(code) {
+                            tracing::warn!(%error, "the database refused a value");
+                            return Self::validation("", message);
+                        }
+                    }
                 }
             }
             tracing::error!(%error, "database error");
             Self::Internal
         }
+    }
+
+    /// What to tell the client for a data exception (SQLSTATE class 22) or
+    /// an integrity violation the input caused; `None` for other codes.
+    pub(super) fn refused_value(code: &str) -> Option<&'static str> {
+        Some(match code {
+            // character_not_in_repertoire, untranslatable_character, invalid Unicode escapes
+            "22021" | "22P05" | "22P06" => "text may not contain NUL characters",
+            // datetime_field_overflow, invalid_datetime_format, invalid_time_zone_displacement_value
+            "22008" | "22007" | "22009" => "a date or time is out of range",
+            // string_data_right_truncation
+            "22001" => "a value is too long",
+            // foreign_key_violation: what it refers to is gone (deleted meanwhile)
+            "23503" => "it refers to something that no longer exists",
+            // not_null_violation, check_violation
+            "23502" | "23514" => "a value is missing or not allowed",
+            code if code.starts_with("22") => "a value is malformed or out of range",
+            _ => return None,
+        })
     }
 
     impl IntoResponse for AppError {
@@ -174,5 +207,37 @@ mod tests {
     #[test]
     fn missing_row_maps_to_not_found() {
         assert_eq!(AppError::from(sqlx::Error::RowNotFound), AppError::NotFound);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn values_postgres_refuses_are_the_clients_fault() {
+        use super::ssr::refused_value;
+        for code in ["22021", "22P02", "22007", "22008", "22003", "22P05", "23503", "23514"] {
+            assert!(refused_value(code).is_some(), "{code}");
+        }
+        for code in ["42P01", "40P01", "XX000", "53300"] {
+            assert!(refused_value(code).is_none(), "{code}");
+        }
+    }
+
+    #[test]
+    fn every_error_crosses_the_wire_and_back() {
+        for error in [
+            AppError::BadRequest("x".into()),
+            AppError::Unauthorized,
+            AppError::Forbidden("only admins can invite residents".into()),
+            AppError::NotFound,
+            AppError::Conflict("taken".into()),
+            AppError::validation("title", "enter a title"),
+            AppError::TooLarge("big".into()),
+            AppError::RateLimited { retry_after_secs: 60 },
+            AppError::Unavailable,
+            AppError::Internal,
+        ] {
+            let text = serde_json::to_string(&error).expect("serializes");
+            assert_eq!(serde_json::from_str::<AppError>(&text).unwrap(), error, "{text}");
+        }
+        assert_eq!(serde_json::to_string(&AppError::NotFound).unwrap(), r#"{"kind":"not_found"}"#);
     }
 }

@@ -26,6 +26,8 @@ use pages::*;
 
 /// The HTML document around the app (rendered on the server only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    set_content_security_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -43,6 +45,22 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <App />
             </body>
         </html>
+    }
+}
+
+/// Sends the page's Content-Security-Policy, naming the nonce Leptos puts
+/// on this response's inline scripts (`backend::csp`).
+#[cfg(feature = "ssr")]
+fn set_content_security_policy() {
+    let (Some(response), Some(state)) =
+        (use_context::<leptos_axum::ResponseOptions>(), use_context::<backend::AppState>())
+    else {
+        return;
+    };
+    let nonce = leptos::nonce::use_nonce().map(|nonce| nonce.to_string());
+    let policy = backend::csp::policy(nonce.as_deref(), &state.settings);
+    if let Ok(value) = http::HeaderValue::from_str(&policy) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
     }
 }
 

@@ -1,11 +1,11 @@
 // The official Electric client (@electric-sql/client, in Node) against our
 // shape endpoint: initial rows, live insert/update/delete through
 // /api/mutate, recovery from a 409, and a where-filtered shape.
-import { test, expect, type APIRequestContext } from '@playwright/test';
+import { type APIRequestContext } from '@playwright/test';
 import { Shape, ShapeStream, type Row } from '@electric-sql/client';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { tag } from './helpers';
+import { test, expect, tag } from './helpers';
 
 const base = process.env.COURTYARD_URL ?? 'http://127.0.0.1:3000';
 const tables = ['members', 'announcements', 'requests', 'request_comments', 'resources', 'bookings'];

@@ -1,4 +1,39 @@
-import { expect, type Browser, type Page } from '@playwright/test';
+import { test as base, expect, type Browser, type Page } from '@playwright/test';
+
+/**
+ * Playwright's `test`, watching every page a test opens (through `browser`
+ * or its own `context`): a test fails if the browser reports a
+ * Content-Security-Policy violation or an uncaught error (a WASM panic
+ * included), so the app is known to work under its CSP.
+ */
+export const test = base.extend<{ browserLog: { watch: (page: Page) => void } }>({
+  browserLog: [
+    async ({ browser }, use) => {
+      const problems: string[] = [];
+      const watch = (page: Page) => {
+        page.on('console', (message) => {
+          if (/content.security.policy/i.test(message.text())) problems.push(`CSP, ${page.url()}: ${message.text()}`);
+        });
+        page.on('pageerror', (error) => problems.push(`uncaught, ${page.url()}: ${error.message}`));
+      };
+      const newContext = browser.newContext;
+      browser.newContext = async (...args: Parameters<Browser['newContext']>) => {
+        const context = await newContext.apply(browser, args);
+        context.on('page', watch);
+        return context;
+      };
+      await use({ watch });
+      browser.newContext = newContext;
+      expect(problems, 'what the browser reported').toEqual([]);
+    },
+    { auto: true },
+  ],
+  context: async ({ context, browserLog }, use) => {
+    context.on('page', browserLog.watch);
+    await use(context);
+  },
+});
+export { expect };
 
 /** A short tag that keeps each test's people and groups apart. */
 export function tag(): string {

@@ -1,5 +1,5 @@
-import { test, expect, type Page } from '@playwright/test';
-import { hydrated } from './helpers';
+import { type Page } from '@playwright/test';
+import { test, expect, hydrated } from './helpers';
 
 async function signUp(page: Page, name: string, email: string) {
   await hydrated(page);

@@ -1,7 +1,6 @@
 // The local-first client: a change by one resident reaches another's open
 // page without a reload, and the sync indicator tells what is going on.
-import { test, expect } from '@playwright/test';
-import { groupWith, hydrated, person } from './helpers';
+import { test, expect, groupWith, hydrated, person } from './helpers';
 
 test('a notice posted by one resident appears for another without a reload', async ({ browser }) => {
   const ann = await person(browser, 'Ann Admin');

@@ -1,8 +1,8 @@
 // Offline: a visited group opens with no network, takes writes (shown as
 // pending, kept across reloads) and sends them, exactly once, when the
 // connection returns. Refusals and removed memberships are handled too.
-import { test, expect, type Page } from '@playwright/test';
-import { database, dayFromNow, groupWith, keptOffline, person, storedRows, synced, syncStatus } from './helpers';
+import { type Page } from '@playwright/test';
+import { test, expect, database, dayFromNow, groupWith, keptOffline, person, storedRows, synced, syncStatus } from './helpers';
 
 async function addRoom(admin: Page, slug: string, name: string) {
   await admin.goto(`/g/${slug}/bookings`);

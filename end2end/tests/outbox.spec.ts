@@ -1,7 +1,7 @@
 // The outbox: exactly once through lost answers, one sender for several
 // tabs, and nothing left behind at sign-out.
-import { test, expect, type Browser, type Page, type Request } from '@playwright/test';
-import { database, groupWith, person, storedRows, synced, syncStatus } from './helpers';
+import { type Browser, type Page, type Request } from '@playwright/test';
+import { test, expect, database, groupWith, person, storedRows, synced, syncStatus } from './helpers';
 
 /** The mutation ids in every POST /api/mutate the server answered. */
 function sentIds(pages: Page[]): string[] {
@@ -114,4 +114,47 @@ test('signing out forgets the groups this browser holds', async ({ browser }) =>
   await ann.getByRole('button', { name: 'Log out' }).click();
   await expect(ann.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Log in' })).toBeVisible();
   await expect.poll(stored).toBe(0);
+});
+
+/** Posts a notice whose fields the form would not allow (set by script). */
+async function postUnchecked(page: Page, title: string, body: string) {
+  await page.evaluate(
+    ([title, body]) => {
+      const form = document.querySelector('#notice-title')!.closest('form')!;
+      (form.querySelector('#notice-title') as HTMLInputElement).value = title;
+      (form.querySelector('#notice-text') as HTMLTextAreaElement).value = body;
+    },
+    [title, body],
+  );
+  await page.getByRole('button', { name: 'Post' }).click();
+  await expect(syncStatus(page)).not.toHaveAttribute('data-waiting', '0');
+}
+
+test('writes the server refuses as bad input leave the queue, and the writes around them arrive', async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const slug = await groupWith(ann, []);
+  await ann.goto(`/g/${slug}/announcements`);
+  await synced(ann);
+  await ann.context().setOffline(true);
+  await post(ann, 'Good before');
+  // One too large for any request (413 for its whole batch), one Postgres
+  // cannot store (a NUL character: rejected by itself).
+  await postUnchecked(ann, 'Huge', 'x'.repeat(3 * 1024 * 1024));
+  await postUnchecked(ann, 'Bad\u0000title', 'body');
+  await post(ann, 'Good after');
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '4');
+  await ann.context().setOffline(false);
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '0', { timeout: 40_000 });
+  expect(await countNotices(slug, 'Good before')).toBe(1);
+  expect(await countNotices(slug, 'Good after')).toBe(1);
+  expect(await countNotices(slug, 'Huge')).toBe(0);
+  const notices = ann.locator('.sync-notices');
+  await expect(notices.getByRole('alert')).toHaveCount(2);
+  await expect(notices).toContainText('too large');
+  await expect(notices).toContainText('control characters');
+  // Gone for good: a reload does not bring them back.
+  await ann.reload();
+  await synced(ann);
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '0');
+  await expect(ann.getByRole('region', { name: 'Notice board' })).not.toContainText('Huge');
 });

@@ -1,8 +1,7 @@
 // Long lists: the board renders a page of notices (on the server and from
 // the local copy) and grows on request; a notice being edited stays open
 // while others arrive.
-import { test, expect } from '@playwright/test';
-import { groupWith, person, seedNotices, synced } from './helpers';
+import { test, expect, groupWith, person, seedNotices, synced } from './helpers';
 
 test('the notice board shows 50 notices at a time, newest first', async ({ browser }) => {
   const ann = await person(browser, 'Ann Admin');

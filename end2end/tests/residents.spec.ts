@@ -1,5 +1,4 @@
-import { test, expect } from '@playwright/test';
-import { dayFromNow, groupWith, hydrated, person } from './helpers';
+import { test, expect, dayFromNow, groupWith, hydrated, person } from './helpers';
 
 test('residents post notices, file requests and book a room without double-booking', async ({ browser }) => {
   const ann = await person(browser, 'Ann Admin');

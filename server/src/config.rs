@@ -12,7 +12,11 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub session: SessionConfig,
     pub invites: InviteConfig,
+    pub groups: GroupsConfig,
     pub sync: SyncConfig,
+    /// Running under `cargo leptos watch` (`LEPTOS_WATCH`), not a file setting.
+    #[serde(skip)]
+    pub live_reload: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -20,6 +24,9 @@ pub struct Config {
 pub struct ServerConfig {
     pub site_addr: SocketAddr,
     pub log: String,
+    /// The origin browsers reach the site at (`https://courtyard.example`);
+    /// empty: the request's own `Host`, over https when cookies are Secure.
+    pub public_origin: String,
 }
 
 #[derive(Clone, Deserialize)]
@@ -37,6 +44,12 @@ pub struct SessionConfig {
     pub max_login_failures_per_account: u32,
     pub max_login_failures_per_ip: u32,
     pub login_failure_window_minutes: u32,
+    pub max_signups_per_ip: u32,
+    pub signup_window_minutes: u32,
+    /// 0: one per core.
+    pub password_hashes_at_once: usize,
+    /// 0: one per core.
+    pub password_hashes_waiting: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,9 +60,20 @@ pub struct InviteConfig {
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+pub struct GroupsConfig {
+    pub max_per_user: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SyncConfig {
     pub long_poll_timeout_secs: u64,
     pub chunk_bytes: usize,
+    /// Bytes of recent changes all groups' in-memory tails may hold together.
+    pub tail_budget_bytes: usize,
+    /// How far (in log positions) a snapshot may fall behind the log's head
+    /// before its offset is refused with 409.
+    pub max_snapshot_lag: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +100,7 @@ impl Config {
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         set(&env, "COURTYARD_SITE_ADDR", &mut self.server.site_addr)?;
         set(&env, "RUST_LOG", &mut self.server.log)?;
+        set(&env, "COURTYARD_PUBLIC_ORIGIN", &mut self.server.public_origin)?;
         set(&env, "DATABASE_URL", &mut self.database.url)?;
         set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
         set(&env, "COURTYARD_SESSION_TTL_DAYS", &mut self.session.ttl_days)?;
@@ -84,23 +109,46 @@ impl Config {
         set(&env, "COURTYARD_SESSION_MAX_LOGIN_FAILURES_PER_ACCOUNT", &mut session.max_login_failures_per_account)?;
         set(&env, "COURTYARD_SESSION_MAX_LOGIN_FAILURES_PER_IP", &mut session.max_login_failures_per_ip)?;
         set(&env, "COURTYARD_SESSION_LOGIN_FAILURE_WINDOW_MINUTES", &mut session.login_failure_window_minutes)?;
+        set(&env, "COURTYARD_SESSION_MAX_SIGNUPS_PER_IP", &mut session.max_signups_per_ip)?;
+        set(&env, "COURTYARD_SESSION_SIGNUP_WINDOW_MINUTES", &mut session.signup_window_minutes)?;
+        set(&env, "COURTYARD_SESSION_PASSWORD_HASHES_AT_ONCE", &mut session.password_hashes_at_once)?;
+        set(&env, "COURTYARD_SESSION_PASSWORD_HASHES_WAITING", &mut session.password_hashes_waiting)?;
         set(&env, "COURTYARD_INVITE_TTL_HOURS", &mut self.invites.ttl_hours)?;
-        set(&env, "COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", &mut self.sync.long_poll_timeout_secs)?;
-        set(&env, "COURTYARD_SYNC_CHUNK_BYTES", &mut self.sync.chunk_bytes)?;
+        set(&env, "COURTYARD_GROUPS_MAX_PER_USER", &mut self.groups.max_per_user)?;
+        let sync = &mut self.sync;
+        set(&env, "COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", &mut sync.long_poll_timeout_secs)?;
+        set(&env, "COURTYARD_SYNC_CHUNK_BYTES", &mut sync.chunk_bytes)?;
+        set(&env, "COURTYARD_SYNC_TAIL_BUDGET_BYTES", &mut sync.tail_budget_bytes)?;
+        set(&env, "COURTYARD_SYNC_MAX_SNAPSHOT_LAG", &mut sync.max_snapshot_lag)?;
+        // Set by `cargo leptos watch`: its live-reload socket must pass the CSP.
+        self.live_reload = env("LEPTOS_WATCH").is_some();
         Ok(())
     }
 
     /// The settings request handling needs.
-    pub fn settings(&self) -> app::backend::Settings {
+    pub fn settings(&self, leptos: &leptos::config::LeptosOptions) -> app::backend::Settings {
+        let session = &self.session;
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        let or_cores = |n: usize| if n == 0 { cores } else { n };
+        let origin = self.server.public_origin.trim().trim_end_matches('/');
         app::backend::Settings {
-            session_ttl: chrono::Duration::days(self.session.ttl_days.into()),
-            secure_cookies: self.session.secure_cookie,
+            session_ttl: chrono::Duration::days(session.ttl_days.into()),
+            secure_cookies: session.secure_cookie,
             invite_ttl: chrono::Duration::hours(self.invites.ttl_hours.into()),
             login_limits: app::backend::LoginLimits {
-                per_account: self.session.max_login_failures_per_account.into(),
-                per_ip: self.session.max_login_failures_per_ip.into(),
-                window: chrono::Duration::minutes(self.session.login_failure_window_minutes.into()),
+                per_account: session.max_login_failures_per_account.into(),
+                per_ip: session.max_login_failures_per_ip.into(),
+                window: chrono::Duration::minutes(session.login_failure_window_minutes.into()),
             },
+            signup_limits: app::backend::SignupLimits {
+                per_ip: session.max_signups_per_ip.into(),
+                window: chrono::Duration::minutes(session.signup_window_minutes.into()),
+            },
+            max_groups_per_user: self.groups.max_per_user.into(),
+            hashes_at_once: or_cores(session.password_hashes_at_once),
+            hashes_waiting: or_cores(session.password_hashes_waiting),
+            public_origin: (!origin.is_empty()).then(|| origin.to_owned()),
+            live_reload_port: self.live_reload.then(|| leptos.reload_external_port.unwrap_or(leptos.reload_port)),
         }
     }
 }
@@ -123,6 +171,7 @@ impl fmt::Debug for Config {
             .field("database", &self.database)
             .field("session", &self.session)
             .field("invites", &self.invites)
+            .field("groups", &self.groups)
             .field("sync", &self.sync)
             .finish()
     }

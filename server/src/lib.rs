@@ -14,7 +14,7 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use shapes::Shapes;
 use sqlx::{postgres::PgPoolOptions, PgPool};
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{future::Future, time::Duration};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -47,7 +47,8 @@ pub fn state(config: &Config, pool: PgPool) -> Result<AppState, StartError> {
     let mut leptos_options: LeptosOptions =
         leptos::config::get_configuration(None).map_err(|error| StartError::Leptos(error.to_string()))?.leptos_options;
     leptos_options.site_addr = config.server.site_addr;
-    Ok(AppState { pool, leptos_options, settings: Arc::new(config.settings()) })
+    let settings = config.settings(&leptos_options);
+    Ok(AppState::new(pool, leptos_options, settings))
 }
 
 /// The whole HTTP app: JSON API, shape stream, server functions, pages and
@@ -64,8 +65,11 @@ pub fn router(state: AppState, shapes: Shapes) -> Router {
         )
         .leptos_routes(&state, pages, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::sign_in_first))
         .layer(axum::middleware::from_fn(routes::server_fn_error_status))
-        .layer(axum::middleware::from_fn(routes::same_origin))
+        .layer(axum::middleware::from_fn(routes::limit_body_size))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::same_origin))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), routes::security_headers))
         .layer(axum::middleware::from_fn(routes::limit_header_size))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);

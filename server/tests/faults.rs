@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::{cluster::Cluster, shape_client::ShapeClient, TestApp};
-use reqwest::Client;
+use common::{cluster::Cluster, process::ServerProcess, shape_client::ShapeClient, TestApp};
 use serde_json::json;
 use std::{
-    process::{Child, Command, Stdio},
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -91,39 +89,13 @@ async fn a_write_through_one_server_reaches_a_live_client_of_another() {
     assert_eq!(reply.messages()[0]["value"]["title"], "via one");
 }
 
-/// The real server binary, as a child process.
-fn start_server(database_url: &str, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_server"))
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-        .env("DATABASE_URL", database_url)
-        .env("COURTYARD_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .env("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "2")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the server binary starts")
-}
-
-async fn wait_until_up(base: &str) {
-    for _ in 0..200 {
-        if Client::new().get(format!("{base}/api/me")).send().await.is_ok() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server did not come up");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn clients_converge_after_the_server_is_killed_and_restarted() {
     let app = TestApp::spawn().await; // provides the database and the helpers
     let (admin, slug) = app.admin_of_new_group().await;
     let schema = app.schema_of(&slug).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = start_server(&app.database_url, port);
-    wait_until_up(&base).await;
+    let server = ServerProcess::start(&app.database_url, &[]).await;
+    let (port, base) = (server.port, server.base.clone());
 
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> =
@@ -135,11 +107,9 @@ async fn clients_converge_after_the_server_is_killed_and_restarted() {
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    server.kill().expect("SIGKILL");
-    server.wait().unwrap();
+    server.kill();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut server = start_server(&app.database_url, port);
-    wait_until_up(&base).await;
+    let server = ServerProcess::start_on(&app.database_url, port, &[]).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::SeqCst);
     let mut written = 0;
@@ -152,8 +122,7 @@ async fn clients_converge_after_the_server_is_killed_and_restarted() {
         followed.push(client.await.unwrap());
     }
     assert_converged(&app, &schema, followed).await;
-    server.kill().unwrap();
-    let _ = server.wait();
+    server.kill();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

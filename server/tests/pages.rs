@@ -40,10 +40,18 @@ async fn signed_in_home_lists_my_groups() {
 async fn a_signed_out_visitor_of_a_group_page_is_sent_to_login() {
     let _serial = one_at_a_time().await;
     let app = TestApp::spawn().await;
-    // As a browser asks: Leptos redirects with a status only for HTML requests.
-    let page = app.client().get(app.url("/g/some-group")).header("accept", "text/html").send().await.unwrap();
-    assert!(page.status().is_redirection(), "{}", page.status());
-    assert_eq!(page.headers()["location"], "/login?next=/g/some-group");
+    // Whatever the client accepts, and with a session that ended.
+    let (ann, slug) = app.admin_of_new_group().await;
+    sqlx::query("UPDATE sessions SET expires_at = now() - interval '1 second'").execute(&app.db).await.unwrap();
+    for (client, accept) in [(app.client(), "text/html"), (app.client(), "*/*"), (ann, "text/html")] {
+        let page =
+            client.get(app.url(&format!("/g/{slug}/requests?status=open"))).header("accept", accept).send().await;
+        let page = page.unwrap();
+        assert_eq!(page.status(), StatusCode::SEE_OTHER);
+        let next = format!("/login?next=%2Fg%2F{slug}%2Frequests%3Fstatus%3Dopen");
+        assert_eq!(page.headers()["location"], next.as_str());
+        assert!(page.text().await.unwrap().is_empty(), "nothing of the page");
+    }
 }
 
 #[tokio::test]

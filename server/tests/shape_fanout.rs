@@ -14,7 +14,7 @@ async fn one_change_is_read_once_however_many_follow() {
     let (_, slug) = app.admin_of_new_group().await;
     let schema = SchemaName::parse(&app.schema_of(&slug).await).unwrap();
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(3).connect(&app.database_url).await.unwrap();
-    let hub = Hub::start(pool);
+    let hub = Hub::start(pool, usize::MAX);
 
     let followers: Vec<_> = (0..500).map(|_| hub.follow(&schema)).collect();
     let tail = followers[0].0.clone();

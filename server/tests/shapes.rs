@@ -139,7 +139,7 @@ async fn live_changes_arrive_with_their_txid_and_idle_polls_end_up_to_date() {
     );
     assert!(idle.header("electric-cursor").is_some());
     assert_eq!(idle.header("electric-schema"), None);
-    assert_eq!(idle.header("cache-control"), Some("public, max-age=5, stale-while-revalidate=5"));
+    assert_eq!(idle.header("cache-control"), Some("private, max-age=5, stale-while-revalidate=5"));
 
     // A write while the poll waits arrives at once, with the writer's txid.
     let waiting = tokio::spawn(async move {
@@ -277,7 +277,7 @@ async fn unknown_stale_or_future_handles_and_offsets_get_409_with_the_current_ha
         assert_eq!(status, StatusCode::CONFLICT, "{query:?}: {body}");
         assert_eq!(body, json!([{"headers": {"control": "must-refetch"}}]));
         assert_eq!(headers["electric-handle"], handle.as_str());
-        assert_eq!(headers["cache-control"], "public, max-age=60, must-revalidate");
+        assert_eq!(headers["cache-control"], "private, max-age=60, must-revalidate");
     }
 
     // A migrated schema names new handles; a waiting live poll learns it at once.

@@ -131,14 +131,18 @@ impl ColumnType {
         }
     }
 
-    /// Whether `value` reads as this type (as Rust parses it, which is
-    /// stricter than Postgres, so an accepted value always casts).
-    fn accepts(self, value: &str) -> bool {
+    /// Whether `value` reads as this type. The rules are a subset of what
+    /// Postgres accepts, so an accepted value always casts: no NUL in text
+    /// (Postgres cannot store it), only the plain uuid forms (not `urn:uuid:`),
+    /// only ASCII spaces trimmed, years 1 to 9999 and UTC offsets within
+    /// ±15:59 for timestamps. `shape_query`'s server tests check this
+    /// against a real Postgres.
+    pub fn accepts(self, value: &str) -> bool {
         match self {
-            Self::Text => true,
-            Self::Uuid => uuid::Uuid::parse_str(value).is_ok(),
+            Self::Text => !value.contains('\0'),
+            Self::Uuid => parse_uuid(value).is_some(),
             Self::Boolean => parse_bool(value).is_some(),
-            Self::Integer => value.trim().parse::<i64>().is_ok(),
+            Self::Integer => parse_integer(value).is_some(),
             Self::Timestamptz => parse_time(value).is_some(),
         }
     }
@@ -147,28 +151,60 @@ impl ColumnType {
     fn compare(self, a: &str, b: &str) -> Option<Ordering> {
         match self {
             Self::Text => Some(a.cmp(b)),
-            Self::Uuid => Some(uuid::Uuid::parse_str(a).ok()?.cmp(&uuid::Uuid::parse_str(b).ok()?)),
+            Self::Uuid => Some(parse_uuid(a)?.cmp(&parse_uuid(b)?)),
             Self::Boolean => Some(parse_bool(a)?.cmp(&parse_bool(b)?)),
-            Self::Integer => Some(a.trim().parse::<i64>().ok()?.cmp(&b.trim().parse::<i64>().ok()?)),
+            Self::Integer => Some(parse_integer(a)?.cmp(&parse_integer(b)?)),
             Self::Timestamptz => Some(parse_time(a)?.cmp(&parse_time(b)?)),
         }
     }
 }
 
+/// Postgres trims only ASCII white space around a value (Rust's `trim`
+/// would also take Unicode spaces, which Postgres then refuses).
+fn ascii_trim(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_ascii_whitespace())
+}
+
+/// The hyphenated (`8-4-4-4-12`, optionally in braces) or the plain 32-digit
+/// form; Postgres reads both, and not the `urn:uuid:` one Rust also would.
+fn parse_uuid(text: &str) -> Option<uuid::Uuid> {
+    let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+    let plain = inner.len() == 32 && inner.bytes().all(|b| b.is_ascii_hexdigit());
+    let hyphenated = inner.len() == 36
+        && inner
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| if [8, 13, 18, 23].contains(&i) { b == b'-' } else { b.is_ascii_hexdigit() });
+    (plain || hyphenated).then(|| uuid::Uuid::parse_str(inner).ok()).flatten()
+}
+
+fn parse_integer(text: &str) -> Option<i64> {
+    ascii_trim(text).parse().ok()
+}
+
 fn parse_bool(text: &str) -> Option<bool> {
-    match text.trim().to_ascii_lowercase().as_str() {
+    match ascii_trim(text).to_ascii_lowercase().as_str() {
         "t" | "true" | "y" | "yes" | "on" | "1" => Some(true),
         "f" | "false" | "n" | "no" | "off" | "0" => Some(false),
         _ => None,
     }
 }
 
+/// Postgres refuses UTC offsets beyond ±15:59:59 and year 0 (it counts
+/// 1 BC as the year before 1 AD).
+const MAX_OFFSET_SECS: i32 = 16 * 3600 - 1;
+
 fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    let text = text.trim();
-    chrono::DateTime::parse_from_rfc3339(text)
+    use chrono::Datelike;
+    let text = ascii_trim(text);
+    if !text.is_ascii() {
+        return None;
+    }
+    let time = chrono::DateTime::parse_from_rfc3339(text)
         .or_else(|_| chrono::DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%#z"))
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok()?;
+    let in_range = (1..=9999).contains(&time.year()) && time.offset().local_minus_utc().abs() <= MAX_OFFSET_SECS;
+    in_range.then(|| time.with_timezone(&chrono::Utc))
 }
 
 pub fn parse(text: &str) -> Result<Expr, WhereError> {

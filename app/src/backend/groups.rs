@@ -44,18 +44,33 @@ impl Member {
     }
 }
 
-/// Creates a group with its schema; the creator becomes its admin.
+/// Creates a group with its schema; the creator becomes its admin. One
+/// account creates at most `max_groups_per_user` groups (each is a schema).
 pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -> Result<GroupSummary, AppError> {
     let slug = validate::slug(slug)?;
     let name = validate::name("name", name)?;
     let id = Uuid::new_v4();
     let group = Group { id, slug, name, schema: SchemaName::for_group(id) };
     let mut tx = state.pool.begin().await?;
-    sqlx::query("INSERT INTO groups (id, slug, name, schema_name) VALUES ($1, $2, $3, $4)")
+    // Counted under a per-user lock, so parallel requests cannot all pass.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('groups.created_by:' || $1::text, 0))")
+        .bind(user.id)
+        .execute(&mut *tx)
+        .await?;
+    let created: i64 = sqlx::query_scalar("SELECT count(*) FROM groups WHERE created_by = $1")
+        .bind(user.id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let limit = state.settings.max_groups_per_user;
+    if created >= limit {
+        return Err(AppError::Forbidden(format!("one account can create at most {limit} groups")));
+    }
+    sqlx::query("INSERT INTO groups (id, slug, name, schema_name, created_by) VALUES ($1, $2, $3, $4, $5)")
         .bind(group.id)
         .bind(&group.slug)
         .bind(&group.name)
         .bind(group.schema.as_str())
+        .bind(user.id)
         .execute(&mut *tx)
         .await
         .map_err(|error| match AppError::from(error) {
@@ -72,19 +87,31 @@ pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -
 /// Adds a user to a group with `role`, in `memberships` and the group's
 /// `members`; a user already there keeps the role they have. Returns it.
 pub async fn add_member(conn: &mut PgConnection, group: &Group, user: &UserInfo, role: Role) -> Result<Role, AppError> {
-    let role: Role = sqlx::query_scalar(
-        "WITH inserted AS (
-             INSERT INTO memberships (user_id, group_id, role) VALUES ($1, $2, $3)
-             ON CONFLICT (user_id, group_id) DO NOTHING RETURNING role)
-         SELECT role FROM inserted
-         UNION ALL SELECT role FROM memberships WHERE user_id = $1 AND group_id = $2
-         LIMIT 1",
-    )
-    .bind(user.id)
-    .bind(group.id)
-    .bind(role)
-    .fetch_one(&mut *conn)
-    .await?;
+    let role = loop {
+        let inserted: Option<Role> = sqlx::query_scalar(
+            "INSERT INTO memberships (user_id, group_id, role) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id, group_id) DO NOTHING RETURNING role",
+        )
+        .bind(user.id)
+        .bind(group.id)
+        .bind(role)
+        .fetch_optional(&mut *conn)
+        .await?;
+        if let Some(role) = inserted {
+            break role;
+        }
+        // Already a member (perhaps by a join that committed a moment ago:
+        // this statement's snapshot is newer than the insert's, so it sees it).
+        let existing: Option<Role> =
+            sqlx::query_scalar("SELECT role FROM memberships WHERE user_id = $1 AND group_id = $2")
+                .bind(user.id)
+                .bind(group.id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if let Some(role) = existing {
+            break role;
+        }
+    };
     sqlx::query(&format!(
         "INSERT INTO {}.members (user_id, display_name, role) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO NOTHING",
@@ -112,6 +139,9 @@ pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<Group
 /// The user as a member of the group at `slug`; 404 alike for a group that
 /// does not exist and one the user is not in, so existence does not leak.
 pub async fn resolve(db: impl PgExecutor<'_>, user_id: Uuid, slug: &str) -> Result<Member, AppError> {
+    if validate::slug(slug).is_err() {
+        return Err(AppError::NotFound);
+    }
     let row: Option<(Uuid, String, String, String, Role)> = sqlx::query_as(
         "SELECT g.id, g.slug, g.name, g.schema_name, m.role
          FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1

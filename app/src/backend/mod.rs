@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod csp;
 pub mod group_data;
 pub mod groups;
 pub mod invites;
@@ -13,4 +14,4 @@ mod schema_name;
 mod state;
 
 pub use schema_name::SchemaName;
-pub use state::{AppState, LoginLimits, Settings};
+pub use state::{AppState, LoginLimits, Settings, SignupLimits};

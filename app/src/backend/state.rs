@@ -1,6 +1,6 @@
 //! What every request handler and server function shares.
 
-use crate::error::AppError;
+use crate::{backend::auth::password::Hashing, error::AppError};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
@@ -15,6 +15,24 @@ pub struct Settings {
     pub secure_cookies: bool,
     pub invite_ttl: chrono::Duration,
     pub login_limits: LoginLimits,
+    pub signup_limits: SignupLimits,
+    /// Groups one account may create.
+    pub max_groups_per_user: i64,
+    /// Password hashes computed at once, and how many more may wait.
+    pub hashes_at_once: usize,
+    pub hashes_waiting: usize,
+    /// The site's own origin (`https://courtyard.example`), when configured;
+    /// otherwise a request's own `Host` names it (see `routes::csrf`).
+    pub public_origin: Option<String>,
+    /// The live-reload port of `cargo leptos watch` (allowed by the CSP).
+    pub live_reload_port: Option<u32>,
+}
+
+/// Sign-ups allowed per client address in `window`.
+#[derive(Debug, Clone)]
+pub struct SignupLimits {
+    pub per_ip: i64,
+    pub window: chrono::Duration,
 }
 
 /// Failed sign-ins allowed per account and per client address in `window`.
@@ -32,6 +50,12 @@ impl Default for Settings {
             secure_cookies: false,
             invite_ttl: chrono::Duration::days(7),
             login_limits: LoginLimits { per_account: 5, per_ip: 50, window: chrono::Duration::minutes(15) },
+            signup_limits: SignupLimits { per_ip: 100, window: chrono::Duration::hours(1) },
+            max_groups_per_user: 20,
+            hashes_at_once: std::thread::available_parallelism().map_or(2, usize::from),
+            hashes_waiting: std::thread::available_parallelism().map_or(2, usize::from),
+            public_origin: None,
+            live_reload_port: None,
         }
     }
 }
@@ -41,6 +65,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
+    /// The bound on password hashing (see `auth::password`).
+    pub hashing: Arc<Hashing>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -50,6 +76,11 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
+    pub fn new(pool: PgPool, leptos_options: LeptosOptions, settings: Settings) -> Self {
+        let hashing = Arc::new(Hashing::new(settings.hashes_at_once, settings.hashes_waiting));
+        Self { pool, leptos_options, settings: Arc::new(settings), hashing }
+    }
+
     /// The state inside a server function (the server provides it as context).
     pub fn from_context() -> Result<Self, AppError> {
         leptos::prelude::use_context::<Self>().ok_or_else(|| {

@@ -7,14 +7,19 @@ use leptos::prelude::*;
 #[derive(Clone, Copy)]
 pub struct MeResource(pub Resource<Result<Option<Me>, AppError>>);
 
-/// Signing out forgets every group this browser holds (rows and queued writes).
-fn forget_local_data(_: leptos::ev::SubmitEvent) {
+/// Signing out forgets what this browser holds of the person: the rows of
+/// their groups, and the pages the service worker kept (their writes not
+/// sent yet stay, in their own scope, for their next sign-in here).
+fn forget_local_data(user: uuid::Uuid) {
     #[cfg(feature = "hydrate")]
-    leptos::task::spawn_local(async {
-        if let Err(error) = crate::sync::browser::store::wipe_all().await {
+    leptos::task::spawn_local(async move {
+        crate::sync::browser::shell::forget_pages().await;
+        if let Err(error) = crate::sync::browser::store::wipe_rows_of(user).await {
             leptos::logging::warn!("{error}");
         }
     });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = user;
 }
 
 #[component]
@@ -30,7 +35,7 @@ pub fn Header() -> impl IntoView {
                         match me.await {
                             Ok(Some(me)) => view! {
                                 <span class="who">{me.user.name}</span>
-                                <ActionForm action=log_out on:submit=forget_local_data>
+                                <ActionForm action=log_out on:submit=move |_| forget_local_data(me.user.id)>
                                     <button type="submit" class="link">"Log out"</button>
                                 </ActionForm>
                             }.into_any(),

@@ -4,6 +4,13 @@ use super::GroupSummary;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// The request header by which the app's own sync names the user its
+/// local copy belongs to. The server refuses (401) a request carrying it
+/// under another person's session: a tab left open by one resident never
+/// sends their queued writes, or fetches rows, as the next person to sign
+/// in on that browser.
+pub const EXPECTED_USER_HEADER: &str = "courtyard-user";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserInfo {
     pub id: Uuid,

@@ -9,7 +9,7 @@ mod rows;
 mod sql;
 pub mod validate;
 
-pub use account::{Me, UserInfo};
+pub use account::{Me, UserInfo, EXPECTED_USER_HEADER};
 pub use group::{GroupSummary, InviteInfo, MemberInfo, Role};
 pub use group_data::{GroupData, PAGE};
 pub use mutation::{MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus};

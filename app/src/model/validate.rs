@@ -10,7 +10,7 @@ pub const PASSWORD_MAX: usize = 1024;
 pub fn email(raw: &str) -> Result<String, AppError> {
     let email = raw.trim().to_lowercase();
     let bad = || AppError::validation("email", "enter a valid email address");
-    if email.len() > 254 || email.chars().any(char::is_whitespace) {
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad());
     }
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;
@@ -22,6 +22,9 @@ pub fn email(raw: &str) -> Result<String, AppError> {
 }
 
 pub fn password(raw: &str) -> Result<&str, AppError> {
+    if raw.contains('\0') {
+        return Err(AppError::validation("password", "a password may not contain NUL characters"));
+    }
     let chars = raw.chars().count();
     if chars < PASSWORD_MIN {
         return Err(AppError::validation("password", format!("use at least {PASSWORD_MIN} characters")));
@@ -63,7 +66,7 @@ pub const BOOKING_MAX_DAYS: i64 = 14;
 /// How far in the past a booking may start (clock skew between devices).
 pub const BOOKING_GRACE_SECONDS: i64 = 60;
 
-/// A title: trimmed, 1 to 200 characters.
+/// A title: trimmed, 1 to 200 characters, one line.
 pub fn title(raw: &str) -> Result<String, AppError> {
     let title = raw.trim();
     if title.is_empty() {
@@ -72,6 +75,7 @@ pub fn title(raw: &str) -> Result<String, AppError> {
     if title.chars().count() > TITLE_MAX {
         return Err(AppError::validation("title", format!("use at most {TITLE_MAX} characters")));
     }
+    printable("title", title, false)?;
     Ok(title.to_owned())
 }
 
@@ -85,6 +89,7 @@ pub fn text(field: &str, raw: &str, required: bool) -> Result<String, AppError> 
     if text.chars().count() > TEXT_MAX {
         return Err(AppError::validation(field, format!("use at most {TEXT_MAX} characters")));
     }
+    printable(field, text, true)?;
     Ok(text.to_owned())
 }
 
@@ -95,8 +100,20 @@ pub fn unit(raw: Option<&str>) -> Result<Option<String>, AppError> {
         Some(unit) if unit.chars().count() > UNIT_MAX => {
             Err(AppError::validation("unit", format!("use at most {UNIT_MAX} characters")))
         }
-        other => Ok(other.map(str::to_owned)),
+        Some(unit) => printable("unit", unit, false).map(|()| Some(unit.to_owned())),
+        None => Ok(None),
     }
+}
+
+/// No control characters (Postgres cannot store NUL at all); a multi-line
+/// text may have line breaks and tabs.
+fn printable(field: &str, text: &str, multiline: bool) -> Result<(), AppError> {
+    let allowed = |c: char| multiline && matches!(c, '\n' | '\r' | '\t');
+    if text.chars().any(|c| c.is_control() && !allowed(c)) {
+        let what = if multiline { "control characters other than line breaks and tabs" } else { "control characters" };
+        return Err(AppError::validation(field, format!("use no {what}")));
+    }
+    Ok(())
 }
 
 /// A booking's time: ends after it starts, lasts at most 14 days, and does
@@ -118,12 +135,28 @@ pub fn booking_window(
     Ok(())
 }
 
-/// Where to go after signing in: a path on this site, never another origin.
-pub fn next_path(raw: Option<&str>) -> String {
+/// Where to go after signing in: a path on this site (`/` if none is
+/// given), never another origin; anything else is refused (422 on `next`),
+/// before anyone is signed in. Only a plain absolute path passes: it starts with one `/` not followed
+/// by another `/` or a `\` (browsers read `/\host` as `//host`), and holds
+/// no control character, whitespace or backslash (browsers drop tabs and
+/// line breaks from URLs, so `/\t/host` becomes `//host`; a CR/LF would
+/// also split the `Location` header). Percent-escapes stay as they are: a
+/// browser does not decode `%2F` into a path separator for the origin.
+pub fn next_path(raw: Option<&str>) -> Result<String, AppError> {
     match raw {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
-        _ => "/".to_owned(),
+        None | Some("") => Ok("/".to_owned()),
+        Some(path) if is_local_path(path) => Ok(path.to_owned()),
+        Some(_) => Err(AppError::validation("next", "that return address is not a page of this site")),
     }
+}
+
+fn is_local_path(path: &str) -> bool {
+    let mut chars = path.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && path.len() <= 2048
+        && !path.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\')
 }
 
 #[cfg(test)]
@@ -167,10 +200,55 @@ mod tests {
 
     #[test]
     fn next_path_stays_on_this_site() {
-        assert_eq!(next_path(Some("/g/elm")), "/g/elm");
-        for bad in [None, Some(""), Some("https://evil.example"), Some("//evil.example"), Some("/\\evil")] {
-            assert_eq!(next_path(bad), "/", "{bad:?}");
+        for good in ["/", "/g/elm", "/g/elm/requests?status=open", "/join/abc#x", "/g/elm%2F%2Fevil"] {
+            assert_eq!(next_path(Some(good)).unwrap(), good);
         }
+        assert_eq!(next_path(None).unwrap(), "/");
+        assert_eq!(next_path(Some("")).unwrap(), "/");
+        // Known open-redirect bypasses: each is refused.
+        let bypasses = [
+            "g/elm",
+            "https://evil.example",
+            "http:evil.example",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "//evil.example",
+            "///evil.example",
+            "////evil.example",
+            "/\\evil.example",
+            "\\/evil.example",
+            "\\\\evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "\t//evil.example",
+            " //evil.example",
+            "/ /evil.example",
+            "/g/elm\r\nSet-Cookie: x=1",
+            "/g/elm\nLocation: https://evil.example",
+            "/\u{0}/evil.example",
+            "/\u{a0}/evil.example",
+            "/\u{2028}/evil.example",
+            "/\u{3000}/evil.example",
+            "/\u{7f}/evil.example",
+            "/g/\\evil",
+        ];
+        for bad in bypasses {
+            assert_eq!(next_path(Some(bad)).unwrap_err().field(), Some("next"), "{bad:?}");
+        }
+        assert!(next_path(Some(&format!("/{}", "a".repeat(3000)))).is_err());
+    }
+
+    #[test]
+    fn texts_refuse_nul_and_control_characters() {
+        assert!(title("a\0b").is_err());
+        assert!(title("two\nlines").is_err());
+        assert!(text("body", "a\0b", false).is_err());
+        assert!(text("body", "two\nlines\tand a tab", false).is_ok());
+        assert!(unit(Some("4\0B")).is_err());
+        assert!(name("name", "A\0nn").is_err());
+        assert!(email("ann\0@example.org").is_err());
+        assert!(password("correct\0horse").is_err());
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub fn LoginPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next");
     let signup_href = move || match next() {
-        Some(next) => format!("/signup?next={next}"),
+        Some(next) => format!("/signup?next={}", form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()),
         None => "/signup".to_owned(),
     };
     view! {

@@ -17,6 +17,7 @@ pub use not_found::NotFound;
 pub use signup::SignupPage;
 
 /// `/login?next=<path>`, to come back here after signing in.
-fn login_then(path: &str) -> String {
-    format!("/login?next={path}")
+pub(crate) fn login_then(path: &str) -> String {
+    let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    format!("/login?next={next}")
 }

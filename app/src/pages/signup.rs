@@ -15,7 +15,7 @@ pub fn SignupPage() -> impl IntoView {
     let query = use_query_map();
     let next = move || query.read().get("next");
     let login_href = move || match next() {
-        Some(next) => format!("/login?next={next}"),
+        Some(next) => super::login_then(&next),
         None => "/login".to_owned(),
     };
     view! {

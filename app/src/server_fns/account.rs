@@ -19,9 +19,10 @@ pub async fn get_me() -> Result<Option<Me>, AppError> {
 pub async fn sign_up(email: String, password: String, name: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::{auth, AppState};
     let state = AppState::from_context()?;
-    let (_, token) = auth::sign_up(&state, &email, &password, &name).await?;
+    let next = crate::model::validate::next_path(next.as_deref())?;
+    let (_, token) = auth::sign_up(&state, &email, &password, &name, auth::client_ip_in_context()).await?;
     super::set_session_cookie(auth::session::set_cookie(&token, &state.settings));
-    leptos_axum::redirect(&crate::model::validate::next_path(next.as_deref()));
+    leptos_axum::redirect(&next);
     Ok(())
 }
 
@@ -29,9 +30,10 @@ pub async fn sign_up(email: String, password: String, name: String, next: Option
 pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
     use crate::backend::{auth, AppState};
     let state = AppState::from_context()?;
+    let next = crate::model::validate::next_path(next.as_deref())?;
     let (_, token) = auth::log_in(&state, &email, &password, auth::client_ip_in_context()).await?;
     super::set_session_cookie(auth::session::set_cookie(&token, &state.settings));
-    leptos_axum::redirect(&crate::model::validate::next_path(next.as_deref()));
+    leptos_axum::redirect(&next);
     Ok(())
 }
 

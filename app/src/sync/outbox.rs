@@ -86,9 +86,16 @@ impl Outbox {
         self.adopt(vec![entry]);
     }
 
-    /// The next writes to send, oldest first.
-    pub fn to_send(&self) -> Vec<Entry> {
-        self.held.iter().filter(|h| h.answered.is_none()).take(BATCH).map(|h| h.entry.clone()).collect()
+    /// The next writes to send (at most `limit`), oldest first.
+    pub fn to_send(&self, limit: usize) -> Vec<Entry> {
+        self.held.iter().filter(|h| h.answered.is_none()).take(limit).map(|h| h.entry.clone()).collect()
+    }
+
+    /// The server refused this write as a whole request (a 4xx): it leaves
+    /// the queue, to be shown with `reason`, and the writes behind it go on.
+    pub fn refused(&mut self, id: Uuid, reason: String) -> Option<Rejection> {
+        let at = self.held.iter().position(|h| h.entry.id == id)?;
+        Some(Rejection { mutation: self.held.remove(at).entry.mutation, reason })
     }
 
     /// Writes not yet answered by the server.
@@ -185,7 +192,8 @@ mod tests {
         outbox.adopt(vec![c.clone(), a.clone()]);
         outbox.push(b.clone());
         outbox.adopt(vec![a.clone()]);
-        assert_eq!(outbox.to_send(), [a.clone(), b.clone(), c.clone()]);
+        assert_eq!(outbox.to_send(BATCH), [a.clone(), b.clone(), c.clone()]);
+        assert_eq!(outbox.to_send(1), std::slice::from_ref(&a));
 
         let now = Utc::now();
         let answer = response(
@@ -199,7 +207,7 @@ mod tests {
             [Rejection { mutation: b.mutation.clone(), reason: "that slot is already booked".into() }]
         );
         assert_eq!(outbox.waiting(), 0);
-        assert!(outbox.to_send().is_empty());
+        assert!(outbox.to_send(BATCH).is_empty());
         // Answered writes stay laid over the rows until their transaction shows.
         assert_eq!(outbox.overlay(Uuid::nil()).len(), 2);
         outbox.seen(&[77]);
@@ -225,7 +233,18 @@ mod tests {
         let mut outbox = Outbox::default();
         outbox.push(a.clone());
         outbox.sync_with_store(vec![b.clone()]);
-        assert_eq!(outbox.to_send(), [b]);
+        assert_eq!(outbox.to_send(BATCH), [b]);
+    }
+
+    #[test]
+    fn a_refused_write_leaves_the_queue_and_the_next_one_goes() {
+        let (a, b) = (entry(0), entry(1));
+        let mut outbox = Outbox::default();
+        outbox.adopt(vec![a.clone(), b.clone()]);
+        let rejection = outbox.refused(a.id, "the request body is too large".into()).unwrap();
+        assert_eq!(rejection.mutation, a.mutation);
+        assert_eq!(outbox.to_send(BATCH), [b]);
+        assert!(outbox.refused(a.id, "again".into()).is_none());
     }
 
     #[test]

@@ -45,9 +45,10 @@ pub struct Token {
 
 pub async fn sign_up(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     JsonBody(input): JsonBody<SignUp>,
 ) -> Result<impl IntoResponse, AppError> {
-    let (user, token) = auth::sign_up(&state, &input.email, &input.password, &input.name).await?;
+    let (user, token) = auth::sign_up(&state, &input.email, &input.password, &input.name, ip).await?;
     let cookie = auth::session::set_cookie(&token, &state.settings);
     Ok((StatusCode::CREATED, [(SET_COOKIE, cookie)], Json(Signed { user })))
 }

@@ -1,23 +1,36 @@
 //! Cross-site request refusal. A state-changing request (anything but GET,
-//! HEAD, OPTIONS) that carries the session cookie must come from this site:
-//! its `Origin` (or, without one, its `Referer`) must name this host.
+//! HEAD, OPTIONS) that carries the session cookie, and every sign-in or
+//! sign-up (login CSRF: a forged form would sign the victim in as the
+//! attacker), must come from this site: its `Origin` (or, without one, its
+//! `Referer`) must be this site's origin, scheme, host and port alike, and
+//! `Sec-Fetch-Site`, where the browser sends it, must not say otherwise.
 //! Browsers send `Origin` with every cross-site POST, so a forged form or
 //! fetch from another site is refused even where `SameSite=Lax` is not
 //! honoured. Requests with neither header are not a browser's cross-site
 //! request (curl, the test suite) and pass; bearer-token requests carry no
 //! ambient credential and pass.
+//!
+//! This site's origin is `server.public_origin` when configured, else the
+//! request's `Host` over https when cookies are `Secure`, http otherwise.
 
-use app::{backend::auth::session, error::AppError};
+use app::{
+    backend::{auth::session, AppState},
+    error::AppError,
+};
 use axum::{
-    extract::Request,
+    extract::{Request, State},
     http::{header, HeaderMap, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 
-pub async fn same_origin(request: Request, next: Next) -> Response {
+/// Where a session is made: refused cross-site even without a cookie.
+const SIGN_IN_PATHS: &[&str] = &["/api/auth/signup", "/api/auth/login", "/api/auth/token", "/fn/sign_up", "/fn/log_in"];
+
+pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if !safe && has_session_cookie(request.headers()) && !from_this_site(request.headers()) {
+    let guarded = has_session_cookie(request.headers()) || SIGN_IN_PATHS.contains(&request.uri().path());
+    if !safe && guarded && !from_this_site(request.headers(), &state) {
         tracing::warn!(method = %request.method(), path = request.uri().path(), "cross-site request refused");
         return AppError::Forbidden("cross-site request refused".into()).into_response();
     }
@@ -30,21 +43,40 @@ fn has_session_cookie(headers: &HeaderMap) -> bool {
     })
 }
 
-fn from_this_site(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
-    let claimed = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER));
-    match claimed.map(|v| v.to_str().map(authority)) {
-        None => true,
-        Some(Ok(Some(authority))) => authority.eq_ignore_ascii_case(host),
-        Some(_) => false,
+fn from_this_site(headers: &HeaderMap, state: &AppState) -> bool {
+    let fetch_site = headers.get("sec-fetch-site").map(|v| v.as_bytes());
+    if fetch_site.is_some_and(|site| site != b"same-origin" && site != b"none") {
+        return false;
     }
+    let claimed = headers.get(header::ORIGIN).or_else(|| headers.get(header::REFERER));
+    let Some(claimed) = claimed else { return true };
+    let Some(own) = own_origin(headers, state) else { return false };
+    claimed.to_str().ok().and_then(origin_of).is_some_and(|origin| origin.eq_ignore_ascii_case(&own))
 }
 
-/// `https://example.org:8080/path` → `example.org:8080`; `None` for `null`
-/// or anything without a scheme.
-fn authority(url: &str) -> Option<&str> {
-    let (_, rest) = url.split_once("://")?;
-    Some(rest.split(['/', '?', '#']).next().unwrap_or(rest))
+/// This site's origin as the browser names it: `scheme://host[:port]`.
+fn own_origin(headers: &HeaderMap, state: &AppState) -> Option<String> {
+    if let Some(origin) = &state.settings.public_origin {
+        return Some(origin.clone());
+    }
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let scheme = if state.settings.secure_cookies { "https" } else { "http" };
+    Some(format!("{scheme}://{host}"))
+}
+
+/// `https://example.org:8080/path?q` → `https://example.org:8080`; `None`
+/// for `null`, anything without a scheme or host, or with user info (a
+/// browser never sends that).
+fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    if scheme.is_empty() || !scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    if authority.is_empty() || authority.contains('@') || authority.contains('\\') {
+        return None;
+    }
+    Some(&url[..scheme.len() + 3 + authority.len()])
 }
 
 #[cfg(test)]
@@ -52,31 +84,72 @@ mod tests {
     use super::*;
     use axum::http::HeaderValue;
 
-    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(name.clone(), HeaderValue::from_str(value).unwrap());
+            map.append(header::HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_str(value).unwrap());
         }
         map
     }
 
-    #[test]
-    fn the_origin_or_referer_must_name_this_host() {
-        let host = (header::HOST, "courtyard.example:3000");
-        assert!(from_this_site(&headers(&[host.clone(), (header::ORIGIN, "http://courtyard.example:3000")])));
-        assert!(from_this_site(&headers(&[host.clone(), (header::REFERER, "http://courtyard.example:3000/g/x")])));
-        assert!(
-            from_this_site(&headers(std::slice::from_ref(&host))),
-            "no Origin, no Referer: not a browser's cross-site request"
-        );
-        assert!(!from_this_site(&headers(&[host.clone(), (header::ORIGIN, "https://evil.example")])));
-        assert!(!from_this_site(&headers(&[host.clone(), (header::ORIGIN, "null")])));
-        assert!(!from_this_site(&headers(&[host, (header::ORIGIN, "http://courtyard.example:3000.evil.example")])));
+    fn state(public_origin: Option<&str>, secure_cookies: bool) -> AppState {
+        let settings = app::backend::Settings {
+            public_origin: public_origin.map(str::to_owned),
+            secure_cookies,
+            ..Default::default()
+        };
+        let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://localhost/none").unwrap();
+        AppState::new(pool, leptos::config::LeptosOptions::builder().output_name("courtyard").build(), settings)
+    }
+
+    #[tokio::test]
+    async fn the_origin_or_referer_must_be_this_origin() {
+        let state = state(None, false);
+        let host = ("host", "courtyard.example:3000");
+        let ok = |pairs: &[(&str, &str)]| from_this_site(&headers(pairs), &state);
+        assert!(ok(&[host, ("origin", "http://courtyard.example:3000")]));
+        assert!(ok(&[host, ("referer", "http://courtyard.example:3000/g/x?y")]));
+        assert!(ok(&[host]), "no Origin, no Referer: not a browser's cross-site request");
+        assert!(ok(&[host, ("origin", "http://courtyard.example:3000"), ("sec-fetch-site", "same-origin")]));
+        for bad in [
+            "https://evil.example",
+            "null",
+            "http://courtyard.example:3000.evil.example",
+            "https://courtyard.example:3000",
+            "http://courtyard.example:3001",
+            "http://courtyard.example",
+            "http://user@courtyard.example:3000",
+            "ws://courtyard.example:3000",
+            "courtyard.example:3000",
+        ] {
+            assert!(!ok(&[host, ("origin", bad)]), "{bad}");
+            assert!(!ok(&[host, ("referer", &format!("{bad}/page"))]), "referer {bad}");
+        }
+        for site in ["cross-site", "same-site", "garbage"] {
+            assert!(!ok(&[host, ("origin", "http://courtyard.example:3000"), ("sec-fetch-site", site)]), "{site}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_configured_origin_or_secure_cookies_name_the_scheme() {
+        let secure = state(None, true);
+        let host = ("host", "courtyard.example");
+        assert!(from_this_site(&headers(&[host, ("origin", "https://courtyard.example")]), &secure));
+        assert!(!from_this_site(&headers(&[host, ("origin", "http://courtyard.example")]), &secure));
+        let configured = state(Some("https://yard.example"), false);
+        assert!(from_this_site(
+            &headers(&[("host", "10.0.0.5:3000"), ("origin", "https://yard.example")]),
+            &configured
+        ));
+        assert!(!from_this_site(
+            &headers(&[("host", "10.0.0.5:3000"), ("origin", "http://10.0.0.5:3000")]),
+            &configured
+        ));
     }
 
     #[test]
     fn only_the_session_cookie_counts() {
-        assert!(has_session_cookie(&headers(&[(header::COOKIE, "a=1; courtyard_session=abc")])));
-        assert!(!has_session_cookie(&headers(&[(header::COOKIE, "courtyard_session_old=abc")])));
+        assert!(has_session_cookie(&headers(&[("cookie", "a=1; courtyard_session=abc")])));
+        assert!(!has_session_cookie(&headers(&[("cookie", "courtyard_session_old=abc")])));
     }
 }

@@ -8,6 +8,7 @@ mod groups;
 mod json;
 mod limits;
 mod mutate;
+mod pages;
 
 use app::{backend::AppState, error::AppError};
 use axum::{
@@ -17,7 +18,8 @@ use axum::{
 
 pub use csrf::same_origin;
 pub use fn_status::error_status as server_fn_error_status;
-pub use limits::header_size as limit_header_size;
+pub use limits::{body_size as limit_body_size, header_size as limit_header_size};
+pub use pages::{security_headers, sign_in_first};
 
 pub fn api() -> Router<AppState> {
     Router::new()

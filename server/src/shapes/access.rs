@@ -4,17 +4,17 @@
 //! Ending a membership or a session names the user on `courtyard_access`
 //! (global migration); the hub then forgets that user's entries and wakes
 //! the waiting requests, whose next request is checked in Postgres. A
-//! lookup racing a notification is not stored (generation check).
+//! lookup racing a notification is not stored (generation check). An entry
+//! also ends with its session: an expired session is never served from here.
 //! Non-live requests always ask Postgres.
 
 use app::backend::groups::Member;
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use std::{
     collections::HashMap,
-    sync::{
-        atomic::{AtomicU64, Ordering},
-        Mutex,
-    },
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 use tokio::sync::watch;
@@ -27,8 +27,15 @@ const MAX_ENTRIES: usize = 200_000;
 
 type Key = ([u8; 32], String);
 
+/// A member as looked up, and when their session ends.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub member: Member,
+    pub session_ends: DateTime<Utc>,
+}
+
 pub struct AccessCache {
-    entries: Mutex<HashMap<Key, (Member, Instant)>>,
+    entries: Mutex<HashMap<Key, (Access, Instant)>>,
     generation: AtomicU64,
     /// Ticks when some access ended: waiting requests check theirs.
     ended: watch::Sender<u64>,
@@ -45,14 +52,15 @@ fn key(token: &str, slug: &str) -> Key {
 }
 
 impl AccessCache {
-    pub fn get(&self, token: &str, slug: &str) -> Option<Member> {
-        let entries = self.entries.lock().unwrap();
-        entries.get(&key(token, slug)).filter(|(_, at)| at.elapsed() < TTL).map(|(member, _)| member.clone())
+    pub fn get(&self, token: &str, slug: &str) -> Option<Access> {
+        let entries = self.entries.lock();
+        let (access, at) = entries.get(&key(token, slug))?;
+        (at.elapsed() < TTL && access.session_ends > Utc::now()).then(|| access.clone())
     }
 
     /// Whether `token` is still known to follow `slug` (no lookup).
     pub fn holds(&self, token: &str, slug: &str) -> bool {
-        self.entries.lock().unwrap().contains_key(&key(token, slug))
+        self.entries.lock().get(&key(token, slug)).is_some_and(|(access, _)| access.session_ends > Utc::now())
     }
 
     /// Read before looking up, passed to `put` after.
@@ -60,23 +68,23 @@ impl AccessCache {
         self.generation.load(Ordering::SeqCst)
     }
 
-    pub fn put(&self, token: &str, slug: &str, member: Member, generation: u64) {
-        let mut entries = self.entries.lock().unwrap();
+    pub fn put(&self, token: &str, slug: &str, access: Access, generation: u64) {
+        let mut entries = self.entries.lock();
         if self.generation() != generation {
             return; // some access ended meanwhile: this answer may be stale
         }
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key(token, slug), (member, Instant::now()));
+        entries.insert(key(token, slug), (access, Instant::now()));
     }
 
     /// Forgets one user's access (`None`: everyone's) and wakes the waiters.
     pub fn ended(&self, user: Option<Uuid>) {
-        let mut entries = self.entries.lock().unwrap();
+        let mut entries = self.entries.lock();
         self.generation.fetch_add(1, Ordering::SeqCst);
         match user {
-            Some(user) => entries.retain(|_, (member, _)| member.user_id != user),
+            Some(user) => entries.retain(|_, (access, _)| access.member.user_id != user),
             None => entries.clear(),
         }
         drop(entries);

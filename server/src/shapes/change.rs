@@ -45,6 +45,17 @@ pub struct LogChange {
     pub old_value: Option<Values>,
 }
 
+impl LogChange {
+    /// About the bytes it holds in memory (its text, the maps' overhead):
+    /// what an in-memory tail counts against its budget.
+    pub fn weight(&self) -> usize {
+        fn map(values: &Values) -> usize {
+            values.iter().map(|(k, v)| k.len() + v.as_str().map_or(8, str::len) + 64).sum()
+        }
+        std::mem::size_of::<Self>() + self.relation.len() + map(&self.value) + self.old_value.as_ref().map_or(0, map)
+    }
+}
+
 /// Electric's key: `"schema"."table"/"pk"`, quotes doubled, `/` in the
 /// value doubled.
 pub fn message_key(schema: &str, table: &str, pk: Option<&str>) -> String {

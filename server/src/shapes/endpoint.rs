@@ -2,6 +2,7 @@
 //! (params checked), then an answer from the database or the live tail.
 
 use super::{
+    access::Access,
     fetch::{self, Fetched},
     live::{Outcome, Wait},
     offset::Offset,
@@ -32,15 +33,15 @@ pub async fn shape(
     // Live requests (the fan-out's hot path) may use the access cache.
     let live = pairs.iter().any(|(k, v)| k == "live" && v == "true");
     let token = auth::session::token_from_headers(&headers);
-    let member = match member(&shapes, &headers, token.as_deref(), &slug, live).await {
-        Ok(member) => member,
+    let access = match member(&shapes, &headers, token.as_deref(), &slug, live).await {
+        Ok(access) => access,
         Err(error) => return response::error(error),
     };
     let params = match ShapeParams::parse(&pairs) {
         Ok(params) => params,
         Err(errors) => return response::invalid(errors),
     };
-    match answer(&shapes, &member, &params, token.as_deref()).await {
+    match answer(&shapes, &access, &params, token.as_deref()).await {
         Ok(response) => response,
         Err(error) => response::error(error),
     }
@@ -52,36 +53,47 @@ pub async fn preflight() -> Response {
 
 /// The asking member of the group at `slug` (401/404 otherwise); with
 /// `cached`, possibly from the access cache. `token` is the request's
-/// session token (from `headers`).
+/// session token (from `headers`). A request naming the user it follows
+/// for (`courtyard-user`, as the app's own sync does) gets 401 if the
+/// session is someone else's: a tab left open by one person never fetches
+/// the next person's data into the first one's local copy.
 pub(super) async fn member(
     shapes: &Shapes,
     headers: &HeaderMap,
     token: Option<&str>,
     slug: &str,
     cached: bool,
-) -> Result<Member, AppError> {
-    if let (true, Some(token)) = (cached, token) {
-        if let Some(member) = shapes.hub.access.get(token, slug) {
-            return Ok(member);
+) -> Result<Access, AppError> {
+    let cached = match (cached, token) {
+        (true, Some(token)) => shapes.hub.access.get(token, slug),
+        _ => None,
+    };
+    let access = match cached {
+        Some(access) => access,
+        None => {
+            let generation = shapes.hub.access.generation();
+            let (user, session_ends) = auth::current_session(&shapes.app, headers).await?;
+            tracing::Span::current().record("user.id", tracing::field::display(user.id));
+            let member = groups::resolve(&shapes.app.pool, user.id, slug).await?;
+            tracing::Span::current().record("group.slug", slug);
+            let access = Access { member, session_ends };
+            if let Some(token) = token {
+                shapes.hub.access.put(token, slug, access.clone(), generation);
+            }
+            access
         }
-    }
-    let generation = shapes.hub.access.generation();
-    let user = auth::current_user(&shapes.app, headers).await?;
-    tracing::Span::current().record("user.id", tracing::field::display(user.id));
-    let member = groups::resolve(&shapes.app.pool, user.id, slug).await?;
-    tracing::Span::current().record("group.slug", slug);
-    if let Some(token) = token {
-        shapes.hub.access.put(token, slug, member.clone(), generation);
-    }
-    Ok(member)
+    };
+    auth::check_expected_user(headers, access.member.user_id)?;
+    Ok(access)
 }
 
 async fn answer(
     shapes: &Shapes,
-    member: &Member,
+    access: &Access,
     params: &ShapeParams,
     token: Option<&str>,
 ) -> Result<Response, AppError> {
+    let member = &access.member;
     let schema = &member.group.schema;
     let shape = match build(shapes, member, params).await? {
         Ok(shape) => shape,
@@ -100,7 +112,7 @@ async fn answer(
             Offset::Start => Kind::Start { schema: shape.electric_schema() },
             _ => Kind::CatchUp { schema: shape.electric_schema() },
         };
-        return Ok(match fetch::fetch(&shapes.app.pool, schema, &shape, offset, shapes.chunk_bytes).await? {
+        return Ok(match fetch::fetch(&shapes.app.pool, schema, &shape, offset, shapes.limits).await? {
             Fetched::Answer(answer) => response::answer(shape.handle(), kind, answer),
             Fetched::Unknown => response::must_refetch(shape.handle()),
         });
@@ -108,10 +120,11 @@ async fn answer(
     let wait = Wait {
         hub: &shapes.hub,
         who: (token, &member.group.slug),
+        session_ends: access.session_ends,
         pool: &shapes.app.pool,
         schema,
         shape: &shape,
-        cap: shapes.chunk_bytes,
+        limits: shapes.limits,
         timeout: shapes.long_poll_timeout,
     };
     let from = offset.position().unwrap_or(0);

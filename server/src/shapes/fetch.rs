@@ -15,8 +15,20 @@ const PAGE: i64 = 1000;
 
 pub enum Fetched {
     Answer(Answer),
-    /// The offset lies beyond the log: it is not one this group's log gave.
+    /// The offset lies beyond the log (it is not one this group's log gave),
+    /// or is a snapshot too far behind the head to resume.
     Unknown,
+}
+
+/// What one answer may cost: its body's byte cap, and how far behind the
+/// head a snapshot may be resumed. Resuming a snapshot reads the log from
+/// its position (rows changed since are put back as they were), so an old
+/// or forged snapshot offset would read the whole log: past the lag it is
+/// refused (409) and the client starts again, at the head.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub cap: usize,
+    pub max_snapshot_lag: i64,
 }
 
 pub async fn fetch(
@@ -24,11 +36,15 @@ pub async fn fetch(
     schema: &SchemaName,
     shape: &Shape,
     offset: Offset,
-    cap: usize,
+    limits: Limits,
 ) -> Result<Fetched, AppError> {
+    let cap = limits.cap;
     let mut tx = reader::begin(pool).await?;
     let head = reader::head(&mut tx, schema).await?;
     if offset.position().is_some_and(|p| p > head || p < 0) {
+        return Ok(Fetched::Unknown);
+    }
+    if matches!(offset, Offset::Snapshot { at, .. } if head - at > limits.max_snapshot_lag) {
         return Ok(Fetched::Unknown);
     }
     let (mut batch, at) = match offset {

@@ -2,17 +2,24 @@
 //! group a tail of its latest logged changes that every waiting live request
 //! of that group reads. A change costs one log query per group, however
 //! many clients wait; a waiting client holds no database connection.
+//!
+//! Tails are bounded in entries each and in bytes all together (the
+//! `budget`, `sync.tail_budget_bytes`): past it, the tails of the groups
+//! followed least recently are emptied (their clients catch up from the
+//! database, as a client behind the tail always does), then, if one group
+//! alone is over, its oldest changes go.
 
 use super::{access::AccessCache, batch::Answer, catalog::Catalog, change::LogChange, reader};
 use app::{backend::SchemaName, error::AppError};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use sqlx::{postgres::PgListener, PgPool};
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
-        atomic::{AtomicU64, Ordering},
-        Arc, Mutex, RwLock,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 use tokio::sync::{watch, Notify};
 
@@ -35,6 +42,9 @@ pub struct Hub {
     pub access: AccessCache,
     /// Log reads made by tails (for tests and metrics).
     reads: AtomicU64,
+    /// Bytes all tails may hold together, and what they hold.
+    budget: usize,
+    held: AtomicUsize,
     tails: Mutex<HashMap<String, Arc<Tail>>>,
     catalogs: Mutex<HashMap<String, Arc<Catalog>>>,
 }
@@ -46,8 +56,20 @@ pub struct TailState {
     pub start: i64,
     pub head: i64,
     pub changes: VecDeque<Arc<LogChange>>,
+    /// The weight (`LogChange::weight`) of `changes`.
+    pub bytes: usize,
     /// Bumped when the group's schema is migrated.
     pub schema_epoch: u64,
+}
+
+impl TailState {
+    /// Drops the oldest change; returns its weight.
+    fn pop_oldest(&mut self) -> usize {
+        let weight = self.changes.pop_front().map_or(0, |change| change.weight());
+        self.bytes -= weight;
+        self.start = self.head - self.changes.len() as i64;
+        weight
+    }
 }
 
 /// The head they were built at, and answers by (shape handle, offset).
@@ -63,15 +85,20 @@ pub struct Tail {
     /// Ticks on every update of `state`.
     updated: watch::Sender<u64>,
     refresh_wanted: Notify,
+    /// When someone last started to follow it (eviction order).
+    followed_at: Mutex<Instant>,
 }
 
 impl Hub {
-    /// Creates the hub and starts its LISTEN task on the current runtime.
-    pub fn start(pool: PgPool) -> Arc<Self> {
+    /// Creates the hub and starts its LISTEN task on the current runtime;
+    /// its tails hold at most `budget` bytes together.
+    pub fn start(pool: PgPool, budget: usize) -> Arc<Self> {
         let hub = Arc::new(Self {
             pool,
             access: AccessCache::default(),
             reads: AtomicU64::new(0),
+            budget,
+            held: AtomicUsize::new(0),
             tails: Mutex::default(),
             catalogs: Mutex::default(),
         });
@@ -81,11 +108,11 @@ impl Hub {
 
     /// The group's catalogue, loaded once and kept until its schema changes.
     pub async fn catalog(&self, schema: &SchemaName) -> Result<Arc<Catalog>, AppError> {
-        if let Some(catalog) = self.catalogs.lock().unwrap().get(schema.as_str()) {
+        if let Some(catalog) = self.catalogs.lock().get(schema.as_str()) {
             return Ok(catalog.clone());
         }
         let catalog = Arc::new(Catalog::load(&self.pool, schema).await?);
-        self.catalogs.lock().unwrap().insert(schema.as_str().to_owned(), catalog.clone());
+        self.catalogs.lock().insert(schema.as_str().to_owned(), catalog.clone());
         Ok(catalog)
     }
 
@@ -93,8 +120,9 @@ impl Hub {
     /// and a subscription to its updates (taken under the map's lock, so an
     /// idle tail is never dropped while someone starts to follow it).
     pub fn follow(self: &Arc<Self>, schema: &SchemaName) -> (Arc<Tail>, watch::Receiver<u64>) {
-        let mut tails = self.tails.lock().unwrap();
+        let mut tails = self.tails.lock();
         if let Some(tail) = tails.get(schema.as_str()) {
+            *tail.followed_at.lock() = Instant::now();
             return (tail.clone(), tail.updated.subscribe());
         }
         let tail = Arc::new(Tail {
@@ -103,6 +131,7 @@ impl Hub {
             state: RwLock::default(),
             updated: watch::Sender::new(0),
             refresh_wanted: Notify::new(),
+            followed_at: Mutex::new(Instant::now()),
         });
         tails.insert(schema.as_str().to_owned(), tail.clone());
         tokio::spawn(refresh_loop(self.clone(), tail.clone()));
@@ -116,28 +145,66 @@ impl Hub {
         self.reads.load(Ordering::Relaxed)
     }
 
+    /// The bytes all tails hold now (at most the budget once each refresh
+    /// is done), and how many tails there are.
+    pub fn tail_memory(&self) -> (usize, usize) {
+        (self.held.load(Ordering::Relaxed), self.tails.lock().len())
+    }
+
     /// Drops the tail if nobody follows it; true if dropped.
     fn drop_if_idle(&self, tail: &Tail) -> bool {
-        let mut tails = self.tails.lock().unwrap();
+        let mut tails = self.tails.lock();
         let idle = tail.updated.receiver_count() == 0;
         if idle {
             tails.remove(tail.schema.as_str());
+            let mut state = tail.state.write();
+            self.held.fetch_sub(std::mem::take(&mut state.bytes), Ordering::Relaxed);
+            state.changes.clear();
+            state.start = state.head;
         }
         idle
     }
 
+    /// Back under the budget: empties the tails followed least recently
+    /// (not `keep`, the one just refreshed), then trims `keep` itself.
+    fn enforce_budget(&self, keep: &Tail) {
+        if self.held.load(Ordering::Relaxed) <= self.budget {
+            return;
+        }
+        let mut others: Vec<(Instant, Arc<Tail>)> = self
+            .tails
+            .lock()
+            .values()
+            .filter(|t| !std::ptr::eq(t.as_ref(), keep))
+            .map(|t| (*t.followed_at.lock(), t.clone()))
+            .collect();
+        others.sort_by_key(|(at, _)| *at);
+        let tails = others.iter().map(|(_, t)| t.as_ref()).chain([keep]);
+        for tail in tails {
+            let mut state = tail.state.write();
+            while !state.changes.is_empty() && self.held.load(Ordering::Relaxed) > self.budget {
+                let freed = state.pop_oldest();
+                self.held.fetch_sub(freed, Ordering::Relaxed);
+            }
+            drop(state);
+            if self.held.load(Ordering::Relaxed) <= self.budget {
+                break;
+            }
+        }
+    }
+
     fn changed(&self, schema: &str) {
-        let tail = self.tails.lock().unwrap().get(schema).cloned();
+        let tail = self.tails.lock().get(schema).cloned();
         if let Some(tail) = tail {
             tail.refresh_wanted.notify_one();
         }
     }
 
     fn schema_changed(&self, schema: &str) {
-        self.catalogs.lock().unwrap().remove(schema);
-        let tail = self.tails.lock().unwrap().get(schema).cloned();
+        self.catalogs.lock().remove(schema);
+        let tail = self.tails.lock().get(schema).cloned();
         if let Some(tail) = tail {
-            tail.state.write().unwrap().schema_epoch += 1;
+            tail.state.write().schema_epoch += 1;
             tail.updated.send_modify(|tick| *tick += 1);
         }
     }
@@ -145,27 +212,27 @@ impl Hub {
     /// After a (re)connect nothing said while disconnected is known: reread all.
     fn resync_all(&self) {
         self.access.ended(None);
-        self.catalogs.lock().unwrap().clear();
-        for tail in self.tails.lock().unwrap().values() {
-            tail.state.write().unwrap().schema_epoch += 1;
+        self.catalogs.lock().clear();
+        for tail in self.tails.lock().values() {
+            tail.state.write().schema_epoch += 1;
             tail.refresh_wanted.notify_one();
         }
     }
 }
 
 impl Tail {
-    pub fn state(&self) -> std::sync::RwLockReadGuard<'_, TailState> {
-        self.state.read().unwrap()
+    pub fn state(&self) -> RwLockReadGuard<'_, TailState> {
+        self.state.read()
     }
 
     /// The answer already built for `handle` from `position` at `head`.
     pub fn shared_answer(&self, handle: &str, position: i64, head: i64) -> Option<Answer> {
-        let answers = self.answers.lock().unwrap();
+        let answers = self.answers.lock();
         (answers.0 == head).then(|| answers.1.get(&(handle.to_owned(), position)).cloned()).flatten()
     }
 
     pub fn share_answer(&self, handle: &str, position: i64, head: i64, answer: &Answer) {
-        let mut answers = self.answers.lock().unwrap();
+        let mut answers = self.answers.lock();
         if answers.0 != head {
             *answers = (head, HashMap::new());
         }
@@ -177,8 +244,10 @@ impl Tail {
         self.refresh_wanted.notify_one();
     }
 
-    /// Reads the changes after the tail's head and appends them.
-    async fn refresh(&self, pool: &PgPool) -> Result<(), AppError> {
+    /// Reads the changes after the tail's head and appends them, counting
+    /// the bytes it gains or loses in `held` (under its lock, as every
+    /// change of its bytes is).
+    async fn refresh(&self, pool: &PgPool, held: &AtomicUsize) -> Result<(), AppError> {
         let (loaded, from) = {
             let state = self.state();
             (state.loaded, state.head)
@@ -198,18 +267,25 @@ impl Tail {
                 break head;
             }
         };
-        let mut state = self.state.write().unwrap();
+        let mut state = self.state.write();
+        let before = state.bytes;
         if !loaded || head < from {
             // First load, or the log went back (a restored database): start
             // at its head; clients ahead of it get 409 and resync.
-            *state = TailState { loaded: true, start: head, head, changes: VecDeque::new(), ..*state };
+            *state = TailState { loaded: true, start: head, head, changes: VecDeque::new(), bytes: 0, ..*state };
         } else {
+            state.bytes += fresh.iter().map(|change| change.weight()).sum::<usize>();
             state.changes.extend(fresh);
             state.head = head;
-            while state.changes.len() > TAIL_CAPACITY {
-                state.changes.pop_front();
-            }
             state.start = state.head - state.changes.len() as i64;
+            while state.changes.len() > TAIL_CAPACITY {
+                state.pop_oldest();
+            }
+        }
+        if state.bytes >= before {
+            held.fetch_add(state.bytes - before, Ordering::Relaxed);
+        } else {
+            held.fetch_sub(before - state.bytes, Ordering::Relaxed);
         }
         drop(state);
         self.updated.send_modify(|tick| *tick += 1);
@@ -231,10 +307,17 @@ async fn refresh_loop(hub: Arc<Hub>, tail: Arc<Tail>) {
         let mut delay = Duration::from_millis(100);
         loop {
             hub.reads.fetch_add(1, Ordering::Relaxed);
-            let Err(error) = tail.refresh(&hub.pool).await else { break };
-            tracing::warn!(?error, schema = tail.schema.as_str(), "reading the change log failed; retrying");
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(5));
+            match tail.refresh(&hub.pool, &hub.held).await {
+                Ok(()) => {
+                    hub.enforce_budget(&tail);
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(?error, schema = tail.schema.as_str(), "reading the change log failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
         }
     }
 }

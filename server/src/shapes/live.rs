@@ -5,7 +5,7 @@
 use super::{
     batch::{Answer, Batch},
     change::LogChange,
-    fetch::{self, Fetched},
+    fetch::{self, Fetched, Limits},
     hub::{Hub, Tail},
     offset::Offset,
     reader,
@@ -29,10 +29,13 @@ pub struct Wait<'a> {
     /// The asker's token and group: when access ends somewhere, a waiter
     /// whose own access is no longer known answers at once.
     pub who: (Option<&'a str>, &'a str),
+    /// When the asker's session ends: the wait ends then too, and the next
+    /// request is refused.
+    pub session_ends: chrono::DateTime<chrono::Utc>,
     pub pool: &'a PgPool,
     pub schema: &'a SchemaName,
     pub shape: &'a Shape,
-    pub cap: usize,
+    pub limits: Limits,
     pub timeout: Duration,
 }
 
@@ -40,7 +43,7 @@ impl Wait<'_> {
     pub async fn run(&self, from: i64) -> Result<Outcome, AppError> {
         let (tail, mut updates) = self.hub.follow(self.schema);
         let mut access_ended = self.hub.access.subscribe();
-        let deadline = Instant::now() + self.timeout;
+        let deadline = deadline(self.timeout, self.session_ends);
         let mut position = from;
         let mut epoch = None;
         let mut checked_ahead = false;
@@ -50,8 +53,9 @@ impl Wait<'_> {
                 Step::Again => continue,
                 Step::Wait => {}
             }
-            let idle =
-                |position| Ok(Outcome::Answer(Batch::new(self.cap, position).finish(Offset::Log(position), true)));
+            let idle = |position| {
+                Ok(Outcome::Answer(Batch::new(self.limits.cap, position).finish(Offset::Log(position), true)))
+            };
             tokio::select! {
                 changed = updates.changed() => if changed.is_err() { return Err(AppError::Internal) },
                 _ = access_ended.changed() => {
@@ -114,7 +118,7 @@ impl Wait<'_> {
         };
         let Some(changes) = changes else {
             // Too far behind for the tail: read the log itself.
-            return match fetch::fetch(self.pool, self.schema, self.shape, Offset::Log(*position), self.cap).await? {
+            return match fetch::fetch(self.pool, self.schema, self.shape, Offset::Log(*position), self.limits).await? {
                 Fetched::Unknown => Ok(Step::Done(Outcome::Unknown)),
                 Fetched::Answer(answer) if answer.messages > usize::from(answer.up_to_date) => {
                     Ok(Step::Done(Outcome::Answer(answer)))
@@ -125,7 +129,7 @@ impl Wait<'_> {
                 }
             };
         };
-        let mut batch = Batch::new(self.cap, *position);
+        let mut batch = Batch::new(self.limits.cap, *position);
         let complete = batch.push_changes(self.shape, self.schema.as_str(), changes.iter().map(Arc::as_ref));
         if batch.has_changes() {
             let offset = Offset::Log(if complete { head } else { batch.scanned });
@@ -136,6 +140,12 @@ impl Wait<'_> {
         *position = head;
         Ok(Step::Wait)
     }
+}
+
+/// The long-poll's end: after `timeout`, or when the session ends if sooner.
+pub fn deadline(timeout: Duration, session_ends: chrono::DateTime<chrono::Utc>) -> Instant {
+    let left = (session_ends - chrono::Utc::now()).to_std().unwrap_or_default();
+    Instant::now() + timeout.min(left)
 }
 
 enum Seen {

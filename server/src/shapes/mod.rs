@@ -36,20 +36,25 @@ use std::{sync::Arc, time::Duration};
 pub struct Shapes {
     app: AppState,
     hub: Arc<hub::Hub>,
-    chunk_bytes: usize,
+    limits: fetch::Limits,
     long_poll_timeout: Duration,
 }
 
 impl Shapes {
     /// Starts the hub's LISTEN task on the current runtime.
     pub fn start(app: AppState, config: &SyncConfig) -> Self {
-        let hub = hub::Hub::start(app.pool.clone());
+        let hub = hub::Hub::start(app.pool.clone(), config.tail_budget_bytes);
         Self {
             app,
             hub,
-            chunk_bytes: config.chunk_bytes,
+            limits: fetch::Limits { cap: config.chunk_bytes, max_snapshot_lag: config.max_snapshot_lag },
             long_poll_timeout: Duration::from_secs(config.long_poll_timeout_secs),
         }
+    }
+
+    /// The process's hub (tests and benchmarks look at its memory).
+    pub fn hub(&self) -> &Arc<hub::Hub> {
+        &self.hub
     }
 
     pub fn routes<S>(self) -> Router<S> {

@@ -12,10 +12,13 @@ use serde_json::json;
 
 pub const EXPOSED_HEADERS: &str =
     "electric-cursor,electric-handle,electric-has-data,electric-offset,electric-schema,electric-up-to-date,retry-after";
-const CACHE_START: &str = "public, max-age=604800, s-maxage=3600, stale-while-revalidate=2629746";
-const CACHE_CATCH_UP: &str = "public, max-age=60, stale-while-revalidate=300";
-const CACHE_LIVE: &str = "public, max-age=5, stale-while-revalidate=5";
-const CACHE_REFETCH: &str = "public, max-age=60, must-revalidate";
+// Electric's lifetimes, but `private`: an answer carries one member's view
+// of their group, and a shared cache must never hand it to anyone else
+// (docs/sync.md says how a CDN can still sit in front).
+const CACHE_START: &str = "private, max-age=604800, stale-while-revalidate=2629746";
+const CACHE_CATCH_UP: &str = "private, max-age=60, stale-while-revalidate=300";
+const CACHE_LIVE: &str = "private, max-age=5, stale-while-revalidate=5";
+const CACHE_REFETCH: &str = "private, max-age=60, must-revalidate";
 
 /// What kind of request an answer is for (it picks the cache-control).
 pub enum Kind<'a> {

@@ -6,7 +6,7 @@
 //! waiting request per group leaves room for everything else, where a live
 //! request per table would not.
 
-use super::{endpoint::member, reader, response, Shapes};
+use super::{access::Access, endpoint::member, reader, response, Shapes};
 use app::error::AppError;
 use axum::{
     extract::{Path, Query, State},
@@ -16,7 +16,6 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use tokio::time::Instant;
 
 #[derive(Deserialize)]
 pub struct WakeQuery {
@@ -38,8 +37,8 @@ pub async fn wake(
     Query(query): Query<WakeQuery>,
 ) -> Response {
     let token = app::backend::auth::session::token_from_headers(&headers);
-    let member = match member(&shapes, &headers, token.as_deref(), &slug, true).await {
-        Ok(member) => member,
+    let access = match member(&shapes, &headers, token.as_deref(), &slug, true).await {
+        Ok(access) => access,
         Err(error) => return response::error(error),
     };
     let after = match query.after.as_deref().map(str::parse::<i64>) {
@@ -49,7 +48,7 @@ pub async fn wake(
             return response::invalid(errors.into_iter().collect());
         }
     };
-    match wait(&shapes, &member.group.schema, after, (token.as_deref(), &slug)).await {
+    match wait(&shapes, &access, after, (token.as_deref(), &slug)).await {
         Ok(woken) => {
             let mut response = Json(woken).into_response();
             response.headers_mut().insert("cache-control", "no-store".parse().expect("a valid header"));
@@ -61,13 +60,14 @@ pub async fn wake(
 
 async fn wait(
     shapes: &Shapes,
-    schema: &app::backend::SchemaName,
+    access: &Access,
     after: i64,
     (token, slug): (Option<&str>, &str),
 ) -> Result<Woken, AppError> {
+    let schema = &access.member.group.schema;
     let (tail, mut updates) = shapes.hub.follow(schema);
     let mut access_ended = shapes.hub.access.subscribe();
-    let deadline = Instant::now() + shapes.long_poll_timeout;
+    let deadline = super::live::deadline(shapes.long_poll_timeout, access.session_ends);
     let mut checked_ahead = false;
     loop {
         // Decided with the lock held, acted on after (no guard across an await).

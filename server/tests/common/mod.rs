@@ -11,6 +11,7 @@ use std::path::Path;
 use tokio::sync::oneshot;
 
 pub mod cluster;
+pub mod process;
 pub mod shape_client;
 
 /// Where test databases are created (`TEST_DATABASE_URL`, default: the
@@ -47,6 +48,8 @@ pub struct TestApp {
     /// A pool on the test database, for checking what the server wrote.
     pub db: PgPool,
     pub database_url: String,
+    /// The server's shape stream (its hub's memory, for tests that bound it).
+    pub shapes: server::shapes::Shapes,
     _stop: oneshot::Sender<()>,
 }
 
@@ -69,15 +72,17 @@ impl TestApp {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let (ready, started) = oneshot::channel::<()>();
+        let (ready, started) = oneshot::channel::<server::shapes::Shapes>();
         let (stop, stopped) = oneshot::channel::<()>();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(async move {
                 let pool = server::connect(&config).await.expect("server connects and migrates");
-                let app = server::app(&config, pool).expect("app");
+                let state = server::state(&config, pool).expect("app state");
+                let shapes = server::shapes::Shapes::start(state.clone(), &config.sync);
+                let app = server::router(state, shapes.clone());
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-                let _ = ready.send(());
+                let _ = ready.send(shapes);
                 axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;
@@ -86,9 +91,9 @@ impl TestApp {
                     .expect("server runs");
             });
         });
-        started.await.expect("the server started");
+        let shapes = started.await.expect("the server started");
         let db = sqlx::postgres::PgPoolOptions::new().max_connections(2).connect(&database_url).await.unwrap();
-        TestApp { base, db, database_url, _stop: stop }
+        TestApp { base, db, database_url, shapes, _stop: stop }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -107,6 +112,11 @@ impl TestApp {
 
     pub async fn get(&self, client: &Client, path: &str) -> (StatusCode, Value) {
         read(client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// Sends one batch of mutations to `slug`; returns the status and body.
+    pub async fn mutate(&self, client: &Client, slug: &str, mutations: Value) -> (StatusCode, Value) {
+        self.post(client, "/api/mutate", json!({"group": slug, "mutations": mutations})).await
     }
 
     /// Signs up a new person on `client`; returns the user JSON.

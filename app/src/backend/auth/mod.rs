@@ -8,21 +8,24 @@ pub mod throttle;
 use crate::{
     backend::{accounts, AppState},
     error::AppError,
-    model::{validate, UserInfo},
+    model::{validate, UserInfo, EXPECTED_USER_HEADER},
 };
 use axum::{extract::FromRequestParts, http::request::Parts, http::HeaderMap};
 
-/// A new account, signed in: the user and their session token.
+/// A new account, signed in: the user and their session token. Counted
+/// per client address `ip` before the password is hashed.
 pub async fn sign_up(
     state: &AppState,
     email: &str,
     password: &str,
     name: &str,
+    ip: Option<std::net::IpAddr>,
 ) -> Result<(UserInfo, String), AppError> {
     let email = validate::email(email)?;
     let password = validate::password(password)?.to_owned();
     let name = validate::name("name", name)?;
-    let hash = password::hash(password).await?;
+    throttle::reserve_signup(&state.pool, &state.settings.signup_limits, ip).await?;
+    let hash = password::hash(&state.hashing, password).await?;
     let mut tx = state.pool.begin().await?;
     let user = accounts::insert(&mut *tx, &email, &hash, &name).await?;
     let token = session::create(&mut *tx, user.id, &state.settings).await?;
@@ -32,7 +35,8 @@ pub async fn sign_up(
 
 /// A new session for the right email and password; the same error for a
 /// wrong email as for a wrong password; 429 after too many failures for the
-/// account or from the address `ip` (docs/api.md).
+/// account or from the address `ip` (docs/api.md). The attempt is counted
+/// before the password is checked.
 pub async fn log_in(
     state: &AppState,
     email: &str,
@@ -40,21 +44,28 @@ pub async fn log_in(
     ip: Option<std::net::IpAddr>,
 ) -> Result<(UserInfo, String), AppError> {
     let email = email.trim().to_lowercase();
-    let limits = &state.settings.login_limits;
-    throttle::check(&state.pool, limits, &email, ip).await?;
+    if email.is_empty() || email.len() > 254 || email.chars().any(char::is_control) {
+        // No account has such an email (sign-up refuses it).
+        return Err(AppError::WrongCredentials);
+    }
+    let reservation = throttle::reserve_login(&state.pool, &state.settings.login_limits, &email, ip).await?;
     let found = accounts::credentials(&state.pool, &email).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
     };
     // Without an account this checks a dummy hash: the same time either way.
-    let verified = password::verify(password.to_owned(), hash).await?;
+    let verified = match password::verify(&state.hashing, password.to_owned(), hash).await {
+        Ok(verified) => verified,
+        Err(error) => {
+            throttle::release(&state.pool, reservation).await?;
+            return Err(error);
+        }
+    };
     let user = match user {
         Some(user) if verified => user,
-        _ => {
-            throttle::failed(&state.pool, limits, &email, ip).await?;
-            return Err(AppError::WrongCredentials);
-        }
+        // The reservation stays: it was a failure.
+        _ => return Err(AppError::WrongCredentials),
     };
     throttle::succeeded(&state.pool, &email).await?;
     let token = session::create(&state.pool, user.id, &state.settings).await?;
@@ -70,14 +81,34 @@ pub async fn log_out(state: &AppState, headers: &HeaderMap) -> Result<(), AppErr
 
 /// The signed-in user of a request, or 401.
 pub async fn current_user(state: &AppState, headers: &HeaderMap) -> Result<UserInfo, AppError> {
+    current_session(state, headers).await.map(|(user, _)| user)
+}
+
+/// The signed-in user of a request and when their session ends, or 401.
+pub async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(UserInfo, chrono::DateTime<chrono::Utc>), AppError> {
     let token = session::token_from_headers(headers).ok_or(AppError::Unauthorized)?;
     session::user(&state.pool, &token).await?.ok_or(AppError::Unauthorized)
+}
+
+/// 401 when the request names the user it acts for
+/// ([`EXPECTED_USER_HEADER`]) and the session is someone else's.
+pub fn check_expected_user(headers: &HeaderMap, user_id: uuid::Uuid) -> Result<(), AppError> {
+    match headers.get(EXPECTED_USER_HEADER) {
+        None => Ok(()),
+        Some(named) if named.to_str().ok().and_then(|n| n.parse().ok()) == Some(user_id) => Ok(()),
+        Some(_) => Err(AppError::Unauthorized),
+    }
 }
 
 /// The signed-in user of a server function call (or SSR render), or 401.
 pub async fn current_user_in_context(state: &AppState) -> Result<UserInfo, AppError> {
     let parts = leptos::prelude::use_context::<Parts>().ok_or(AppError::Unauthorized)?;
-    current_user(state, &parts.headers).await
+    let user = current_user(state, &parts.headers).await?;
+    check_expected_user(&parts.headers, user.id)?;
+    Ok(user)
 }
 
 /// The client's address (for sign-in rate limits), when the server was
@@ -102,7 +133,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Extractor for the JSON API: the signed-in user, or a 401.
+/// Extractor for the JSON API: the signed-in user (who must be the one the
+/// request names, if it names one), or a 401.
 pub struct CurrentUser(pub UserInfo);
 
 impl FromRequestParts<AppState> for CurrentUser {
@@ -110,6 +142,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let user = current_user(state, &parts.headers).await?;
+        check_expected_user(&parts.headers, user.id)?;
         tracing::Span::current().record("user.id", tracing::field::display(user.id));
         Ok(CurrentUser(user))
     }

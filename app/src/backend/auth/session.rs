@@ -4,7 +4,7 @@
 use crate::{backend::Settings, error::AppError, model::UserInfo};
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::http::{header, HeaderMap, HeaderValue};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
 use uuid::Uuid;
@@ -30,16 +30,16 @@ pub async fn delete(db: impl PgExecutor<'_>, token: &str) -> Result<(), AppError
     Ok(())
 }
 
-/// The user a live session belongs to.
-pub async fn user(db: impl PgExecutor<'_>, token: &str) -> Result<Option<UserInfo>, AppError> {
-    let row: Option<(Uuid, String, String)> = sqlx::query_as(
-        "SELECT u.id, u.email, u.name FROM sessions s JOIN users u ON u.id = s.user_id \
+/// The user a live session belongs to, and when the session ends.
+pub async fn user(db: impl PgExecutor<'_>, token: &str) -> Result<Option<(UserInfo, DateTime<Utc>)>, AppError> {
+    let row: Option<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT u.id, u.email, u.name, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > now()",
     )
     .bind(digest(token))
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, email, name)| UserInfo { id, email, name }))
+    Ok(row.map(|(id, email, name, expires_at)| (UserInfo { id, email, name }, expires_at)))
 }
 
 /// The session token a request carries: the cookie, else a bearer token.

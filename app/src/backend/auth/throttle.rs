@@ -1,24 +1,43 @@
-//! Sign-in rate limits: too many failed attempts for one account, or from
-//! one client address, within the window answer 429 with `Retry-After`
-//! (before any password is checked). Counted in Postgres, so every server
+//! Sign-in and sign-up rate limits, counted in Postgres so every server
 //! process sees the same attempts.
+//!
+//! A sign-in attempt is counted (reserved as a failure) before its password
+//! is checked, under advisory locks on the account and the address, so
+//! parallel attempts cannot all pass the check: with a limit of 5, twenty
+//! concurrent wrong passwords check at most 5. A right password clears the
+//! account's failures, its own reservation included. Sign-ups are counted
+//! per address the same way, before the password is hashed.
 
-use crate::{backend::state::LoginLimits, error::AppError};
-use sqlx::{postgres::types::PgInterval, PgExecutor};
+use crate::{
+    backend::state::{LoginLimits, SignupLimits},
+    error::AppError,
+};
+use sqlx::{postgres::types::PgInterval, PgPool};
 use std::net::IpAddr;
 
-/// Refuses when the account or the address has used up its failures;
-/// `retry_after` is when the oldest counted failure leaves the window.
-pub async fn check(
-    db: impl PgExecutor<'_>,
+/// A sign-in attempt counted as a failure until it succeeds.
+pub struct Reservation(i64);
+
+/// Counts a sign-in attempt for `email` from `ip`, or refuses with 429 when
+/// the account or the address has used up its failures in the window
+/// (`retry_after`: when the oldest counted failure leaves it).
+pub async fn reserve_login(
+    pool: &PgPool,
     limits: &LoginLimits,
     email: &str,
     ip: Option<IpAddr>,
-) -> Result<(), AppError> {
-    let window = interval(limits);
+) -> Result<Reservation, AppError> {
     let ip = ip.map(|ip| ip.to_string());
+    let mut tx = pool.begin().await?;
+    // Account first, then address: one order, so two attempts never wait on each other in a cycle.
+    lock(&mut tx, "login.account", email).await?;
+    if let Some(ip) = &ip {
+        lock(&mut tx, "login.ip", ip).await?;
+    }
+    let window = interval(limits.window);
     let waits: Option<f64> = sqlx::query_scalar(
-        "WITH recent AS (
+        "WITH forgotten AS (DELETE FROM login_failures WHERE at < now() - $3::interval),
+         recent AS (
              SELECT email = $1 AS by_account, $2::text IS NOT NULL AND ip = $2 AS by_ip, at
              FROM login_failures
              WHERE at > now() - $3::interval AND (email = $1 OR ip = $2)
@@ -30,45 +49,80 @@ pub async fn check(
          FROM blocked WHERE account_at IS NOT NULL OR ip_at IS NOT NULL",
     )
     .bind(email)
-    .bind(ip)
+    .bind(&ip)
     .bind(window)
     .bind(limits.per_account)
     .bind(limits.per_ip)
-    .fetch_optional(db)
+    .fetch_optional(&mut *tx)
     .await?
     .flatten();
-    match waits {
-        Some(seconds) => Err(AppError::RateLimited { retry_after_secs: seconds.ceil().max(1.0) as u64 }),
-        None => Ok(()),
+    if let Some(seconds) = waits {
+        return Err(rate_limited(seconds));
     }
+    let id = sqlx::query_scalar("INSERT INTO login_failures (email, ip) VALUES ($1, $2) RETURNING id")
+        .bind(email)
+        .bind(&ip)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(Reservation(id))
 }
 
-/// Counts a failed attempt (and forgets attempts older than the window).
-pub async fn failed(
-    db: impl PgExecutor<'_>,
-    limits: &LoginLimits,
-    email: &str,
-    ip: Option<IpAddr>,
-) -> Result<(), AppError> {
-    let ip = ip.map(|ip| ip.to_string());
-    sqlx::query(
-        "WITH forgotten AS (DELETE FROM login_failures WHERE at < now() - $3::interval)
-         INSERT INTO login_failures (email, ip) VALUES ($1, $2)",
+/// Uncounts an attempt that never got to check its password (the server
+/// was too busy), so a person is not locked out by the server's load.
+pub async fn release(pool: &PgPool, reservation: Reservation) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(reservation.0).execute(pool).await?;
+    Ok(())
+}
+
+/// A successful sign-in clears the account's failures (its reservation too).
+pub async fn succeeded(pool: &PgPool, email: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(pool).await?;
+    Ok(())
+}
+
+/// Counts a sign-up from `ip`, or refuses with 429 when the address has
+/// signed up `limits.per_ip` times in the window. Without an address (no
+/// connection info) there is nothing to count.
+pub async fn reserve_signup(pool: &PgPool, limits: &SignupLimits, ip: Option<IpAddr>) -> Result<(), AppError> {
+    let Some(ip) = ip.map(|ip| ip.to_string()) else { return Ok(()) };
+    let mut tx = pool.begin().await?;
+    lock(&mut tx, "signup.ip", &ip).await?;
+    let window = interval(limits.window);
+    let waits: Option<f64> = sqlx::query_scalar(
+        "WITH forgotten AS (DELETE FROM signups WHERE at < now() - $2::interval)
+         SELECT extract(epoch FROM at + $2::interval - now())::float8 FROM signups
+         WHERE ip = $1 AND at > now() - $2::interval
+         ORDER BY at DESC OFFSET $3::bigint - 1 LIMIT 1",
     )
-    .bind(email)
-    .bind(ip)
-    .bind(interval(limits))
-    .execute(db)
-    .await?;
+    .bind(&ip)
+    .bind(window)
+    .bind(limits.per_ip)
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
+    if let Some(seconds) = waits {
+        return Err(rate_limited(seconds));
+    }
+    sqlx::query("INSERT INTO signups (ip) VALUES ($1)").bind(&ip).execute(&mut *tx).await?;
+    tx.commit().await?;
     Ok(())
 }
 
-/// A successful sign-in clears the account's failures.
-pub async fn succeeded(db: impl PgExecutor<'_>, email: &str) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(db).await?;
+/// A transaction-scoped advisory lock on `key` in the namespace `what`.
+async fn lock(tx: &mut sqlx::PgConnection, what: &str, key: &str) -> Result<(), AppError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':' || $2, 0))")
+        .bind(what)
+        .bind(key)
+        .execute(tx)
+        .await?;
     Ok(())
 }
 
-fn interval(limits: &LoginLimits) -> PgInterval {
-    PgInterval { months: 0, days: 0, microseconds: limits.window.num_microseconds().unwrap_or(i64::MAX) }
+fn rate_limited(seconds: f64) -> AppError {
+    AppError::RateLimited { retry_after_secs: seconds.ceil().max(1.0) as u64 }
+}
+
+fn interval(window: chrono::Duration) -> PgInterval {
+    PgInterval { months: 0, days: 0, microseconds: window.num_microseconds().unwrap_or(i64::MAX) }
 }

@@ -13,11 +13,13 @@ use uuid::Uuid;
 pub async fn create(conn: &mut PgConnection, member: &Member, args: &BookingCreate) -> Result<(), AppError> {
     validate::booking_window(args.starts_at, args.ends_at, chrono::Utc::now())?;
     let schema = member.group.schema.ident();
-    let exists: bool = sqlx::query_scalar(&format!("SELECT EXISTS (SELECT 1 FROM {schema}.resources WHERE id = $1)"))
-        .bind(args.resource_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    if !exists {
+    // Held until commit: the room cannot be deleted under the booking.
+    let room: Option<i32> =
+        sqlx::query_scalar(&format!("SELECT 1 FROM {schema}.resources WHERE id = $1 FOR KEY SHARE"))
+            .bind(args.resource_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if room.is_none() {
         return Err(missing("room"));
     }
     sqlx::query(&format!(
@@ -32,6 +34,9 @@ pub async fn create(conn: &mut PgConnection, member: &Member, args: &BookingCrea
     .await
     .map_err(|error| {
         let constraint = error.as_database_error().and_then(|e| e.constraint()).map(str::to_owned);
+        if error.as_database_error().is_some_and(|e| e.is_foreign_key_violation()) {
+            return missing("room");
+        }
         match (AppError::from(error), constraint.as_deref()) {
             (AppError::Conflict(_), Some("bookings_no_overlap")) => {
                 AppError::Conflict("that slot is already booked".into())

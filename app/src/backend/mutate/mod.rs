@@ -1,8 +1,17 @@
 //! The one write path: named mutations applied idempotently. A request's
 //! mutations run in order in one transaction, each in a savepoint of its own,
 //! so a rejected one undoes only itself. A mutation's id is claimed in
-//! `applied_mutations` before it runs: a replay (even a concurrent one, which
-//! waits on the claim) finds the claim and does nothing again.
+//! `applied_mutations` before it runs (outside its savepoint, so a rejection
+//! turns the claim into a verdict and never frees it): a replay finds the
+//! claim and does nothing again.
+//!
+//! Lock order: the transaction takes the group's log-position lock (its
+//! `change_head` row) before anything else, then row locks. Every other
+//! writer of the group takes that lock first too (a statement trigger, tenant
+//! migration 0004), so two batches touching the same rows in opposite orders
+//! queue instead of deadlocking, and replays of one mutation run one after
+//! the other. A deadlock with a writer outside this order (an admin's psql
+//! session locking rows by hand) is retried.
 
 mod announcements;
 mod bookings;
@@ -32,10 +41,58 @@ pub async fn apply(state: &AppState, user: &UserInfo, request: &MutateRequest) -
             format!("unknown mutation {:?}; known: {}", unknown.name, Mutation::NAMES.join(", ")),
         ));
     }
+    let mut attempt = 1;
+    loop {
+        match apply_all(state, &member, request).await {
+            Err(Retry::Transient(_)) if attempt < MAX_ATTEMPTS => {
+                tracing::warn!(attempt, "mutations hit a deadlock or serialization failure; retrying");
+                attempt += 1;
+            }
+            Err(Retry::Transient(error) | Retry::Failed(error)) => return Err(error),
+            Ok(response) => return Ok(response),
+        }
+    }
+}
+
+/// Tries of a request whose transaction a deadlock (or serialization
+/// failure) rolled back: nothing of it was kept, so it runs again whole.
+const MAX_ATTEMPTS: u32 = 3;
+
+/// Why a try failed: worth another try (the transaction was rolled back by
+/// a deadlock, or the database went away meanwhile), or not.
+enum Retry {
+    Transient(AppError),
+    Failed(AppError),
+}
+
+impl From<sqlx::Error> for Retry {
+    fn from(error: sqlx::Error) -> Self {
+        let code = error.as_database_error().and_then(|e| e.code()).unwrap_or_default();
+        // deadlock_detected, serialization_failure
+        let transient = matches!(code.as_ref(), "40P01" | "40001");
+        let error = AppError::from(error);
+        if transient {
+            Self::Transient(error)
+        } else {
+            Self::Failed(error)
+        }
+    }
+}
+
+impl From<AppError> for Retry {
+    fn from(error: AppError) -> Self {
+        Self::Failed(error)
+    }
+}
+
+async fn apply_all(state: &AppState, member: &Member, request: &MutateRequest) -> Result<MutateResponse, Retry> {
     let mut tx = state.pool.begin().await?;
+    sqlx::query(&format!("SELECT 1 FROM {}.change_head FOR UPDATE", member.group.schema.ident()))
+        .execute(&mut *tx)
+        .await?;
     let mut results = Vec::with_capacity(request.mutations.len());
     for envelope in &request.mutations {
-        results.push(apply_one(&mut tx, &member, envelope).await?);
+        results.push(apply_one(&mut tx, member, envelope).await?);
     }
     let txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text").fetch_one(&mut *tx).await?;
     tx.commit().await?;
@@ -46,16 +103,15 @@ async fn apply_one(
     conn: &mut PgConnection,
     member: &Member,
     envelope: &MutationEnvelope,
-) -> Result<MutationOutcome, AppError> {
+) -> Result<MutationOutcome, Retry> {
     let outcome = |status, error| MutationOutcome { id: envelope.id, status, error };
-    conn.execute("SAVEPOINT mutation").await?;
-    if !claim(conn, member, envelope, &json!({"status": "applied"})).await? {
-        conn.execute("RELEASE SAVEPOINT mutation").await?;
+    if !claim(conn, member, envelope).await? {
         return Ok(match earlier_rejection(conn, member, envelope).await? {
             Some(error) => outcome(MutationStatus::Rejected, Some(error)),
             None => outcome(MutationStatus::Duplicate, None),
         });
     }
+    conn.execute("SAVEPOINT mutation").await?;
     let result = match envelope.parse() {
         Ok(mutation) => run(conn, member, &mutation).await,
         Err(message) => Err(AppError::validation("args", message)),
@@ -65,32 +121,36 @@ async fn apply_one(
             conn.execute("RELEASE SAVEPOINT mutation").await?;
             Ok(outcome(MutationStatus::Applied, None))
         }
-        // Something is broken, not the mutation: fail the whole request.
-        Err(AppError::Internal) => Err(AppError::Internal),
+        // Not the mutation's fault: the whole request fails, and is tried
+        // again if the database may do better (a deadlock, a lost connection).
+        Err(AppError::Internal) => Err(Retry::Failed(AppError::Internal)),
+        Err(AppError::Unavailable) => Err(Retry::Transient(AppError::Unavailable)),
         Err(rejection) => {
             let error = rejection.to_string();
             conn.execute("ROLLBACK TO SAVEPOINT mutation; RELEASE SAVEPOINT mutation").await?;
             // Remember the verdict so a replay gets the same answer.
-            claim(conn, member, envelope, &json!({"status": "rejected", "error": error})).await?;
+            sqlx::query(&format!(
+                "UPDATE {}.applied_mutations SET result = $2 WHERE id = $1",
+                member.group.schema.ident()
+            ))
+            .bind(envelope.id)
+            .bind(json!({"status": "rejected", "error": error}))
+            .execute(&mut *conn)
+            .await?;
             Ok(outcome(MutationStatus::Rejected, Some(error)))
         }
     }
 }
 
-/// Records the mutation id; false if it was recorded before.
-async fn claim(
-    conn: &mut PgConnection,
-    member: &Member,
-    envelope: &MutationEnvelope,
-    result: &Value,
-) -> Result<bool, AppError> {
+/// Records the mutation id as applied; false if it was recorded before.
+async fn claim(conn: &mut PgConnection, member: &Member, envelope: &MutationEnvelope) -> Result<bool, Retry> {
     let inserted = sqlx::query(&format!(
         "INSERT INTO {}.applied_mutations (id, name, result) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING",
         member.group.schema.ident()
     ))
     .bind(envelope.id)
     .bind(&envelope.name)
-    .bind(result)
+    .bind(json!({"status": "applied"}))
     .execute(&mut *conn)
     .await?;
     Ok(inserted.rows_affected() == 1)
@@ -101,7 +161,7 @@ async fn earlier_rejection(
     conn: &mut PgConnection,
     member: &Member,
     envelope: &MutationEnvelope,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<String>, Retry> {
     let result: Value = sqlx::query_scalar(&format!(
         "SELECT result FROM {}.applied_mutations WHERE id = $1",
         member.group.schema.ident()

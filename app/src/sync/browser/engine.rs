@@ -241,7 +241,14 @@ impl Engine {
                 *self.rows.borrow_mut() = LocalRows::default();
                 self.ui.gone.set(true);
             }
-            Halt::SignedOut => self.stopped.set(true),
+            Halt::SignedOut => {
+                // The session ended (or is someone else's now): stop showing
+                // this person's group and ask for a sign-in.
+                self.stop();
+                let window = leptos::prelude::window();
+                let here = window.location().pathname().unwrap_or_default();
+                let _ = window.location().assign(&crate::pages::login_then(&here));
+            }
             Halt::Fatal(message) => leptos::logging::warn!("sync stopped: {message}"),
             Halt::Unreachable(_) => {}
         }

@@ -76,7 +76,7 @@ impl Engine {
             }
             let mut state = self.shapes.borrow()[table].clone();
             let abort = AbortController::new().map_err(|_| Halt::Unreachable(None))?;
-            let answer = net::get(&url, &state.query(false), REQUEST_TIMEOUT_MS, &abort)
+            let answer = net::get(&url, self.me, &state.query(false), REQUEST_TIMEOUT_MS, &abort)
                 .await
                 .map_err(|_| Halt::Unreachable(None))?;
             let outcome = state.on_answer(answer.status, |h| answer.header(h), &answer.body);
@@ -111,7 +111,7 @@ impl Engine {
         let abort = AbortController::new().map_err(|_| Halt::Unreachable(None))?;
         *self.waiting.borrow_mut() = Some(abort.clone());
         let url = format!("/g/{}/v1/wake", self.slug);
-        let answer = net::get(&url, &[("after", after.to_string())], WAKE_TIMEOUT_MS, &abort).await;
+        let answer = net::get(&url, self.me, &[("after", after.to_string())], WAKE_TIMEOUT_MS, &abort).await;
         self.waiting.borrow_mut().take();
         let answer = answer.map_err(|_| Halt::Unreachable(None))?;
         match answer.status {

@@ -1,8 +1,12 @@
 //! HTTP for the sync: GETs and POSTs with a timeout, abortable, answering
-//! status, headers and body (or a network failure).
+//! status, headers and body (or a network failure). Each names the user
+//! whose local copy it serves (`EXPECTED_USER_HEADER`): the server answers
+//! 401 if the browser's session has become someone else's since.
 
+use crate::model::EXPECTED_USER_HEADER;
 use futures::{future::Either, pin_mut};
 use gloo_net::http::{Request, Response};
+use uuid::Uuid;
 use web_sys::{AbortController, RequestCache};
 
 pub struct Answer {
@@ -23,6 +27,7 @@ pub struct Unreachable;
 
 pub async fn get(
     url: &str,
+    user: Uuid,
     query: &[(&str, String)],
     timeout_ms: u32,
     abort: &AbortController,
@@ -30,6 +35,7 @@ pub async fn get(
     // Never from the HTTP cache: a catch-up at an offset asked before must
     // see what came since (the rows live in IndexedDB anyway).
     let request = Request::get(url)
+        .header(EXPECTED_USER_HEADER, &user.to_string())
         .query(query.iter().map(|(k, v)| (*k, v.as_str())))
         .cache(RequestCache::NoStore)
         .abort_signal(Some(&abort.signal()))
@@ -38,9 +44,18 @@ pub async fn get(
     send(request, timeout_ms, abort).await
 }
 
-pub async fn post_json(url: &str, body: &impl serde::Serialize, timeout_ms: u32) -> Result<Answer, Unreachable> {
+pub async fn post_json(
+    url: &str,
+    user: Uuid,
+    body: &impl serde::Serialize,
+    timeout_ms: u32,
+) -> Result<Answer, Unreachable> {
     let abort = AbortController::new().map_err(|_| Unreachable)?;
-    let request = Request::post(url).abort_signal(Some(&abort.signal())).json(body).map_err(|_| Unreachable)?;
+    let request = Request::post(url)
+        .header(EXPECTED_USER_HEADER, &user.to_string())
+        .abort_signal(Some(&abort.signal()))
+        .json(body)
+        .map_err(|_| Unreachable)?;
     send(request, timeout_ms, &abort).await
 }
 

@@ -7,7 +7,11 @@ use super::{
 };
 use crate::{
     model::{MutateRequest, MutateResponse},
-    sync::{outbox::Entry, protocol::backoff, ui::Queued},
+    sync::{
+        outbox::{Entry, Rejection, BATCH},
+        protocol::backoff,
+        ui::Queued,
+    },
 };
 use chrono::Utc;
 use futures::{channel::mpsc, StreamExt};
@@ -68,40 +72,71 @@ impl Engine {
             self.publish();
             return Ok(());
         }
+        // After a whole batch is refused, writes go one at a time until the
+        // one at fault is found.
+        let mut one_by_one = false;
         loop {
             self.outbox.borrow_mut().expire(Utc::now());
-            let batch = self.outbox.borrow().to_send();
+            let batch = self.outbox.borrow().to_send(if one_by_one { 1 } else { BATCH });
             if batch.is_empty() {
                 self.publish();
                 return Ok(());
             }
             let request =
                 MutateRequest { group: self.slug.clone(), mutations: batch.iter().map(Entry::envelope).collect() };
-            let answer = net::post_json("/api/mutate", &request, REQUEST_TIMEOUT_MS)
+            let answer = net::post_json("/api/mutate", self.me, &request, REQUEST_TIMEOUT_MS)
                 .await
                 .map_err(|_| Halt::Unreachable(None))?;
-            let response: MutateResponse = match answer.status {
-                200 => serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?,
+            match answer.status {
+                200 => {
+                    let response: MutateResponse =
+                        serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?;
+                    self.ui.online.set(true);
+                    let (done, rejected) = self.outbox.borrow_mut().answered(&response, Utc::now());
+                    self.settle(&done, rejected).await;
+                }
                 401 => return Err(Halt::SignedOut),
                 404 => return Err(Halt::Gone),
-                429 | 500..=599 => return Err(Halt::Unreachable(retry_after(&answer))),
-                other => {
-                    return Err(Halt::Fatal(format!("the server refused the queued writes ({other}): {}", answer.body)))
+                // Not the writes' fault: the same writes, later.
+                408 | 425 | 429 | 500..=599 => return Err(Halt::Unreachable(retry_after(&answer))),
+                400..=499 if batch.len() > 1 => one_by_one = true,
+                // This write is bad input (too large, malformed): it will
+                // never pass, so it leaves the queue, shown with the reason.
+                400..=499 => {
+                    self.ui.online.set(true);
+                    let refused = self.outbox.borrow_mut().refused(batch[0].id, refusal_reason(&answer));
+                    self.settle(&batch, refused.into_iter().collect()).await;
+                    one_by_one = false;
                 }
-            };
-            self.ui.online.set(true);
-            let (done, rejected) = self.outbox.borrow_mut().answered(&response, Utc::now());
-            for entry in &done {
-                if let Err(error) = self.store.delete_entry(entry).await {
-                    leptos::logging::warn!("{error}");
-                }
+                _ => return Err(Halt::Unreachable(None)),
             }
-            if !rejected.is_empty() {
-                self.tell_tabs(&TabMessage::Refused(rejected.clone()));
-                self.ui.rejections.update(|list| list.extend(rejected));
-            }
-            self.tell_tabs(&TabMessage::OutboxChanged);
-            self.publish();
         }
     }
+
+    /// Forgets answered writes in storage and tells the page and the other
+    /// tabs what was refused.
+    async fn settle(&self, done: &[Entry], rejected: Vec<Rejection>) {
+        for entry in done {
+            if let Err(error) = self.store.delete_entry(entry).await {
+                leptos::logging::warn!("{error}");
+            }
+        }
+        if !rejected.is_empty() {
+            self.tell_tabs(&TabMessage::Refused(rejected.clone()));
+            self.ui.rejections.update(|list| list.extend(rejected));
+        }
+        self.tell_tabs(&TabMessage::OutboxChanged);
+        self.publish();
+    }
+}
+
+/// The server's reason for refusing a request (`{"error": ...}`), or its status.
+fn refusal_reason(answer: &net::Answer) -> String {
+    #[derive(serde::Deserialize)]
+    struct Refusal {
+        error: String,
+    }
+    serde_json::from_str::<Refusal>(&answer.body)
+        .map(|refusal| refusal.error)
+        .unwrap_or_else(|_| format!("the server refused it ({})", answer.status))
 }

@@ -18,6 +18,18 @@ pub fn register() {
 
 /// Asks the service worker to keep the group's pages for offline use.
 pub async fn keep_group_pages(slug: &str) {
+    let pages: Vec<String> =
+        ["", "/announcements", "/requests", "/bookings", "/members"].iter().map(|p| format!("/g/{slug}{p}")).collect();
+    tell_worker(serde_json::json!({ "keep": pages })).await;
+}
+
+/// At sign-out: the service worker forgets every kept page (they show the
+/// person signing out), so nobody sees them offline on this browser.
+pub async fn forget_pages() {
+    tell_worker(serde_json::json!({ "forget": true })).await;
+}
+
+async fn tell_worker(message: serde_json::Value) {
     let Some(window) = web_sys::window() else { return };
     let container = window.navigator().service_worker();
     if JsValue::from(container.clone()).is_undefined() {
@@ -27,10 +39,7 @@ pub async fn keep_group_pages(slug: &str) {
     let Ok(registration) = JsFuture::from(ready).await else { return };
     let registration = ServiceWorkerRegistration::from(registration);
     let Some(worker) = registration.active() else { return };
-    let pages: Vec<String> =
-        ["", "/announcements", "/requests", "/bookings", "/members"].iter().map(|p| format!("/g/{slug}{p}")).collect();
-    let message = serde_json::json!({ "keep": pages }).to_string();
-    if let Ok(message) = js_sys::JSON::parse(&message) {
+    if let Ok(message) = js_sys::JSON::parse(&message.to_string()) {
         let _ = worker.post_message(&message);
     }
 }

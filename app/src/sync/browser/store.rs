@@ -162,23 +162,25 @@ impl Store {
 
     /// Forgets everything of this scope: rows, shapes and queued writes.
     pub async fn wipe(&self) -> Result<()> {
-        wipe_prefix(&self.db, &self.scope).await
+        wipe_prefix(&self.db, &self.scope, &[ROWS, SHAPES, OUTBOX]).await
     }
 }
 
-/// Forgets everything stored under `prefix` (`""`: everything).
-async fn wipe_prefix(db: &Rexie, prefix: &str) -> Result<()> {
-    let tx = db.transaction(&[ROWS, SHAPES, OUTBOX], TransactionMode::ReadWrite).map_err(err)?;
-    for name in [ROWS, SHAPES, OUTBOX] {
+/// Forgets what `stores` hold under `prefix`.
+async fn wipe_prefix(db: &Rexie, prefix: &str, stores: &[&str]) -> Result<()> {
+    let tx = db.transaction(stores, TransactionMode::ReadWrite).map_err(err)?;
+    for name in stores {
         tx.store(name).map_err(err)?.delete(prefixed(prefix)?.into()).await.map_err(err)?;
     }
     tx.done().await.map_err(err)?;
     Ok(())
 }
 
-/// Forgets every group of this browser (at sign-out).
-pub async fn wipe_all() -> Result<()> {
-    wipe_prefix(&database().await?, "").await
+/// At sign-out: forgets the rows of every group `user` follows here. Their
+/// unsent writes stay, under their own scope, to be sent when they sign in
+/// here again; nobody else's session ever opens that scope.
+pub async fn wipe_rows_of(user: uuid::Uuid) -> Result<()> {
+    wipe_prefix(&database().await?, &format!("{user}/"), &[ROWS, SHAPES]).await
 }
 
 /// The database, every version declaring every store (rexie drops
