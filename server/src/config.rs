@@ -84,6 +84,8 @@ pub enum ConfigError {
     Parse { path: String, source: toml::de::Error },
     #[error("environment variable {name} is invalid: {value:?}")]
     Env { name: &'static str, value: String },
+    #[error("{name} {reason}")]
+    Invalid { name: &'static str, reason: &'static str },
 }
 
 impl Config {
@@ -94,7 +96,25 @@ impl Config {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: shown.clone(), source })?;
         let mut config: Config = toml::from_str(&text).map_err(|source| ConfigError::Parse { path: shown, source })?;
         config.apply_env(env)?;
+        config.check()?;
         Ok(config)
+    }
+
+    /// Settings that would make every request fail, refused at start-up.
+    fn check(&self) -> Result<(), ConfigError> {
+        let session = &self.session;
+        let at_least_one = [
+            ("session.max_login_failures_per_account", session.max_login_failures_per_account),
+            ("session.max_login_failures_per_ip", session.max_login_failures_per_ip),
+            ("session.login_failure_window_minutes", session.login_failure_window_minutes),
+            ("session.max_signups_per_ip", session.max_signups_per_ip),
+            ("session.signup_window_minutes", session.signup_window_minutes),
+            ("session.ttl_days", session.ttl_days),
+        ];
+        match at_least_one.into_iter().find(|(_, value)| *value == 0) {
+            Some((name, _)) => Err(ConfigError::Invalid { name, reason: "must be at least 1" }),
+            None => Ok(()),
+        }
     }
 
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -227,6 +247,12 @@ mod tests {
         assert_eq!(config.database.url, "postgres://u:pw@db/x");
         assert_eq!(config.server.site_addr.port(), 8080);
         assert_eq!(config.sync.chunk_bytes, 4096);
+    }
+
+    #[test]
+    fn a_limit_of_zero_is_refused_at_start_up() {
+        let error = load(&[("COURTYARD_SESSION_MAX_LOGIN_FAILURES_PER_ACCOUNT", "0")]).unwrap_err();
+        assert!(error.to_string().contains("max_login_failures_per_account"), "{error}");
     }
 
     #[test]

@@ -11,10 +11,10 @@ use app::{backend::AppState, error::AppError, shell, App};
 use axum::{extract::MatchedPath, http::Request, Router};
 use config::Config;
 use leptos::config::LeptosOptions;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use shapes::Shapes;
 use sqlx::{postgres::PgPoolOptions, PgPool};
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::OnceLock, time::Duration};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -51,10 +51,21 @@ pub fn state(config: &Config, pool: PgPool) -> Result<AppState, StartError> {
     Ok(AppState::new(pool, leptos_options, settings))
 }
 
+/// The app's page routes, listed once per process. Listing them renders the
+/// app with resource loading switched off by a process-wide flag in Leptos
+/// (`SuppressResourceLoad`, leptos-rs/leptos#4773): a resource first polled
+/// by another server's render meanwhile would never load, and that render
+/// would hang. One listing, before any server of the process serves, leaves
+/// no render to meet it (tests start many servers in one process).
+fn page_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// The whole HTTP app: JSON API, shape stream, server functions, pages and
 /// static files.
 pub fn router(state: AppState, shapes: Shapes) -> Router {
-    let pages = generate_route_list(App);
+    let pages = page_routes();
     let options = state.leptos_options.clone();
     Router::new()
         .merge(routes::api())

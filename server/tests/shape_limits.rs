@@ -136,9 +136,60 @@ async fn an_old_or_forged_offset_reads_a_bounded_part_of_a_long_log() {
     let (status, _) = get(format!("{}_1", head - 5_000)).await;
     assert_eq!(status, StatusCode::OK);
     let lagging = rows_read(&app, &schema).await - base - forged - old;
-    for (what, read, bound) in
-        [("forged snapshot", forged, 100), ("old log offset", old, 1_000), ("lagging snapshot", lagging, 6_000)]
-    {
+    // A shape matching none of the 200 000 changes of its table, from the
+    // start of the log: one answer reads at most 10 pages, then says where
+    // it got to, and the next goes on from there.
+    let nothing = "where=id%20%3D%20%2700000000-0000-0000-0000-00000000dead%27";
+    let shape = format!("/g/{slug}/v1/shape?table=requests&{nothing}");
+    let start = ann.get(app.url(&format!("{shape}&offset=-1"))).send().await.unwrap();
+    let handle = start.headers()["electric-handle"].to_str().unwrap().to_owned();
+    let before = rows_read(&app, &schema).await;
+    let page = ann.get(app.url(&format!("{shape}&offset=1_0&handle={handle}"))).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.headers().get("electric-up-to-date").is_none(), "not there yet");
+    let reached: i64 = page.headers()["electric-offset"].to_str().unwrap().trim_end_matches("_0").parse().unwrap();
+    assert!(reached > 1 && reached < head, "{reached}");
+    let unmatched = rows_read(&app, &schema).await - before;
+    for (what, read, bound) in [
+        ("forged snapshot", forged, 100),
+        ("old log offset", old, 1_000),
+        ("lagging snapshot", lagging, 6_000),
+        ("a where matching nothing", unmatched, 10_500),
+    ] {
         assert!(read <= bound, "{what}: {read} rows of a {head}-entry log read (bound {bound})");
+    }
+    let live = ann.get(app.url(&format!("{shape}&offset={reached}_0&handle={handle}&live=true"))).send().await.unwrap();
+    assert_eq!(live.status(), StatusCode::OK, "a live request goes on from there too");
+    let moved: i64 = live.headers()["electric-offset"].to_str().unwrap().trim_end_matches("_0").parse().unwrap();
+    assert!(moved > reached, "{moved} after {reached}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn answers_kept_for_sharing_count_against_the_budget() {
+    let budget = BUDGET.to_string();
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_TAIL_BUDGET_BYTES", budget.as_str())]).await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let schema = app.schema_of(&slug).await;
+    let (_, woken) = app.get(&ann, &format!("/g/{slug}/v1/wake?after=1000000")).await;
+    let head = woken["head"].as_i64().unwrap();
+    // A followed tail takes in 40 notices of 10 KB.
+    let waiting = ann.get(app.url(&format!("/g/{slug}/v1/wake?after={head}"))).send();
+    let insert = format!(
+        "INSERT INTO \"{schema}\".announcements (id, author_id, title, body)
+         SELECT gen_random_uuid(), gen_random_uuid(), 'n' || i, repeat('x', 10000) FROM generate_series(1, 40) i"
+    );
+    let (answer, written) = tokio::join!(waiting, sqlx::query(&insert).execute(&app.db));
+    written.unwrap();
+    assert_eq!(answer.unwrap().status(), StatusCode::OK);
+    // 30 shapes, each answered from the tail with all 400 KB: 12 MB if kept.
+    for i in 0..30 {
+        let shape = format!("/g/{slug}/v1/shape?table=announcements&where=title%20%3C%3E%20$1&params[1]=r{i}");
+        let start = ann.get(app.url(&format!("{shape}&offset=-1"))).send().await.unwrap();
+        let handle = start.headers()["electric-handle"].to_str().unwrap().to_owned();
+        let live =
+            ann.get(app.url(&format!("{shape}&offset={head}_0&handle={handle}&live=true"))).send().await.unwrap();
+        assert_eq!(live.status(), StatusCode::OK);
+        let (held, _) = app.shapes.hub().tail_memory();
+        assert!(held <= BUDGET, "after {i}: {held} bytes held, over the budget of {BUDGET}");
     }
 }

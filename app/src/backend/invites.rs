@@ -1,5 +1,6 @@
 //! Invite codes: an admin makes one, anyone holding it may join the group
-//! as a resident until it expires.
+//! as a resident until it expires, or until someone's membership of the
+//! group ends (then the admin makes a new one).
 
 use crate::{
     backend::{
@@ -37,25 +38,10 @@ pub async fn info(db: impl PgExecutor<'_>, code: &str) -> Result<InviteInfo, App
 }
 
 /// Joins the invite's group as a resident. Accepting again (or as an
-/// existing member) changes nothing and answers the same. Someone removed
-/// from the group cannot come back through an invite made before that.
+/// existing member) changes nothing and answers the same.
 pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<GroupSummary, AppError> {
     let mut tx = state.pool.begin().await?;
     let (group, _) = live_invite(&mut *tx, code).await?;
-    let removed_since: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM ended_memberships e JOIN invites i ON i.group_id = e.group_id
-                        WHERE i.code = $1 AND e.user_id = $2 AND e.ended_at >= i.created_at
-                          AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = $2 AND m.group_id = i.group_id))",
-    )
-    .bind(code)
-    .bind(user.id)
-    .fetch_one(&mut *tx)
-    .await?;
-    if removed_since {
-        return Err(AppError::Forbidden(
-            "you left or were removed from this group after this invite was made; ask an admin for a new one".into(),
-        ));
-    }
     let role = groups::add_member(&mut tx, &group, user, Role::Resident).await?;
     tx.commit().await?;
     Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role })
@@ -66,10 +52,14 @@ async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, Date
     if code.len() != 32 || !code.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
     }
+    // An invite made before someone's membership ended is withdrawn: a
+    // removed person cannot come back through it, under any account.
     let row: Option<(Uuid, String, String, String, DateTime<Utc>)> = sqlx::query_as(
         "SELECT g.id, g.slug, g.name, g.schema_name, i.expires_at
          FROM invites i JOIN groups g ON g.id = i.group_id
-         WHERE i.code = $1 AND i.expires_at > now()",
+         WHERE i.code = $1 AND i.expires_at > now()
+           AND NOT EXISTS (SELECT 1 FROM ended_memberships e
+                           WHERE e.group_id = i.group_id AND e.ended_at >= i.created_at)",
     )
     .bind(code)
     .fetch_optional(db)

@@ -14,4 +14,4 @@ pub use header::{Header, MeResource};
 pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};
 pub use paging::{Paging, ShowMore};
 pub use sync_status::{PendingBadge, SyncNotices, SyncStatus};
-pub use time::{provide_zone, use_zone, Time, Zone};
+pub use time::{provide_zone, use_now, use_zone, Time, Zone};

@@ -1,6 +1,12 @@
-//! Times shown in the viewer's time zone. The server does not know it, so
-//! pages render in UTC first and switch to local time once the WASM runs
-//! (a reactive update after hydration, not a hydration mismatch).
+//! Times shown in the viewer's time zone, and "now". The server does not
+//! know the zone, so pages render in UTC first and switch to local time once
+//! the WASM runs (a reactive update after hydration, not a hydration
+//! mismatch). Likewise "now" (which day is today, which week is this one)
+//! is the instant the server rendered the page, shared into the page with
+//! the hydration data, until the page has hydrated, then the browser's
+//! clock: a page hydrated a second after midnight (or from the service
+//! worker's copy, days later) first renders exactly what the server did, as
+//! hydration requires, then moves to the present.
 
 use chrono::{DateTime, Duration, Local, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use leptos::prelude::*;
@@ -46,18 +52,34 @@ impl Zone {
 }
 
 #[derive(Clone, Copy)]
-struct ZoneContext(RwSignal<Zone>);
+struct ZoneContext {
+    zone: RwSignal<Zone>,
+    /// When the server rendered the page; `None` once the page is mounted.
+    rendered_at: RwSignal<Option<DateTime<Utc>>>,
+}
 
-/// Call once near the root: starts in UTC, switches to local after mount.
+/// Call once near the root: starts in UTC at the server's render time,
+/// switches to local time and the browser's clock after mount.
 pub fn provide_zone() {
     let zone = RwSignal::new(Zone::Utc);
-    Effect::new(move |_| zone.set(Zone::Local));
-    provide_context(ZoneContext(zone));
+    let rendered_at = RwSignal::new(Some(leptos::server::SharedValue::new(Utc::now).into_inner()));
+    Effect::new(move |_| {
+        zone.set(Zone::Local);
+        rendered_at.set(None);
+    });
+    provide_context(ZoneContext { zone, rendered_at });
 }
 
 pub fn use_zone() -> Signal<Zone> {
-    let zone = use_context::<ZoneContext>().map(|z| z.0);
-    Signal::derive(move || zone.map_or(Zone::Utc, |z| z.get()))
+    let context = use_context::<ZoneContext>();
+    Signal::derive(move || context.map_or(Zone::Utc, |c| c.zone.get()))
+}
+
+/// "Now", for what a page shows of it: the server's render time until the
+/// page is mounted, then the browser's clock (read anew on every use).
+pub fn use_now() -> Signal<DateTime<Utc>> {
+    let context = use_context::<ZoneContext>();
+    Signal::derive(move || context.and_then(|c| c.rendered_at.get()).unwrap_or_else(Utc::now))
 }
 
 /// `Mon 7 Jan, 14:05`, in the viewer's zone.

@@ -37,6 +37,36 @@ impl Entry {
     }
 }
 
+/// What an answer to a batch of queued writes (`POST /api/mutate`) means
+/// for the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answered {
+    /// 200: each write has its outcome.
+    Outcomes,
+    /// 401: signed out (or someone else is signed in now): stop, keep them.
+    SignedOut,
+    /// 404: no longer a member of the group.
+    Gone,
+    /// 400, 413, 422: the batch holds bad input (too large, malformed); it
+    /// will never pass: the write at fault leaves the queue, refused.
+    BadInput,
+    /// Anything else (a busy server, a proxy, a refusal of the request
+    /// itself): not the writes' fault; the same writes, later.
+    Later,
+}
+
+impl Answered {
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            200 => Self::Outcomes,
+            401 => Self::SignedOut,
+            404 => Self::Gone,
+            400 | 413 | 422 => Self::BadInput,
+            _ => Self::Later,
+        }
+    }
+}
+
 /// A write the server refused, with its reason, for the resident to see.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
@@ -245,6 +275,20 @@ mod tests {
         assert_eq!(rejection.mutation, a.mutation);
         assert_eq!(outbox.to_send(BATCH), [b]);
         assert!(outbox.refused(a.id, "again".into()).is_none());
+    }
+
+    #[test]
+    fn only_bad_input_drops_writes() {
+        assert_eq!(Answered::from_status(200), Answered::Outcomes);
+        for status in [400, 413, 422] {
+            assert_eq!(Answered::from_status(status), Answered::BadInput, "{status}");
+        }
+        // A refusal of the request, not of its writes: they wait.
+        for status in [403, 408, 409, 425, 429, 431, 500, 502, 503, 302] {
+            assert_eq!(Answered::from_status(status), Answered::Later, "{status}");
+        }
+        assert_eq!(Answered::from_status(401), Answered::SignedOut);
+        assert_eq!(Answered::from_status(404), Answered::Gone);
     }
 
     #[test]

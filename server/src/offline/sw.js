@@ -22,6 +22,10 @@ const SESSION_KEY = '/__courtyard/session';
 const SHELL = ['/pkg/courtyard.js', '/pkg/courtyard.wasm', '/pkg/courtyard.css', '/favicon.svg', '/manifest.webmanifest'];
 // Where sessions begin and end.
 const SIGN_IN_OUT = ['/fn/log_in', '/fn/sign_up', '/fn/log_out', '/api/auth/login', '/api/auth/signup', '/api/auth/logout'];
+// Bumped whenever someone signs in or out: an answer to a request made
+// before that (a page still loading as the last person) is not kept, nor
+// taken as saying who is signed in.
+let epoch = 0;
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
@@ -67,8 +71,10 @@ self.addEventListener('fetch', (event) => {
 // Someone signs in or out: whoever's pages were kept, they go, and no page
 // is served again until one names who is signed in now.
 async function newSession(request) {
+  epoch += 1;
   const response = await fetch(request);
   if (response.status < 400) {
+    epoch += 1;
     await forgetPages();
     await setSession({ user: '(changed)', ends: 0 });
   }
@@ -77,9 +83,10 @@ async function newSession(request) {
 
 async function networkFirst(request) {
   const cache = await caches.open(CACHE);
+  const asked = epoch;
   try {
     const response = await fetch(request);
-    await keep(cache, request, response);
+    await keep(cache, request, response, asked);
     return response;
   } catch (offline) {
     const kept = await cache.match(request, { ignoreVary: true });
@@ -97,10 +104,12 @@ async function networkFirst(request) {
 }
 
 // Notes whose a fresh answer is, then keeps it if it is a good page or file
-// (not a 404 page or a login redirect).
-async function keep(cache, request, response) {
+// (not a 404 page or a login redirect), unless someone signed in or out
+// since it was asked for (`asked`: the epoch then).
+async function keep(cache, request, response, asked) {
+  if (asked !== epoch) return;
   await noteSession(response);
-  if (response.ok && !response.redirected) {
+  if (asked === epoch && response.ok && !response.redirected) {
     await cache.put(request, response.clone());
   }
 }
@@ -165,11 +174,13 @@ opened before work offline; this one will open when the connection is back.</p>
 self.addEventListener('message', (event) => {
   const data = event.data || {};
   if (data.forget === true) {
+    epoch += 1;
     event.waitUntil(forgetPages().then(() => setSession({ user: '', ends: 0 })));
     return;
   }
   const urls = data.keep;
   if (!Array.isArray(urls)) return;
+  const asked = epoch;
   event.waitUntil(
     caches.open(CACHE).then((cache) =>
       Promise.all(
@@ -177,7 +188,7 @@ self.addEventListener('message', (event) => {
           .filter((u) => typeof u === 'string' && u.startsWith('/g/'))
           .map((u) =>
             fetch(u, { credentials: 'same-origin' })
-              .then((r) => keep(cache, u, r))
+              .then((r) => keep(cache, u, r, asked))
               .catch(() => undefined),
           ),
       ),

@@ -11,6 +11,7 @@
 use app::{
     backend::{auth, csp, AppState},
     error::AppError,
+    model::validate,
 };
 use axum::{
     extract::{Request, State},
@@ -31,7 +32,13 @@ pub async fn sign_in_first(State(state): State<AppState>, request: Request, next
     if group_page {
         match auth::current_session(&state, request.headers()).await {
             Err(AppError::Unauthorized) => {
-                let here = request.uri().path_and_query().map_or("/", |p| p.as_str());
+                // Back here after signing in, if sign-in will take this address.
+                let uri = request.uri();
+                let here = [uri.path_and_query().map(|p| p.as_str()), Some(uri.path())]
+                    .into_iter()
+                    .flatten()
+                    .find(|here| validate::next_path(Some(here)).is_ok())
+                    .unwrap_or("/");
                 let next: String = form_urlencoded::byte_serialize(here.as_bytes()).collect();
                 return (StatusCode::SEE_OTHER, [(header::LOCATION, format!("/login?next={next}"))]).into_response();
             }

@@ -12,6 +12,11 @@ use sqlx::PgPool;
 
 /// Rows or changes read from Postgres per query while filling a batch.
 const PAGE: i64 = 1000;
+/// Pages of the log one answer reads at most: a shape whose `where` matches
+/// none of a long log's changes would otherwise read all of it in one
+/// request. Past it the answer ends where it got to (not up to date) and the
+/// client asks again from there.
+const MAX_LOG_PAGES: usize = 10;
 
 pub enum Fetched {
     Answer(Answer),
@@ -80,15 +85,18 @@ pub async fn fetch(
 }
 
 /// Adds the shape's changes after `batch.scanned` up to `head`; false if the
-/// batch filled first.
-pub async fn log_into(
+/// batch filled, or `MAX_LOG_PAGES` pages were read, first.
+async fn log_into(
     batch: &mut Batch,
     conn: &mut sqlx::PgConnection,
     schema: &SchemaName,
     shape: &Shape,
     head: i64,
 ) -> Result<bool, AppError> {
-    while batch.scanned < head {
+    for _ in 0..MAX_LOG_PAGES {
+        if batch.scanned >= head {
+            return Ok(true);
+        }
         let table = Some(shape.table().name.as_str());
         let changes = reader::log_after(conn, schema, batch.scanned, table, PAGE).await?;
         let page_was_full = changes.len() as i64 == PAGE;
@@ -101,5 +109,5 @@ pub async fn log_into(
             batch.scanned = head;
         }
     }
-    Ok(true)
+    Ok(batch.scanned >= head)
 }

@@ -3,11 +3,12 @@
 //! of that group reads. A change costs one log query per group, however
 //! many clients wait; a waiting client holds no database connection.
 //!
-//! Tails are bounded in entries each and in bytes all together (the
-//! `budget`, `sync.tail_budget_bytes`): past it, the tails of the groups
-//! followed least recently are emptied (their clients catch up from the
-//! database, as a client behind the tail always does), then, if one group
-//! alone is over, its oldest changes go.
+//! Tails are bounded in entries each and in bytes all together, their
+//! shared answers included (the `budget`, `sync.tail_budget_bytes`): past
+//! it, the tails of the groups followed least recently are emptied (their
+//! clients catch up from the database, as a client behind the tail always
+//! does), then, if one group alone is over, its oldest changes go; an answer
+//! that would not fit is not kept for sharing.
 
 use super::{access::AccessCache, batch::Answer, catalog::Catalog, change::LogChange, reader};
 use app::{backend::SchemaName, error::AppError};
@@ -72,8 +73,13 @@ impl TailState {
     }
 }
 
-/// The head they were built at, and answers by (shape handle, offset).
-type SharedAnswers = (i64, HashMap<(String, i64), Answer>);
+/// Answers built at one head, by (shape handle, offset), and their bytes.
+#[derive(Default)]
+struct SharedAnswers {
+    head: i64,
+    by_shape: HashMap<(String, i64), Answer>,
+    bytes: usize,
+}
 
 pub struct Tail {
     schema: SchemaName,
@@ -145,10 +151,20 @@ impl Hub {
         self.reads.load(Ordering::Relaxed)
     }
 
-    /// The bytes all tails hold now (at most the budget once each refresh
-    /// is done), and how many tails there are.
+    /// The bytes all tails hold now, counted afresh from their changes and
+    /// kept answers (not from the running count the budget is kept by), and
+    /// how many tails there are: for tests and operators.
     pub fn tail_memory(&self) -> (usize, usize) {
-        (self.held.load(Ordering::Relaxed), self.tails.lock().len())
+        let tails: Vec<Arc<Tail>> = self.tails.lock().values().cloned().collect();
+        let bytes = tails
+            .iter()
+            .map(|tail| {
+                let changes: usize = tail.state().changes.iter().map(|change| change.weight()).sum();
+                let answers: usize = tail.answers.lock().by_shape.values().map(|answer| answer.body.len()).sum();
+                changes + answers
+            })
+            .sum();
+        (bytes, tails.len())
     }
 
     /// Drops the tail if nobody follows it; true if dropped.
@@ -157,12 +173,39 @@ impl Hub {
         let idle = tail.updated.receiver_count() == 0;
         if idle {
             tails.remove(tail.schema.as_str());
+            self.forget_answers(tail);
             let mut state = tail.state.write();
             self.held.fetch_sub(std::mem::take(&mut state.bytes), Ordering::Relaxed);
             state.changes.clear();
             state.start = state.head;
         }
         idle
+    }
+
+    /// Keeps `answer` for whoever asks the same shape from the same offset
+    /// at the same head, unless it would take the tails over their budget.
+    pub fn share_answer(&self, tail: &Tail, handle: &str, position: i64, head: i64, answer: &Answer) {
+        let mut answers = tail.answers.lock();
+        if answers.head != head {
+            self.held.fetch_sub(std::mem::take(&mut answers.bytes), Ordering::Relaxed);
+            *answers = SharedAnswers { head, ..SharedAnswers::default() };
+        }
+        let size = answer.body.len();
+        if self.held.load(Ordering::Relaxed) + size > self.budget {
+            return;
+        }
+        if let Some(replaced) = answers.by_shape.insert((handle.to_owned(), position), answer.clone()) {
+            answers.bytes -= replaced.body.len();
+            self.held.fetch_sub(replaced.body.len(), Ordering::Relaxed);
+        }
+        answers.bytes += size;
+        self.held.fetch_add(size, Ordering::Relaxed);
+    }
+
+    fn forget_answers(&self, tail: &Tail) {
+        let mut answers = tail.answers.lock();
+        self.held.fetch_sub(std::mem::take(&mut answers.bytes), Ordering::Relaxed);
+        answers.by_shape.clear();
     }
 
     /// Back under the budget: empties the tails followed least recently
@@ -181,6 +224,7 @@ impl Hub {
         others.sort_by_key(|(at, _)| *at);
         let tails = others.iter().map(|(_, t)| t.as_ref()).chain([keep]);
         for tail in tails {
+            self.forget_answers(tail);
             let mut state = tail.state.write();
             while !state.changes.is_empty() && self.held.load(Ordering::Relaxed) > self.budget {
                 let freed = state.pop_oldest();
@@ -228,15 +272,7 @@ impl Tail {
     /// The answer already built for `handle` from `position` at `head`.
     pub fn shared_answer(&self, handle: &str, position: i64, head: i64) -> Option<Answer> {
         let answers = self.answers.lock();
-        (answers.0 == head).then(|| answers.1.get(&(handle.to_owned(), position)).cloned()).flatten()
-    }
-
-    pub fn share_answer(&self, handle: &str, position: i64, head: i64, answer: &Answer) {
-        let mut answers = self.answers.lock();
-        if answers.0 != head {
-            *answers = (head, HashMap::new());
-        }
-        answers.1.insert((handle.to_owned(), position), answer.clone());
+        (answers.head == head).then(|| answers.by_shape.get(&(handle.to_owned(), position)).cloned()).flatten()
     }
 
     /// Asks for a reread of the log (e.g. a client is ahead of the tail).

@@ -120,7 +120,8 @@ impl Wait<'_> {
             // Too far behind for the tail: read the log itself.
             return match fetch::fetch(self.pool, self.schema, self.shape, Offset::Log(*position), self.limits).await? {
                 Fetched::Unknown => Ok(Step::Done(Outcome::Unknown)),
-                Fetched::Answer(answer) if answer.messages > usize::from(answer.up_to_date) => {
+                // Changes, or as far as one answer reads: the client asks again.
+                Fetched::Answer(answer) if answer.messages > usize::from(answer.up_to_date) || !answer.up_to_date => {
                     Ok(Step::Done(Outcome::Answer(answer)))
                 }
                 Fetched::Answer(answer) => {
@@ -134,7 +135,7 @@ impl Wait<'_> {
         if batch.has_changes() {
             let offset = Offset::Log(if complete { head } else { batch.scanned });
             let answer = batch.finish(offset, complete);
-            tail.share_answer(self.shape.handle(), *position, head, &answer);
+            self.hub.share_answer(tail, self.shape.handle(), *position, head, &answer);
             return Ok(Step::Done(Outcome::Answer(answer)));
         }
         *position = head;

@@ -24,8 +24,14 @@ pub async fn sign_up(
     let email = validate::email(email)?;
     let password = validate::password(password)?.to_owned();
     let name = validate::name("name", name)?;
-    throttle::reserve_signup(&state.pool, &state.settings.signup_limits, ip).await?;
-    let hash = password::hash(&state.hashing, password).await?;
+    let reservation = throttle::reserve_signup(&state.pool, &state.settings.signup_limits, ip).await?;
+    let hash = match password::hash(&state.hashing, password).await {
+        Ok(hash) => hash,
+        Err(error) => {
+            throttle::release_signup(&state.pool, reservation).await?;
+            return Err(error);
+        }
+    };
     let mut tx = state.pool.begin().await?;
     let user = accounts::insert(&mut *tx, &email, &hash, &name).await?;
     let token = session::create(&mut *tx, user.id, &state.settings).await?;
@@ -58,7 +64,7 @@ pub async fn log_in(
     let verified = match password::verify(&state.hashing, password.to_owned(), hash).await {
         Ok(verified) => verified,
         Err(error) => {
-            throttle::release(&state.pool, reservation).await?;
+            throttle::release_login(&state.pool, reservation).await?;
             return Err(error);
         }
     };

@@ -6,7 +6,9 @@
 //! parallel attempts cannot all pass the check: with a limit of 5, twenty
 //! concurrent wrong passwords check at most 5. A right password clears the
 //! account's failures, its own reservation included. Sign-ups are counted
-//! per address the same way, before the password is hashed.
+//! per address the same way, before the password is hashed. An IPv6
+//! address counts by its /64 (one subscriber's network: a client can pick
+//! any address in it), an IPv4 address by itself.
 
 use crate::{
     backend::state::{LoginLimits, SignupLimits},
@@ -27,7 +29,7 @@ pub async fn reserve_login(
     email: &str,
     ip: Option<IpAddr>,
 ) -> Result<Reservation, AppError> {
-    let ip = ip.map(|ip| ip.to_string());
+    let ip = ip.map(address_key);
     let mut tx = pool.begin().await?;
     // Account first, then address: one order, so two attempts never wait on each other in a cycle.
     lock(&mut tx, "login.account", email).await?;
@@ -56,9 +58,7 @@ pub async fn reserve_login(
     .fetch_optional(&mut *tx)
     .await?
     .flatten();
-    if let Some(seconds) = waits {
-        return Err(rate_limited(seconds));
-    }
+    refuse_for(waits)?;
     let id = sqlx::query_scalar("INSERT INTO login_failures (email, ip) VALUES ($1, $2) RETURNING id")
         .bind(email)
         .bind(&ip)
@@ -70,7 +70,7 @@ pub async fn reserve_login(
 
 /// Uncounts an attempt that never got to check its password (the server
 /// was too busy), so a person is not locked out by the server's load.
-pub async fn release(pool: &PgPool, reservation: Reservation) -> Result<(), AppError> {
+pub async fn release_login(pool: &PgPool, reservation: Reservation) -> Result<(), AppError> {
     sqlx::query("DELETE FROM login_failures WHERE id = $1").bind(reservation.0).execute(pool).await?;
     Ok(())
 }
@@ -84,8 +84,12 @@ pub async fn succeeded(pool: &PgPool, email: &str) -> Result<(), AppError> {
 /// Counts a sign-up from `ip`, or refuses with 429 when the address has
 /// signed up `limits.per_ip` times in the window. Without an address (no
 /// connection info) there is nothing to count.
-pub async fn reserve_signup(pool: &PgPool, limits: &SignupLimits, ip: Option<IpAddr>) -> Result<(), AppError> {
-    let Some(ip) = ip.map(|ip| ip.to_string()) else { return Ok(()) };
+pub async fn reserve_signup(
+    pool: &PgPool,
+    limits: &SignupLimits,
+    ip: Option<IpAddr>,
+) -> Result<Option<Reservation>, AppError> {
+    let Some(ip) = ip.map(address_key) else { return Ok(None) };
     let mut tx = pool.begin().await?;
     lock(&mut tx, "signup.ip", &ip).await?;
     let window = interval(limits.window);
@@ -101,12 +105,35 @@ pub async fn reserve_signup(pool: &PgPool, limits: &SignupLimits, ip: Option<IpA
     .fetch_optional(&mut *tx)
     .await?
     .flatten();
-    if let Some(seconds) = waits {
-        return Err(rate_limited(seconds));
-    }
-    sqlx::query("INSERT INTO signups (ip) VALUES ($1)").bind(&ip).execute(&mut *tx).await?;
+    refuse_for(waits)?;
+    let id =
+        sqlx::query_scalar("INSERT INTO signups (ip) VALUES ($1) RETURNING id").bind(&ip).fetch_one(&mut *tx).await?;
     tx.commit().await?;
+    Ok(Some(Reservation(id)))
+}
+
+/// Uncounts a sign-up that never got to hash its password (the server was
+/// too busy).
+pub async fn release_signup(pool: &PgPool, reservation: Option<Reservation>) -> Result<(), AppError> {
+    if let Some(Reservation(id)) = reservation {
+        sqlx::query("DELETE FROM signups WHERE id = $1").bind(id).execute(pool).await?;
+    }
     Ok(())
+}
+
+/// What a client address counts as: an IPv4 address (or one mapped into
+/// IPv6) itself, an IPv6 address its /64.
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 /// A transaction-scoped advisory lock on `key` in the namespace `what`.
@@ -119,10 +146,28 @@ async fn lock(tx: &mut sqlx::PgConnection, what: &str, key: &str) -> Result<(), 
     Ok(())
 }
 
-fn rate_limited(seconds: f64) -> AppError {
-    AppError::RateLimited { retry_after_secs: seconds.ceil().max(1.0) as u64 }
+/// 429 for as many seconds as the limit still holds, if it does.
+fn refuse_for(waits: Option<f64>) -> Result<(), AppError> {
+    match waits {
+        Some(seconds) => Err(AppError::RateLimited { retry_after_secs: seconds.ceil().max(1.0) as u64 }),
+        None => Ok(()),
+    }
 }
 
 fn interval(window: chrono::Duration) -> PgInterval {
     PgInterval { months: 0, days: 0, microseconds: window.num_microseconds().unwrap_or(i64::MAX) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_key;
+
+    #[test]
+    fn an_ipv6_network_counts_as_one_address() {
+        let key = |text: &str| address_key(text.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb:cccc:dddd:eeee"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+    }
 }

@@ -3,7 +3,8 @@
 use super::use_group;
 use crate::{
     components::{
-        action_error, reset_on_success, use_hydrated, use_mutation, use_zone, FormError, PendingBadge, Time, Zone,
+        action_error, reset_on_success, use_hydrated, use_mutation, use_now, use_zone, FormError, PendingBadge, Time,
+        Zone,
     },
     error::AppError,
     model::{
@@ -11,7 +12,7 @@ use crate::{
         Booking, Mutation, Resource,
     },
 };
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
 use leptos::{html, prelude::*};
 use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
@@ -29,10 +30,10 @@ const INPUT_FORMAT: &str = "%Y-%m-%dT%H:%M";
 #[component]
 pub fn BookingsPage() -> impl IntoView {
     let group = use_group();
-    let zone = use_zone();
+    let (zone, now) = (use_zone(), use_now());
     let query = use_query_map();
     let monday = Memo::new(move |_| {
-        let today = zone.get().naive(Utc::now()).date();
+        let today = zone.get().naive(now.get()).date();
         let day =
             query.read().get("week").and_then(|w| NaiveDate::parse_from_str(&w, "%Y-%m-%d").ok()).unwrap_or(today);
         day - Duration::days(day.weekday().num_days_from_monday().into())

@@ -2,8 +2,8 @@
 //! and who is here.
 
 use super::use_group;
-use crate::components::{use_zone, Time};
-use chrono::{Duration, Utc};
+use crate::components::{use_now, use_zone, Time};
+use chrono::Duration;
 use leptos::prelude::*;
 
 /// How many notices and requests the home page lists.
@@ -12,7 +12,7 @@ const RECENT: usize = 5;
 #[component]
 pub fn GroupHomePage() -> impl IntoView {
     let group = use_group();
-    let zone = use_zone();
+    let (zone, now) = (use_zone(), use_now());
     let notices = move || {
         group.data.with(|d| {
             d.board()
@@ -48,7 +48,7 @@ pub fn GroupHomePage() -> impl IntoView {
     };
     let today = move || {
         let zone = zone.get();
-        let start = zone.day_start(zone.naive(Utc::now()).date());
+        let start = zone.day_start(zone.naive(now.get()).date());
         group.data.with(|d| {
             d.bookings_between(None, start, start + Duration::days(1))
                 .into_iter()

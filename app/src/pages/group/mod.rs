@@ -88,8 +88,6 @@ pub fn GroupLayout() -> impl IntoView {
 
 #[component]
 fn GroupShell(slug: Memo<String>, data: GroupData) -> impl IntoView {
-    // A plain string: a reactive <Title> inside an async-rendered Suspense
-    // intermittently stalls the response (seen under concurrent requests).
     let title = data.group.name.clone();
     let group = GroupContext { slug, data: RwSignal::new(data), sync: SyncUi::new() };
     provide_context(group);

@@ -8,7 +8,7 @@ use super::{
 use crate::{
     model::{MutateRequest, MutateResponse},
     sync::{
-        outbox::{Entry, Rejection, BATCH},
+        outbox::{Answered, Entry, Rejection, BATCH},
         protocol::backoff,
         ui::Queued,
     },
@@ -87,28 +87,25 @@ impl Engine {
             let answer = net::post_json("/api/mutate", self.me, &request, REQUEST_TIMEOUT_MS)
                 .await
                 .map_err(|_| Halt::Unreachable(None))?;
-            match answer.status {
-                200 => {
+            match Answered::from_status(answer.status) {
+                Answered::Outcomes => {
                     let response: MutateResponse =
                         serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?;
                     self.ui.online.set(true);
                     let (done, rejected) = self.outbox.borrow_mut().answered(&response, Utc::now());
                     self.settle(&done, rejected).await;
                 }
-                401 => return Err(Halt::SignedOut),
-                404 => return Err(Halt::Gone),
-                // Not the writes' fault: the same writes, later.
-                408 | 425 | 429 | 500..=599 => return Err(Halt::Unreachable(retry_after(&answer))),
-                400..=499 if batch.len() > 1 => one_by_one = true,
-                // This write is bad input (too large, malformed): it will
-                // never pass, so it leaves the queue, shown with the reason.
-                400..=499 => {
+                Answered::SignedOut => return Err(Halt::SignedOut),
+                Answered::Gone => return Err(Halt::Gone),
+                // Find which write: one at a time.
+                Answered::BadInput if batch.len() > 1 => one_by_one = true,
+                Answered::BadInput => {
                     self.ui.online.set(true);
                     let refused = self.outbox.borrow_mut().refused(batch[0].id, refusal_reason(&answer));
                     self.settle(&batch, refused.into_iter().collect()).await;
                     one_by_one = false;
                 }
-                _ => return Err(Halt::Unreachable(None)),
+                Answered::Later => return Err(Halt::Unreachable(retry_after(&answer))),
             }
         }
     }
