@@ -235,39 +235,40 @@ async fn server_functions_answer_with_the_apis_statuses_and_limits() {
     assert_eq!(response.headers()["location"], "/g/elm?week=2");
 }
 
-#[tokio::test]
-async fn slow_server_function_bodies_are_bounded_in_number_and_time() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn slow_and_large_bodies_are_bounded_in_bytes_and_time() {
     let app = TestApp::spawn().await;
-    // 32 uploads that never finish: the 33rd is told to come back.
+    // 32 uploads of just under 2 MiB that never finish: 64 MiB, the budget
+    // for bodies held at once, less a few hundred bytes.
+    let chunk = vec![b'x'; 2 * 1024 * 1024 - 10];
     let mut stalled = Vec::new();
     for _ in 0..32 {
         let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Vec<u8>, std::io::Error>>();
-        tx.unbounded_send(Ok(b"email=a".to_vec())).unwrap();
-        let body = reqwest::Body::wrap_stream(rx);
-        let request =
-            Client::new().post(app.url("/fn/log_in")).header("content-type", "application/x-www-form-urlencoded");
-        stalled.push((tx, tokio::spawn(request.body(body).send())));
+        tx.unbounded_send(Ok(chunk.clone())).unwrap();
+        let request = Client::new()
+            .post(app.url("/api/auth/login"))
+            .header("content-type", "application/json")
+            .header("content-length", (2 * 1024 * 1024).to_string())
+            .body(reqwest::Body::wrap_stream(rx));
+        stalled.push((tx, tokio::spawn(request.send())));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let extra = Client::new().post(app.url("/fn/log_in")).form(&[("email", "x@example.org"), ("password", "p")]);
-    let extra = extra.send().await.unwrap();
-    assert_eq!(extra.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert!(extra.headers().contains_key("retry-after"));
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // A small request still fits; one more large one does not.
+    let small = Client::new().post(app.url("/fn/log_in")).form(&[("email", "x@example.org"), ("password", "p")]);
+    assert_eq!(small.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "a sign-in still gets through");
+    let large = Client::new().post(app.url("/api/auth/login")).header("content-type", "application/json");
+    let large = large.body(vec![b' '; 1024 * 1024]).send().await.unwrap();
+    assert_eq!(large.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(large.headers().contains_key("retry-after"));
     // Ten seconds on, the stalled ones are answered 408 and let go.
     let (still_sending, first) = stalled.remove(0);
     let answered = tokio::time::timeout(std::time::Duration::from_secs(20), first).await.expect("answered in time");
     assert_eq!(answered.unwrap().unwrap().status(), StatusCode::REQUEST_TIMEOUT);
     drop((still_sending, stalled));
-    let (status, _) = common::read(
-        Client::new()
-            .post(app.url("/fn/log_in"))
-            .form(&[("email", "x@example.org"), ("password", "p")])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "room again");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let again = Client::new().post(app.url("/api/auth/login")).header("content-type", "application/json");
+    let again = again.body(format!("{{\"email\": \"x@example.org\", \"password\": \"{}\"}}", "p".repeat(1024 * 1024)));
+    assert_eq!(again.send().await.unwrap().status(), StatusCode::UNAUTHORIZED, "the budget is back");
 }
 
 #[tokio::test]
@@ -437,7 +438,20 @@ async fn a_removed_member_cannot_come_back_through_an_older_invite_under_any_acc
     assert_eq!(page.status(), StatusCode::NOT_FOUND, "the invite page says so too");
     // A newer invite works.
     let new_code = app.invite(&ann, &slug).await;
-    assert_eq!(accept(bo.clone(), new_code).await, StatusCode::OK);
+    assert_eq!(accept(bo.clone(), new_code.clone()).await, StatusCode::OK);
+
+    // Removed while accepting the invite again: the join waits for the
+    // removal, then finds the invite withdrawn.
+    let mut removal = app.db.begin().await.unwrap();
+    sqlx::query("DELETE FROM memberships WHERE role = 'resident'").execute(&mut *removal).await.unwrap();
+    let commit_later = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        removal.commit().await.unwrap();
+    };
+    let (racing, ()) = tokio::join!(accept(bo.clone(), new_code.clone()), commit_later);
+    assert_eq!(racing, StatusCode::NOT_FOUND);
+    let members: i64 = sqlx::query_scalar("SELECT count(*) FROM memberships").fetch_one(&app.db).await.unwrap();
+    assert_eq!(members, 1, "only the admin is left");
 }
 
 #[tokio::test]

@@ -90,14 +90,15 @@ async fn an_old_or_forged_offset_reads_a_bounded_part_of_a_long_log() {
     let app = TestApp::spawn().await;
     let (ann, slug) = app.admin_of_new_group().await;
     let schema = app.schema_of(&slug).await;
-    // A room, then 200 000 logged changes of another table after it.
+    // A room, then 200 000 logged changes of another table after it, in
+    // transactions of three.
     let room = Uuid::new_v4();
     let add =
         serde_json::json!([{"id": Uuid::new_v4(), "name": "resource.create", "args": {"id": room, "name": "Hall"}}]);
     assert_eq!(app.mutate(&ann, &slug, add).await.0, StatusCode::OK);
     sqlx::raw_sql(&format!(
         "INSERT INTO \"{schema}\".changes (position, txid, op, relation, key, value)
-         SELECT h.position + i, pg_current_xact_id(), 'insert', 'requests', gen_random_uuid()::text, '{{}}'::jsonb
+         SELECT h.position + i, ((i - 1) / 3)::text::xid8, 'insert', 'requests', gen_random_uuid()::text, '{{}}'::jsonb
          FROM \"{schema}\".change_head h, generate_series(1, 200000) i;
          UPDATE \"{schema}\".change_head SET position = position + 200000;
          ANALYZE \"{schema}\".changes;"
@@ -149,6 +150,12 @@ async fn an_old_or_forged_offset_reads_a_bounded_part_of_a_long_log() {
     assert!(page.headers().get("electric-up-to-date").is_none(), "not there yet");
     let reached: i64 = page.headers()["electric-offset"].to_str().unwrap().trim_end_matches("_0").parse().unwrap();
     assert!(reached > 1 && reached < head, "{reached}");
+    let first: i64 =
+        sqlx::query_scalar(&format!("SELECT min(position) FROM \"{schema}\".changes WHERE relation = 'requests'"))
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!((reached - first + 1) % 3, 0, "it ends at a transaction's end ({first}, {reached})");
     let unmatched = rows_read(&app, &schema).await - before;
     for (what, read, bound) in [
         ("forged snapshot", forged, 100),

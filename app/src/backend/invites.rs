@@ -43,6 +43,9 @@ pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<Gro
     let mut tx = state.pool.begin().await?;
     let (group, _) = live_invite(&mut *tx, code).await?;
     let role = groups::add_member(&mut tx, &group, user, Role::Resident).await?;
+    // Checked again once joined: a removal that committed meanwhile (the
+    // join waited for it if it was this person's) withdrew the invite.
+    live_invite(&mut *tx, code).await?;
     tx.commit().await?;
     Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role })
 }

@@ -3,6 +3,7 @@
 mod compose;
 mod form;
 mod header;
+mod load_error;
 mod mutation;
 mod paging;
 mod sync_status;
@@ -11,6 +12,7 @@ mod time;
 pub use compose::ComposeForm;
 pub use form::{field_error, last_error, Field, FormError};
 pub use header::{Header, MeResource};
+pub use load_error::{set_status, LoadError};
 pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};
 pub use paging::{Paging, ShowMore};
 pub use sync_status::{PendingBadge, SyncNotices, SyncStatus};

@@ -76,7 +76,9 @@ pub fn use_zone() -> Signal<Zone> {
 }
 
 /// "Now", for what a page shows of it: the server's render time until the
-/// page is mounted, then the browser's clock (read anew on every use).
+/// page is mounted, then the browser's clock, read whenever what depends on
+/// it renders again (it is not a ticking clock: a page left open past
+/// midnight shows the new day when it next re-renders).
 pub fn use_now() -> Signal<DateTime<Utc>> {
     let context = use_context::<ZoneContext>();
     Signal::derive(move || context.and_then(|c| c.rendered_at.get()).unwrap_or_else(Utc::now))

@@ -1,6 +1,9 @@
 //! `/`: the landing page, or the signed-in user's groups.
 
-use crate::{components::MeResource, model::Me};
+use crate::{
+    components::{LoadError, MeResource},
+    model::Me,
+};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -14,7 +17,7 @@ pub fn HomePage() -> impl IntoView {
                 match me.await {
                     Ok(Some(me)) => view! { <MyGroups me /> }.into_any(),
                     Ok(None) => view! { <Landing /> }.into_any(),
-                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <LoadError error /> }.into_any(),
                 }
             })}
         </Suspense>

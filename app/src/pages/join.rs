@@ -2,7 +2,7 @@
 
 use super::NotFound;
 use crate::{
-    components::{last_error, FormError, MeResource},
+    components::{last_error, FormError, LoadError, MeResource},
     error::AppError,
     server_fns::{get_invite, AcceptInvite},
 };
@@ -26,7 +26,7 @@ pub fn JoinPage() -> impl IntoView {
                 let invite = match invite.await {
                     Ok(invite) => invite,
                     Err(AppError::NotFound) => return view! { <NotFound /> }.into_any(),
-                    Err(error) => return view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => return view! { <LoadError error /> }.into_any(),
                 };
                 let here = format!("/join/{}", invite.code);
                 let join_label = format!("Join {}", invite.group_name);

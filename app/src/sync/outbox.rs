@@ -38,30 +38,37 @@ impl Entry {
 }
 
 /// What an answer to a batch of queued writes (`POST /api/mutate`) means
-/// for the queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// for the queue. Only the server's own error answers (`{"error": …}`) can
+/// drop writes or the group; a proxy's page with the same status cannot.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answered {
     /// 200: each write has its outcome.
-    Outcomes,
+    Outcomes(MutateResponse),
     /// 401: signed out (or someone else is signed in now): stop, keep them.
     SignedOut,
-    /// 404: no longer a member of the group.
+    /// The server's 404: no longer a member of the group.
     Gone,
-    /// 400, 413, 422: the batch holds bad input (too large, malformed); it
-    /// will never pass: the write at fault leaves the queue, refused.
-    BadInput,
-    /// Anything else (a busy server, a proxy, a refusal of the request
-    /// itself): not the writes' fault; the same writes, later.
+    /// The server's 400, 413 or 422: the batch holds bad input (too large,
+    /// malformed); it will never pass: the write at fault leaves the queue,
+    /// refused, with this reason.
+    BadInput(String),
+    /// Anything else (a busy server, a proxy, a captive portal, a refusal of
+    /// the request itself): not the writes' fault; the same writes, later.
     Later,
 }
 
 impl Answered {
-    pub fn from_status(status: u16) -> Self {
+    pub fn from_answer(status: u16, body: &str) -> Self {
+        #[derive(Deserialize)]
+        struct ServerError {
+            error: String,
+        }
+        let server_error = || serde_json::from_str::<ServerError>(body).ok().map(|e| e.error);
         match status {
-            200 => Self::Outcomes,
+            200 => serde_json::from_str(body).map_or(Self::Later, Self::Outcomes),
             401 => Self::SignedOut,
-            404 => Self::Gone,
-            400 | 413 | 422 => Self::BadInput,
+            404 if server_error().is_some() => Self::Gone,
+            400 | 413 | 422 => server_error().map_or(Self::Later, Self::BadInput),
             _ => Self::Later,
         }
     }
@@ -278,17 +285,24 @@ mod tests {
     }
 
     #[test]
-    fn only_bad_input_drops_writes() {
-        assert_eq!(Answered::from_status(200), Answered::Outcomes);
+    fn only_the_servers_own_bad_input_answers_drop_writes() {
+        let error = r#"{"error": "the request body is too large"}"#;
+        let outcomes = r#"{"results": [], "txid": "7"}"#;
+        assert!(matches!(Answered::from_answer(200, outcomes), Answered::Outcomes(_)));
         for status in [400, 413, 422] {
-            assert_eq!(Answered::from_status(status), Answered::BadInput, "{status}");
+            let refused = Answered::from_answer(status, error);
+            assert_eq!(refused, Answered::BadInput("the request body is too large".into()), "{status}");
+            // A proxy's page with that status is not the server speaking.
+            assert_eq!(Answered::from_answer(status, "<html>400 Bad Request</html>"), Answered::Later, "{status}");
         }
         // A refusal of the request, not of its writes: they wait.
         for status in [403, 408, 409, 425, 429, 431, 500, 502, 503, 302] {
-            assert_eq!(Answered::from_status(status), Answered::Later, "{status}");
+            assert_eq!(Answered::from_answer(status, error), Answered::Later, "{status}");
         }
-        assert_eq!(Answered::from_status(401), Answered::SignedOut);
-        assert_eq!(Answered::from_status(404), Answered::Gone);
+        assert_eq!(Answered::from_answer(401, ""), Answered::SignedOut);
+        assert_eq!(Answered::from_answer(404, r#"{"error": "not found"}"#), Answered::Gone);
+        assert_eq!(Answered::from_answer(404, "<h1>Not Found</h1>"), Answered::Later, "a proxy's 404");
+        assert_eq!(Answered::from_answer(200, "<html>captive portal</html>"), Answered::Later);
     }
 
     #[test]

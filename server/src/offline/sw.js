@@ -26,6 +26,14 @@ const SIGN_IN_OUT = ['/fn/log_in', '/fn/sign_up', '/fn/log_out', '/api/auth/logi
 // before that (a page still loading as the last person) is not kept, nor
 // taken as saying who is signed in.
 let epoch = 0;
+// Every change to the kept pages and the session runs here, one after the
+// other, so a change checks the epoch with no other change in between.
+let changes = Promise.resolve();
+function serially(change) {
+  const run = changes.then(change);
+  changes = run.catch(() => undefined);
+  return run;
+}
 
 self.addEventListener('install', (event) => {
   event.waitUntil(
@@ -75,8 +83,10 @@ async function newSession(request) {
   const response = await fetch(request);
   if (response.status < 400) {
     epoch += 1;
-    await forgetPages();
-    await setSession({ user: '(changed)', ends: 0 });
+    await serially(async () => {
+      await forgetPages();
+      await setSession({ user: '(changed)', ends: 0 });
+    });
   }
   return response;
 }
@@ -103,15 +113,20 @@ async function networkFirst(request) {
   }
 }
 
-// Notes whose a fresh answer is, then keeps it if it is a good page or file
-// (not a 404 page or a login redirect), unless someone signed in or out
-// since it was asked for (`asked`: the epoch then).
-async function keep(cache, request, response, asked) {
-  if (asked !== epoch) return;
-  await noteSession(response);
-  if (asked === epoch && response.ok && !response.redirected) {
-    await cache.put(request, response.clone());
-  }
+// Notes whose a fresh answer is, then keeps it if it is a good page (one
+// that says whose it is: not an error, a 404 page or a login redirect) or
+// a shell file, unless someone signed in or out since it was asked for
+// (`asked`: the epoch then).
+function keep(cache, request, response, asked) {
+  const path = new URL(typeof request === 'string' ? request : request.url, self.location.origin).pathname;
+  const owned = response.headers.get('courtyard-user') !== null;
+  const good = response.ok && !response.redirected && (owned || SHELL.includes(path));
+  const copy = good ? response.clone() : undefined;
+  return serially(async () => {
+    if (asked !== epoch) return;
+    await noteSession(response);
+    if (copy) await cache.put(request, copy);
+  });
 }
 
 async function currentSession() {
@@ -175,7 +190,7 @@ self.addEventListener('message', (event) => {
   const data = event.data || {};
   if (data.forget === true) {
     epoch += 1;
-    event.waitUntil(forgetPages().then(() => setSession({ user: '', ends: 0 })));
+    event.waitUntil(serially(() => forgetPages().then(() => setSession({ user: '', ends: 0 }))));
     return;
   }
   const urls = data.keep;

@@ -1,17 +1,17 @@
 //! Request size limits the handlers do not see: headers over 32 KiB in all
-//! are refused with 431, and bodies over 2 MB with 413, for the JSON API
-//! and the server functions alike.
+//! are refused with 431, and bodies over 2 MB with 413.
 //!
-//! - A body declared (or, chunked, found) too large is read to its end and
-//!   dropped, chunk by chunk (up to 16 MB, within 10 s), so a client still
-//!   sending it reads the 413 rather than a broken connection; past that
-//!   the connection is closed.
-//! - Server functions read their body whole, so this layer reads it for
-//!   them first, up to the cap and within 10 s (408 after), with at most 32
-//!   such bodies being read at once (503 past that): a crowd of slow or
-//!   large uploads cannot hold more than 64 MB.
-//! - The JSON API's extractors apply the same cap themselves, after the
-//!   session is checked; any other path never reads a body.
+//! Every request body is read here, before any handler: within 10 s (408
+//! after, and the connection is closed), and against a budget of 64 MiB for
+//! all bodies the process holds at once, taken as the bytes arrive and given
+//! back when the request is answered (past it, 503 with `Retry-After`). So
+//! slow or large uploads, signed in or not, cannot hold more memory than
+//! that, and a trickle costs the budget only what it has sent.
+//!
+//! A body declared (or, chunked, found) too large is read to its end and
+//! dropped, chunk by chunk (up to 16 MB, within 10 s), so a client still
+//! sending it reads the 413 rather than a broken connection; past that the
+//! connection is closed.
 
 use axum::{
     body::Body,
@@ -23,7 +23,7 @@ use axum::{
 };
 use http_body_util::BodyExt;
 use std::time::Duration;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// axum's default body limit, which the JSON API's extractors apply too.
@@ -32,8 +32,10 @@ pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
 const MAX_DRAINED_BYTES: usize = 16 * 1024 * 1024;
 /// How long reading a body may take.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-/// Server function bodies being read at once.
-const BODIES_AT_ONCE: usize = 32;
+/// Bytes of request bodies the process holds at once.
+const BODY_BUDGET: usize = 64 * 1024 * 1024;
+
+static HELD: Semaphore = Semaphore::const_new(BODY_BUDGET);
 
 pub async fn header_size(request: Request, next: Next) -> Response {
     let size: usize = request.headers().iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
@@ -51,33 +53,38 @@ pub async fn body_size(request: Request, next: Next) -> Response {
     if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return too_large(request.into_body(), declared).await;
     }
-    if !request.uri().path().starts_with("/fn/") {
-        return next.run(request).await;
-    }
-    static READING: Semaphore = Semaphore::const_new(BODIES_AT_ONCE);
-    let Ok(_reading) = READING.try_acquire() else {
-        let mut busy = refuse(StatusCode::SERVICE_UNAVAILABLE, "the service is briefly unavailable; try again");
-        busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
-        return busy;
-    };
     let (parts, mut body) = request.into_parts();
     let mut buffered = Vec::new();
+    // Held until the request is answered: the body lives as long.
+    let mut held: Option<SemaphorePermit<'static>> = None;
     let read = tokio::time::timeout(BODY_TIMEOUT, async {
         while let Some(frame) = body.frame().await {
             let Ok(frame) = frame else { return Read::Broken };
-            if let Ok(data) = frame.into_data() {
-                buffered.extend_from_slice(&data);
-                if buffered.len() > MAX_BODY_BYTES {
-                    return Read::TooLarge;
-                }
+            let Ok(data) = frame.into_data() else { continue };
+            if buffered.len() + data.len() > MAX_BODY_BYTES {
+                return Read::TooLarge;
             }
+            let Ok(more) = HELD.try_acquire_many(data.len() as u32) else { return Read::Busy };
+            match held.as_mut() {
+                Some(held) => held.merge(more),
+                None => held = Some(more),
+            }
+            buffered.extend_from_slice(&data);
         }
         Read::Whole
     })
     .await;
     match read {
         Ok(Read::Whole) => next.run(Request::from_parts(parts, Body::from(buffered))).await,
-        Ok(Read::TooLarge) => too_large(body, None).await,
+        Ok(Read::TooLarge) => {
+            drop((held, buffered));
+            too_large(body, None).await
+        }
+        Ok(Read::Busy) => {
+            let mut busy = refuse(StatusCode::SERVICE_UNAVAILABLE, "the service is briefly unavailable; try again");
+            busy.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(1));
+            closing(busy)
+        }
         Ok(Read::Broken) => refuse(StatusCode::BAD_REQUEST, "the request body could not be read"),
         Err(_) => closing(refuse(StatusCode::REQUEST_TIMEOUT, "the request body took too long")),
     }
@@ -86,6 +93,8 @@ pub async fn body_size(request: Request, next: Next) -> Response {
 enum Read {
     Whole,
     TooLarge,
+    /// The process holds its budget of bodies already.
+    Busy,
     Broken,
 }
 

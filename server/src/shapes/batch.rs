@@ -13,6 +13,10 @@ pub struct Batch {
     /// The current transaction's messages, held until it ends.
     open_tx: Vec<Value>,
     open_txid: Option<u64>,
+    /// Where the open transaction began (the position before its first change).
+    open_from: i64,
+    /// Where the batch began.
+    started: i64,
     /// The last log position looked at (whether or not it gave a message).
     pub scanned: i64,
 }
@@ -29,7 +33,16 @@ pub struct Answer {
 
 impl Batch {
     pub fn new(cap: usize, scanned: i64) -> Self {
-        Self { body: b"[".to_vec(), messages: 0, cap, open_tx: Vec::new(), open_txid: None, scanned }
+        Self {
+            body: b"[".to_vec(),
+            messages: 0,
+            cap,
+            open_tx: Vec::new(),
+            open_txid: None,
+            open_from: scanned,
+            started: scanned,
+            scanned,
+        }
     }
 
     pub fn is_full(&self) -> bool {
@@ -69,6 +82,7 @@ impl Batch {
                     return false;
                 }
                 self.open_txid = Some(change.txid);
+                self.open_from = self.scanned;
             }
             if let Some(message) = shape.change_message(schema, change) {
                 self.open_tx.push(message);
@@ -76,6 +90,18 @@ impl Batch {
             self.scanned = change.position;
         }
         true
+    }
+
+    /// Ends the batch at the last transaction boundary it holds: drops the
+    /// transaction still open (its changes are read again next time). One
+    /// open since the batch began is larger than a batch may read: it stays,
+    /// and goes on in the next answer.
+    pub fn cut_at_transaction_boundary(&mut self) {
+        if self.open_txid.is_some() && self.open_from != self.started {
+            self.open_tx.clear();
+            self.open_txid = None;
+            self.scanned = self.open_from;
+        }
     }
 
     /// Writes the open transaction's messages, numbered, the last marked.

@@ -85,7 +85,9 @@ pub async fn fetch(
 }
 
 /// Adds the shape's changes after `batch.scanned` up to `head`; false if the
-/// batch filled, or `MAX_LOG_PAGES` pages were read, first.
+/// batch filled, or `MAX_LOG_PAGES` pages were read, first. Either way it
+/// ends at a transaction boundary, unless one transaction alone is larger
+/// than the pages (then it goes on in the next answer).
 async fn log_into(
     batch: &mut Batch,
     conn: &mut sqlx::PgConnection,
@@ -93,12 +95,15 @@ async fn log_into(
     shape: &Shape,
     head: i64,
 ) -> Result<bool, AppError> {
-    for _ in 0..MAX_LOG_PAGES {
-        if batch.scanned >= head {
-            return Ok(true);
+    let mut pages = 0;
+    while batch.scanned < head {
+        if pages >= MAX_LOG_PAGES {
+            batch.cut_at_transaction_boundary();
+            return Ok(false);
         }
         let table = Some(shape.table().name.as_str());
         let changes = reader::log_after(conn, schema, batch.scanned, table, PAGE).await?;
+        pages += 1;
         let page_was_full = changes.len() as i64 == PAGE;
         let changes: Vec<_> = changes.into_iter().take_while(|c| c.position <= head).collect();
         if !batch.push_changes(shape, schema.as_str(), &changes) {
@@ -109,5 +114,5 @@ async fn log_into(
             batch.scanned = head;
         }
     }
-    Ok(batch.scanned >= head)
+    Ok(true)
 }

@@ -186,7 +186,10 @@ impl Hub {
     /// at the same head, unless it would take the tails over their budget.
     pub fn share_answer(&self, tail: &Tail, handle: &str, position: i64, head: i64, answer: &Answer) {
         let mut answers = tail.answers.lock();
-        if answers.head != head {
+        if head < answers.head {
+            return; // built from an older head than others already shared
+        }
+        if head > answers.head {
             self.held.fetch_sub(std::mem::take(&mut answers.bytes), Ordering::Relaxed);
             *answers = SharedAnswers { head, ..SharedAnswers::default() };
         }
@@ -209,8 +212,10 @@ impl Hub {
     }
 
     /// Back under the budget: empties the tails followed least recently
-    /// (not `keep`, the one just refreshed), then trims `keep` itself.
+    /// (not `keep`, the one just refreshed), then trims `keep` itself,
+    /// down to three quarters of it, so answers have room to be shared.
     fn enforce_budget(&self, keep: &Tail) {
+        let target = self.budget - self.budget / 4;
         if self.held.load(Ordering::Relaxed) <= self.budget {
             return;
         }
@@ -226,12 +231,12 @@ impl Hub {
         for tail in tails {
             self.forget_answers(tail);
             let mut state = tail.state.write();
-            while !state.changes.is_empty() && self.held.load(Ordering::Relaxed) > self.budget {
+            while !state.changes.is_empty() && self.held.load(Ordering::Relaxed) > target {
                 let freed = state.pop_oldest();
                 self.held.fetch_sub(freed, Ordering::Relaxed);
             }
             drop(state);
-            if self.held.load(Ordering::Relaxed) <= self.budget {
+            if self.held.load(Ordering::Relaxed) <= target {
                 break;
             }
         }
@@ -303,6 +308,13 @@ impl Tail {
                 break head;
             }
         };
+        if head != from {
+            // Answers built at the old head will not be asked for again
+            // (and after a restore they would be wrong).
+            let mut answers = self.answers.lock();
+            held.fetch_sub(std::mem::take(&mut answers.bytes), Ordering::Relaxed);
+            *answers = SharedAnswers { head, ..SharedAnswers::default() };
+        }
         let mut state = self.state.write();
         let before = state.bytes;
         if !loaded || head < from {

@@ -19,8 +19,9 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// The password hashing of one server process: its threads, and its line.
 pub struct Hashing {
-    /// Hashes computing or waiting to.
-    admitted: Semaphore,
+    /// Hashes computing or waiting to (a permit goes with each job, so one
+    /// whose client left still counts until it is done or skipped).
+    admitted: Arc<Semaphore>,
     /// To the hashing threads (they stop when it is dropped).
     jobs: mpsc::Sender<Job>,
 }
@@ -49,21 +50,25 @@ impl Hashing {
                 tracing::error!(%error, "cannot start a password hashing thread");
             }
         }
-        Self { admitted: Semaphore::new(concurrent + waiting), jobs }
+        Self { admitted: Arc::new(Semaphore::new(concurrent + waiting)), jobs }
     }
 
     /// Runs `work` on a hashing thread; 503 at once when the line is full.
+    /// A job whose caller has gone (the client hung up) is skipped.
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {
-        let Ok(_admitted) = self.admitted.try_acquire() else {
+        let Ok(admitted) = self.admitted.clone().try_acquire_owned() else {
             tracing::warn!("password hashing is saturated; answering 503");
             return Err(AppError::Unavailable);
         };
         let (done, result) = oneshot::channel();
         let job: Job = Box::new(move || {
-            let _ = done.send(work());
+            let _admitted = admitted;
+            if !done.is_closed() {
+                let _ = done.send(work());
+            }
         });
         if self.jobs.send(job).is_err() {
             tracing::error!("the password hashing threads are gone");

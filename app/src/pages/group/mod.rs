@@ -17,7 +17,7 @@ pub use requests::RequestsPage;
 
 use super::NotFound;
 use crate::{
-    components::{SyncNotices, SyncStatus},
+    components::{LoadError, SyncNotices, SyncStatus},
     error::AppError,
     model::GroupData,
     server_fns::get_group_data,
@@ -79,7 +79,7 @@ pub fn GroupLayout() -> impl IntoView {
                             .into_any()
                     }
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
-                    Err(error) => view! { <p class="form-error" role="alert">{error.to_string()}</p> }.into_any(),
+                    Err(error) => view! { <LoadError error /> }.into_any(),
                 }
             })}
         </Suspense>

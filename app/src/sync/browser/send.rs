@@ -6,7 +6,7 @@ use super::{
     net,
 };
 use crate::{
-    model::{MutateRequest, MutateResponse},
+    model::MutateRequest,
     sync::{
         outbox::{Answered, Entry, Rejection, BATCH},
         protocol::backoff,
@@ -87,10 +87,8 @@ impl Engine {
             let answer = net::post_json("/api/mutate", self.me, &request, REQUEST_TIMEOUT_MS)
                 .await
                 .map_err(|_| Halt::Unreachable(None))?;
-            match Answered::from_status(answer.status) {
-                Answered::Outcomes => {
-                    let response: MutateResponse =
-                        serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?;
+            match Answered::from_answer(answer.status, &answer.body) {
+                Answered::Outcomes(response) => {
                     self.ui.online.set(true);
                     let (done, rejected) = self.outbox.borrow_mut().answered(&response, Utc::now());
                     self.settle(&done, rejected).await;
@@ -98,10 +96,10 @@ impl Engine {
                 Answered::SignedOut => return Err(Halt::SignedOut),
                 Answered::Gone => return Err(Halt::Gone),
                 // Find which write: one at a time.
-                Answered::BadInput if batch.len() > 1 => one_by_one = true,
-                Answered::BadInput => {
+                Answered::BadInput(_) if batch.len() > 1 => one_by_one = true,
+                Answered::BadInput(reason) => {
                     self.ui.online.set(true);
-                    let refused = self.outbox.borrow_mut().refused(batch[0].id, refusal_reason(&answer));
+                    let refused = self.outbox.borrow_mut().refused(batch[0].id, reason);
                     self.settle(&batch, refused.into_iter().collect()).await;
                     one_by_one = false;
                 }
@@ -125,15 +123,4 @@ impl Engine {
         self.tell_tabs(&TabMessage::OutboxChanged);
         self.publish();
     }
-}
-
-/// The server's reason for refusing a request (`{"error": ...}`), or its status.
-fn refusal_reason(answer: &net::Answer) -> String {
-    #[derive(serde::Deserialize)]
-    struct Refusal {
-        error: String,
-    }
-    serde_json::from_str::<Refusal>(&answer.body)
-        .map(|refusal| refusal.error)
-        .unwrap_or_else(|_| format!("the server refused it ({})", answer.status))
 }
