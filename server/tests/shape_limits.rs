@@ -12,6 +12,22 @@ use uuid::Uuid;
 
 const BUDGET: usize = 1_000_000;
 
+/// Follows the group (a waiting wake, so its tail is kept), then writes 40
+/// notices of 10 KB to it in one transaction; returns the head before them.
+async fn write_while_followed(app: &TestApp, client: &reqwest::Client, slug: &str, schema: &str) -> i64 {
+    let (_, woken) = app.get(client, &format!("/g/{slug}/v1/wake?after=1000000")).await;
+    let head = woken["head"].as_i64().unwrap();
+    let waiting = client.get(app.url(&format!("/g/{slug}/v1/wake?after={head}"))).send();
+    let insert = format!(
+        "INSERT INTO \"{schema}\".announcements (id, author_id, title, body)
+         SELECT gen_random_uuid(), gen_random_uuid(), 'big ' || i, repeat('x', 10000) FROM generate_series(1, 40) i"
+    );
+    let (answer, written) = tokio::join!(waiting, sqlx::query(&insert).execute(&app.db));
+    written.unwrap();
+    assert_eq!(answer.unwrap().status(), StatusCode::OK);
+    head
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tails_stay_within_their_byte_budget_the_least_recently_followed_going_first() {
     let budget = BUDGET.to_string();
@@ -29,17 +45,7 @@ async fn tails_stay_within_their_byte_budget_the_least_recently_followed_going_f
     }
     // Each group followed (a waiting wake), then 40 rows of ~10 KB written to it.
     for (slug, schema) in &groups {
-        let (_, woken) = app.get(&ann, &format!("/g/{slug}/v1/wake?after=1000000")).await;
-        let head = woken["head"].as_i64().unwrap();
-        let waiting = ann.get(app.url(&format!("/g/{slug}/v1/wake?after={head}"))).send();
-        let insert = format!(
-            "INSERT INTO \"{schema}\".announcements (id, author_id, title, body)
-             SELECT gen_random_uuid(), gen_random_uuid(), 'big ' || i, repeat('x', 10000) FROM generate_series(1, 40) i"
-        );
-        let write = sqlx::query(&insert).execute(&app.db);
-        let (answer, written) = tokio::join!(waiting, write);
-        written.unwrap();
-        assert_eq!(answer.unwrap().status(), StatusCode::OK);
+        write_while_followed(&app, &ann, slug, schema).await;
         // Its tail has read the rows (12 groups × 400 KB: far over the budget).
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -177,17 +183,7 @@ async fn answers_kept_for_sharing_count_against_the_budget() {
     let app = TestApp::spawn_with(&[("COURTYARD_SYNC_TAIL_BUDGET_BYTES", budget.as_str())]).await;
     let (ann, slug) = app.admin_of_new_group().await;
     let schema = app.schema_of(&slug).await;
-    let (_, woken) = app.get(&ann, &format!("/g/{slug}/v1/wake?after=1000000")).await;
-    let head = woken["head"].as_i64().unwrap();
-    // A followed tail takes in 40 notices of 10 KB.
-    let waiting = ann.get(app.url(&format!("/g/{slug}/v1/wake?after={head}"))).send();
-    let insert = format!(
-        "INSERT INTO \"{schema}\".announcements (id, author_id, title, body)
-         SELECT gen_random_uuid(), gen_random_uuid(), 'n' || i, repeat('x', 10000) FROM generate_series(1, 40) i"
-    );
-    let (answer, written) = tokio::join!(waiting, sqlx::query(&insert).execute(&app.db));
-    written.unwrap();
-    assert_eq!(answer.unwrap().status(), StatusCode::OK);
+    let head = write_while_followed(&app, &ann, &slug, &schema).await;
     // 30 shapes, each answered from the tail with all 400 KB: 12 MB if kept.
     for i in 0..30 {
         let shape = format!("/g/{slug}/v1/shape?table=announcements&where=title%20%3C%3E%20$1&params[1]=r{i}");
