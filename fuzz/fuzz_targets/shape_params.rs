@@ -23,7 +23,7 @@ fuzz_target!(|data: &[u8]| {
             None => (pair.to_owned(), String::new()),
         })
         .collect();
-    match ShapeParams::parse(&pairs) {
+    match ShapeParams::parse(&pairs, ["announcements", "bookings", "requests"]) {
         Ok(params) => {
             assert_eq!(Offset::parse(&params.offset.to_string()), Some(params.offset));
             assert!(params.params.len() <= shape_query::request::MAX_PARAMS);

@@ -75,3 +75,59 @@ async fn migrating_again_applies_nothing() {
     assert!(first >= 50);
     assert_eq!(app::backend::migrations::migrate_groups(&pool).await.unwrap(), 0);
 }
+
+/// The tenant migrations make exactly the tables the registry declares:
+/// each column (name, type, nullability, in order), its primary key, and
+/// both triggers every synced table needs (the capture trigger keyed by
+/// the primary key, and the lock-order trigger); no other table is captured.
+#[tokio::test]
+async fn the_migrations_match_the_table_registry() {
+    let app = common::TestApp::spawn().await;
+    let (_admin, slug) = app.admin_of_new_group().await;
+    let schema = app.schema_of(&slug).await;
+    for table in app::model::registry::tables() {
+        let columns: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT column_name::text, udt_name::text, is_nullable = 'YES' FROM information_schema.columns
+             WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+        )
+        .bind(&schema)
+        .bind(table.name)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+        let declared: Vec<(String, String, bool)> =
+            table.columns.iter().map(|c| (c.name.to_owned(), c.ty.pg_name().to_owned(), c.nullable)).collect();
+        assert_eq!(columns, declared, "the columns of {}", table.name);
+        let pk: Vec<String> = sqlx::query_scalar(
+            "SELECT a.attname::text FROM pg_index i
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+             WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass AND i.indisprimary",
+        )
+        .bind(&schema)
+        .bind(table.name)
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(pk, [table.pk], "the primary key of {}", table.name);
+    }
+    let triggers: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT c.relname::text, t.tgname::text, split_part(encode(t.tgargs, 'escape'), '\\000', 1)
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY 1, 2",
+    )
+    .bind(&schema)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    let mut expected: Vec<(String, String, String)> = app::model::registry::tables()
+        .iter()
+        .flat_map(|t| {
+            [
+                (t.name.to_owned(), "capture_change".to_owned(), t.pk.to_owned()),
+                (t.name.to_owned(), "lock_change_head".to_owned(), String::new()),
+            ]
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(triggers, expected);
+}

@@ -14,9 +14,7 @@ const EVIL: &str = "https://evil.example";
 
 async fn counts(app: &TestApp, schema: &str) -> Vec<i64> {
     let mut out = Vec::new();
-    for table in
-        ["members", "announcements", "requests", "request_comments", "resources", "bookings", "applied_mutations"]
-    {
+    for table in app::model::registry::table_names().chain(["applied_mutations"]) {
         let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".\"{table}\""))
             .fetch_one(&app.db)
             .await

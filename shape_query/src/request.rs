@@ -4,9 +4,6 @@
 use crate::{offset::Offset, where_clause};
 use std::collections::BTreeMap;
 
-/// The tables of a group a shape may follow.
-pub const SYNCED_TABLES: [&str; 6] =
-    ["members", "announcements", "requests", "request_comments", "resources", "bookings"];
 /// Most `params[n]` accepted, and the longest value of one.
 pub const MAX_PARAMS: usize = 100;
 pub const MAX_PARAM_LENGTH: usize = 4096;
@@ -39,9 +36,13 @@ pub struct ShapeParams {
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
 impl ShapeParams {
-    /// Reads the query pairs; unknown parameters are ignored, a repeated one
-    /// takes its last value.
-    pub fn parse(pairs: &[(String, String)]) -> Result<Self, FieldErrors> {
+    /// Reads the query pairs; `tables` are the tables a shape may follow
+    /// (the app's table registry). Unknown parameters are ignored, a
+    /// repeated one takes its last value.
+    pub fn parse<'t>(
+        pairs: &[(String, String)],
+        tables: impl IntoIterator<Item = &'t str>,
+    ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let mut fail = |field: &str, message: String| errors.entry(field.to_owned()).or_default().push(message);
         let get = |name: &str| pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
@@ -51,7 +52,7 @@ impl ShapeParams {
                 fail("table", "can't be blank".into());
                 String::new()
             }
-            Some(text) => match table_name(text) {
+            Some(text) => match table_name(text, tables) {
                 Ok(name) => name,
                 Err(message) => {
                     fail("table", message);
@@ -133,7 +134,7 @@ fn one_of(value: Option<&str>, choices: &[(&str, u8)]) -> Result<u8, String> {
 }
 
 /// An unqualified synced table, bare or double-quoted.
-fn table_name(text: &str) -> Result<String, String> {
+fn table_name<'t>(text: &str, tables: impl IntoIterator<Item = &'t str>) -> Result<String, String> {
     let name = match text.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
         Some(quoted) if !quoted.contains('"') => quoted,
         _ => text,
@@ -141,10 +142,10 @@ fn table_name(text: &str) -> Result<String, String> {
     if name.contains('.') {
         return Err("must be an unqualified table name (no schema)".into());
     }
-    SYNCED_TABLES
-        .iter()
-        .find(|t| **t == name)
-        .map(|t| (*t).to_owned())
+    tables
+        .into_iter()
+        .find(|t| *t == name)
+        .map(str::to_owned)
         .ok_or_else(|| format!("{} is not a table this group syncs", shorten(name)))
 }
 

@@ -7,11 +7,20 @@ use crate::{
     error::AppError,
     model::{Announcement, GroupData},
 };
-use sqlx::PgConnection;
+use sqlx::{PgConnection, PgPool};
 
-/// With `notices = Some(n)`, the board's first `n` notices (its order:
-/// pinned, then newest) and a count of the rest.
-pub async fn load(conn: &mut PgConnection, member: &Member, notices: Option<usize>) -> Result<GroupData, AppError> {
+/// Reads the group from one snapshot (a read-only repeatable-read
+/// transaction); with `notices = Some(n)`, the board's first `n` notices
+/// (its order: pinned, then newest) and a count of the rest.
+pub async fn load(pool: &PgPool, member: &Member, notices: Option<usize>) -> Result<GroupData, AppError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let data = read(&mut tx, member, notices).await?;
+    tx.commit().await?;
+    Ok(data)
+}
+
+async fn read(conn: &mut PgConnection, member: &Member, notices: Option<usize>) -> Result<GroupData, AppError> {
     let s = member.group.schema.ident();
     let members = groups::members(&mut *conn, &member.group).await?;
     let (announcements, notices_left_out) = match notices {

@@ -2,6 +2,7 @@
 
 mod compose;
 mod form;
+mod group;
 mod header;
 mod load_error;
 mod mutation;
@@ -11,6 +12,7 @@ mod time;
 
 pub use compose::ComposeForm;
 pub use form::{field_error, last_error, Field, FormError};
+pub use group::{use_group, GroupContext};
 pub use header::{Header, MeResource};
 pub use load_error::{set_status, LoadError};
 pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};

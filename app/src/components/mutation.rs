@@ -3,10 +3,10 @@
 //! sent when online; a refusal shows later as a notice). Before that (and
 //! where IndexedDB is unavailable) it goes straight to the server.
 
+use super::GroupContext;
 use crate::{
     error::AppError,
     model::{MutateRequest, Mutation, MutationEnvelope, MutationStatus},
-    pages::group::GroupContext,
     server_fns::mutate,
 };
 use leptos::prelude::*;

@@ -14,6 +14,10 @@ pub fn SyncStatus(sync: SyncUi) -> impl IntoView {
         n => Some(format!("{n} changes waiting")),
     };
     let synced = move || sync.last_synced.get().map(|at| view! { " · synced " <Time at /> });
+    let unreadable = move || match sync.unreadable.get() {
+        0 => None,
+        n => Some(format!("{n} {} could not be read", if n == 1 { "row" } else { "rows" })),
+    };
     view! {
         <p
             class="sync-status"
@@ -27,6 +31,11 @@ pub fn SyncStatus(sync: SyncUi) -> impl IntoView {
             {state}
             {synced}
             {move || waiting().map(|w| view! { <span class="badge pending">{w}</span> })}
+            {move || unreadable().map(|u| view! {
+                <span class="badge danger" data-unreadable title="This browser's copy has rows its version of the app cannot read; they are not shown. Reload the page to update the app; if it stays, tell your group's admin.">
+                    {u} " (reload to update the app)"
+                </span>
+            })}
         </p>
     }
 }
@@ -63,7 +72,7 @@ pub fn SyncNotices(sync: SyncUi) -> impl IntoView {
 /// "pending" beside a row that shows a write the server has not confirmed.
 #[component]
 pub fn PendingBadge(id: uuid::Uuid) -> impl IntoView {
-    let sync = expect_context::<crate::pages::group::GroupContext>().sync;
+    let sync = super::use_group().sync;
     move || {
         sync.is_pending(id)
             .then(|| view! { <span class="badge pending" title="Not confirmed by the server yet">"pending"</span> })

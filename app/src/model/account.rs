@@ -24,3 +24,9 @@ pub struct Me {
     pub user: UserInfo,
     pub groups: Vec<GroupSummary>,
 }
+
+/// `/login?next=<path>`, to come back to `path` after signing in.
+pub fn login_then(path: &str) -> String {
+    let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    format!("/login?next={next}")
+}

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -38,16 +38,6 @@ pub struct GroupSummary {
     pub slug: String,
     pub name: String,
     pub role: Role,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct MemberInfo {
-    pub user_id: Uuid,
-    pub display_name: String,
-    pub unit: Option<String>,
-    pub role: Role,
-    pub joined_at: DateTime<Utc>,
 }
 
 /// An invite as seen by the person holding its code.

@@ -4,13 +4,14 @@ mod account;
 mod group;
 mod group_data;
 pub mod mutation;
+pub mod registry;
 mod rows;
 #[cfg(feature = "ssr")]
 mod sql;
 pub mod validate;
 
-pub use account::{Me, UserInfo, EXPECTED_USER_HEADER};
-pub use group::{GroupSummary, InviteInfo, MemberInfo, Role};
+pub use account::{login_then, Me, UserInfo, EXPECTED_USER_HEADER};
+pub use group::{GroupSummary, InviteInfo, Role};
 pub use group_data::{GroupData, PAGE};
 pub use mutation::{MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus};
-pub use rows::{Announcement, Booking, MaintenanceRequest, RequestComment, RequestStatus, Resource};
+pub use rows::{Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource};

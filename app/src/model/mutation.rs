@@ -3,6 +3,7 @@
 //! harmless.
 
 use super::RequestStatus;
+use crate::error::AppError;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -73,6 +74,64 @@ impl Mutation {
             Mutation::MemberUpdateProfile(_) => "profile change",
         }
     }
+}
+
+impl Mutation {
+    /// The mutation as it will be stored: texts trimmed and checked, times
+    /// to Postgres' microseconds. The server applies exactly this, and the
+    /// browser shows a queued write as this (one rule, both sides); an
+    /// error is the server's rejection (the browser then shows nothing
+    /// until the server says so).
+    pub fn normalized(&self) -> Result<Mutation, AppError> {
+        use super::validate;
+        Ok(match self {
+            Mutation::AnnouncementCreate(a) => Mutation::AnnouncementCreate(AnnouncementCreate {
+                id: a.id,
+                title: validate::title(&a.title)?,
+                body: validate::text("body", &a.body, false)?,
+            }),
+            Mutation::AnnouncementUpdate(a) => {
+                let title = a.title.as_deref().map(validate::title).transpose()?;
+                let body = a.body.as_deref().map(|b| validate::text("body", b, false)).transpose()?;
+                if title.is_none() && body.is_none() {
+                    return Err(AppError::validation("title", "nothing to change: give a title or a body"));
+                }
+                Mutation::AnnouncementUpdate(AnnouncementUpdate { id: a.id, title, body })
+            }
+            Mutation::RequestCreate(r) => Mutation::RequestCreate(RequestCreate {
+                id: r.id,
+                title: validate::title(&r.title)?,
+                description: validate::text("description", &r.description, false)?,
+            }),
+            Mutation::RequestComment(c) => Mutation::RequestComment(CommentCreate {
+                id: c.id,
+                request_id: c.request_id,
+                body: validate::text("body", &c.body, true)?,
+            }),
+            Mutation::ResourceCreate(r) => {
+                Mutation::ResourceCreate(ResourceCreate { id: r.id, name: validate::name("name", &r.name)? })
+            }
+            Mutation::BookingCreate(b) => Mutation::BookingCreate(BookingCreate {
+                starts_at: to_micros(b.starts_at),
+                ends_at: to_micros(b.ends_at),
+                ..b.clone()
+            }),
+            Mutation::MemberUpdateProfile(p) => Mutation::MemberUpdateProfile(ProfileUpdate {
+                display_name: validate::name("display_name", &p.display_name)?,
+                unit: validate::unit(p.unit.as_deref())?,
+            }),
+            Mutation::AnnouncementPin(_)
+            | Mutation::AnnouncementDelete(_)
+            | Mutation::RequestSetStatus(_)
+            | Mutation::ResourceDelete(_)
+            | Mutation::BookingCancel(_) => self.clone(),
+        })
+    }
+}
+
+/// A time as Postgres stores it (microseconds).
+fn to_micros(time: DateTime<Utc>) -> DateTime<Utc> {
+    chrono::SubsecRound::trunc_subsecs(time, 6)
 }
 
 // Args. Server-owned fields (author, member, timestamps) are not accepted:

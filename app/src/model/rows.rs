@@ -1,23 +1,16 @@
-//! The rows of a group's tables, as the pages (and later the sync client)
-//! hold them. Field names are the column names.
+//! The rows of a group's synced tables: each table declared once, here
+//! (see `registry`). Field names are the column names; the field order is
+//! the table's column order.
 
+use super::{
+    registry::{synced_tables, ColumnKind, ColumnType},
+    Role,
+};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct Announcement {
-    pub id: Uuid,
-    pub author_id: Uuid,
-    pub title: String,
-    pub body: String,
-    pub pinned: bool,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
     Open,
@@ -49,45 +42,69 @@ impl RequestStatus {
     }
 }
 
-/// A maintenance request (table `requests`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct MaintenanceRequest {
-    pub id: Uuid,
-    pub author_id: Uuid,
-    pub title: String,
-    pub description: String,
-    pub status: RequestStatus,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+impl ColumnKind for RequestStatus {
+    const TYPE: ColumnType = ColumnType::Text;
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct RequestComment {
-    pub id: Uuid,
-    pub request_id: Uuid,
-    pub author_id: Uuid,
-    pub body: String,
-    pub created_at: DateTime<Utc>,
+impl ColumnKind for Role {
+    const TYPE: ColumnType = ColumnType::Text;
 }
 
-/// A shared room or thing residents book (laundry, guest room, garden).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct Resource {
-    pub id: Uuid,
-    pub name: String,
-    pub created_at: DateTime<Utc>,
-}
+synced_tables! {
+    /// A member of the group, as its directory shows them (table `members`).
+    pub struct MemberInfo in "members" key user_id {
+        pub user_id: Uuid,
+        pub display_name: String,
+        pub unit: Option<String>,
+        pub role: Role,
+        pub joined_at: DateTime<Utc>,
+    }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
-pub struct Booking {
-    pub id: Uuid,
-    pub resource_id: Uuid,
-    pub member_id: Uuid,
-    pub starts_at: DateTime<Utc>,
-    pub ends_at: DateTime<Utc>,
-    pub created_at: DateTime<Utc>,
+    /// A notice on the board.
+    pub struct Announcement in "announcements" key id {
+        pub id: Uuid,
+        pub author_id: Uuid,
+        pub title: String,
+        pub body: String,
+        pub pinned: bool,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
+
+    /// A maintenance request.
+    pub struct MaintenanceRequest in "requests" key id {
+        pub id: Uuid,
+        pub author_id: Uuid,
+        pub title: String,
+        pub description: String,
+        pub status: RequestStatus,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+    }
+
+    /// A comment on a maintenance request.
+    pub struct RequestComment in "request_comments" key id {
+        pub id: Uuid,
+        pub request_id: Uuid,
+        pub author_id: Uuid,
+        pub body: String,
+        pub created_at: DateTime<Utc>,
+    }
+
+    /// A shared room or thing residents book (laundry, guest room, garden).
+    pub struct Resource in "resources" key id {
+        pub id: Uuid,
+        pub name: String,
+        pub created_at: DateTime<Utc>,
+    }
+
+    /// A booking of a resource.
+    pub struct Booking in "bookings" key id {
+        pub id: Uuid,
+        pub resource_id: Uuid,
+        pub member_id: Uuid,
+        pub starts_at: DateTime<Utc>,
+        pub ends_at: DateTime<Utc>,
+        pub created_at: DateTime<Utc>,
+    }
 }

@@ -16,8 +16,4 @@ pub use new_group::NewGroupPage;
 pub use not_found::NotFound;
 pub use signup::SignupPage;
 
-/// `/login?next=<path>`, to come back here after signing in.
-pub(crate) fn login_then(path: &str) -> String {
-    let next: String = form_urlencoded::byte_serialize(path.as_bytes()).collect();
-    format!("/login?next={next}")
-}
+pub(crate) use crate::model::login_then;

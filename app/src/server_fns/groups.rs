@@ -25,12 +25,7 @@ pub async fn get_group_data(slug: String, #[server(default)] whole: bool) -> Res
     let state = AppState::from_context()?;
     let user = auth::current_user_in_context(&state).await?;
     let member = groups::resolve(&state.pool, user.id, &slug).await?;
-    let mut tx = state.pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    let notices = (!whole).then_some(crate::model::PAGE);
-    let data = group_data::load(&mut tx, &member, notices).await?;
-    tx.commit().await?;
-    Ok(data)
+    group_data::load(&state.pool, &member, (!whole).then_some(crate::model::PAGE)).await
 }
 
 #[server(prefix = "/fn", endpoint = "create_invite")]

@@ -4,7 +4,7 @@
 //! writing transaction (no flicker); `rejected` ones are dropped and
 //! reported. Plain Rust: the browser's outbox task drives it.
 
-use super::protocol::Change;
+use super::protocol::{Change, Verdict};
 use crate::model::{MutateResponse, Mutation, MutationEnvelope, MutationStatus};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -54,22 +54,18 @@ pub enum Answered {
     BadInput(String),
     /// Anything else (a busy server, a proxy, a captive portal, a refusal of
     /// the request itself): not the writes' fault; the same writes, later.
-    Later,
+    Later(Option<std::time::Duration>),
 }
 
 impl Answered {
-    pub fn from_answer(status: u16, body: &str) -> Self {
-        #[derive(Deserialize)]
-        struct ServerError {
-            error: String,
-        }
-        let server_error = || serde_json::from_str::<ServerError>(body).ok().map(|e| e.error);
-        match status {
-            200 => serde_json::from_str(body).map_or(Self::Later, Self::Outcomes),
-            401 => Self::SignedOut,
-            404 if server_error().is_some() => Self::Gone,
-            400 | 413 | 422 => server_error().map_or(Self::Later, Self::BadInput),
-            _ => Self::Later,
+    pub fn from_answer(status: u16, header: impl Fn(&str) -> Option<String>, body: &str) -> Self {
+        match Verdict::of(status, header, body) {
+            Verdict::Ok => serde_json::from_str(body).map_or(Self::Later(None), Self::Outcomes),
+            Verdict::SignedOut => Self::SignedOut,
+            Verdict::Gone => Self::Gone,
+            Verdict::BadRequest(reason) => Self::BadInput(reason),
+            Verdict::MustRefetch => Self::Later(None),
+            Verdict::Later(after) => Self::Later(after),
         }
     }
 }
@@ -190,7 +186,7 @@ impl Outbox {
 
     /// The held writes as row changes to lay over the synced rows.
     pub fn overlay(&self, me: Uuid) -> Vec<(String, Change)> {
-        self.held.iter().map(|h| h.entry.mutation.local_change(me, h.entry.queued_at)).collect()
+        self.held.iter().flat_map(|h| h.entry.mutation.local_changes(me, h.entry.queued_at)).collect()
     }
 }
 
@@ -288,21 +284,25 @@ mod tests {
     fn only_the_servers_own_bad_input_answers_drop_writes() {
         let error = r#"{"error": "the request body is too large"}"#;
         let outcomes = r#"{"results": [], "txid": "7"}"#;
-        assert!(matches!(Answered::from_answer(200, outcomes), Answered::Outcomes(_)));
+        assert!(matches!(Answered::from_answer(200, |_| None, outcomes), Answered::Outcomes(_)));
         for status in [400, 413, 422] {
-            let refused = Answered::from_answer(status, error);
+            let refused = Answered::from_answer(status, |_| None, error);
             assert_eq!(refused, Answered::BadInput("the request body is too large".into()), "{status}");
             // A proxy's page with that status is not the server speaking.
-            assert_eq!(Answered::from_answer(status, "<html>400 Bad Request</html>"), Answered::Later, "{status}");
+            assert_eq!(
+                Answered::from_answer(status, |_| None, "<html>400 Bad Request</html>"),
+                Answered::Later(None),
+                "{status}"
+            );
         }
         // A refusal of the request, not of its writes: they wait.
         for status in [403, 408, 409, 425, 429, 431, 500, 502, 503, 302] {
-            assert_eq!(Answered::from_answer(status, error), Answered::Later, "{status}");
+            assert_eq!(Answered::from_answer(status, |_| None, error), Answered::Later(None), "{status}");
         }
-        assert_eq!(Answered::from_answer(401, ""), Answered::SignedOut);
-        assert_eq!(Answered::from_answer(404, r#"{"error": "not found"}"#), Answered::Gone);
-        assert_eq!(Answered::from_answer(404, "<h1>Not Found</h1>"), Answered::Later, "a proxy's 404");
-        assert_eq!(Answered::from_answer(200, "<html>captive portal</html>"), Answered::Later);
+        assert_eq!(Answered::from_answer(401, |_| None, ""), Answered::SignedOut);
+        assert_eq!(Answered::from_answer(404, |_| None, r#"{"error": "not found"}"#), Answered::Gone);
+        assert_eq!(Answered::from_answer(404, |_| None, "<h1>Not Found</h1>"), Answered::Later(None), "a proxy's 404");
+        assert_eq!(Answered::from_answer(200, |_| None, "<html>captive portal</html>"), Answered::Later(None));
     }
 
     #[test]

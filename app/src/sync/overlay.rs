@@ -4,7 +4,7 @@
 
 use super::{
     local::pg_timestamp,
-    protocol::{Change, Operation, Row},
+    protocol::{pk_column, Change, Operation, Row},
 };
 use crate::model::Mutation;
 use chrono::{DateTime, Utc};
@@ -12,23 +12,30 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 impl Mutation {
-    /// The change (table, change) this mutation makes when `me` sends it at `now`.
-    pub fn local_change(&self, me: Uuid, now: DateTime<Utc>) -> (String, Change) {
+    /// The row changes (table, change) this mutation makes when `me` sends
+    /// it at `now`, as the server will make them: from the same normalized
+    /// mutation (`Mutation::normalized`), stamping the same times. A
+    /// mutation the server will refuse for its input changes nothing here.
+    /// (A removed room's bookings go with it: `LocalRows::view`.)
+    pub fn local_changes(&self, me: Uuid, now: DateTime<Utc>) -> Vec<(String, Change)> {
+        let Ok(mutation) = self.normalized() else { return Vec::new() };
         let now = pg_timestamp(now);
         let change = |table: &str, operation, pk: Uuid, value: Value| {
             let mut value: Row = value.as_object().cloned().unwrap_or_default();
-            let pk_column = super::protocol::pk_column(table);
-            value.insert(pk_column.into(), json!(pk));
+            if let Some(pk_column) = pk_column(table) {
+                value.insert(pk_column.into(), json!(pk));
+            }
             (table.to_owned(), Change { operation, pk: pk.to_string(), value, txids: Vec::new() })
         };
         use Operation::{Delete, Insert, Update};
-        match self {
-            Mutation::AnnouncementCreate(a) => change(
+        let one = |c| vec![c];
+        match &mutation {
+            Mutation::AnnouncementCreate(a) => one(change(
                 "announcements",
                 Insert,
                 a.id,
                 json!({"author_id": me, "title": a.title, "body": a.body, "pinned": "f", "created_at": now, "updated_at": now}),
-            ),
+            )),
             Mutation::AnnouncementUpdate(a) => {
                 let mut value = json!({"updated_at": now});
                 if let Some(title) = &a.title {
@@ -37,43 +44,49 @@ impl Mutation {
                 if let Some(body) = &a.body {
                     value["body"] = json!(body);
                 }
-                change("announcements", Update, a.id, value)
+                one(change("announcements", Update, a.id, value))
             }
-            Mutation::AnnouncementPin(a) => {
-                change("announcements", Update, a.id, json!({"pinned": if a.pinned { "t" } else { "f" }}))
-            }
-            Mutation::AnnouncementDelete(a) => change("announcements", Delete, a.id, json!({})),
-            Mutation::RequestCreate(r) => change(
+            Mutation::AnnouncementPin(a) => one(change(
+                "announcements",
+                Update,
+                a.id,
+                json!({"pinned": if a.pinned { "t" } else { "f" }, "updated_at": now}),
+            )),
+            Mutation::AnnouncementDelete(a) => one(change("announcements", Delete, a.id, json!({}))),
+            Mutation::RequestCreate(r) => one(change(
                 "requests",
                 Insert,
                 r.id,
                 json!({"author_id": me, "title": r.title, "description": r.description, "status": "open",
                        "created_at": now, "updated_at": now}),
-            ),
+            )),
             Mutation::RequestSetStatus(r) => {
-                change("requests", Update, r.id, json!({"status": r.status.as_str(), "updated_at": now}))
+                one(change("requests", Update, r.id, json!({"status": r.status.as_str(), "updated_at": now})))
             }
-            Mutation::RequestComment(c) => change(
-                "request_comments",
-                Insert,
-                c.id,
-                json!({"request_id": c.request_id, "author_id": me, "body": c.body, "created_at": now}),
-            ),
+            // A comment marks its request as updated.
+            Mutation::RequestComment(c) => vec![
+                change("requests", Update, c.request_id, json!({"updated_at": now})),
+                change(
+                    "request_comments",
+                    Insert,
+                    c.id,
+                    json!({"request_id": c.request_id, "author_id": me, "body": c.body, "created_at": now}),
+                ),
+            ],
             Mutation::ResourceCreate(r) => {
-                change("resources", Insert, r.id, json!({"name": r.name, "created_at": now}))
+                one(change("resources", Insert, r.id, json!({"name": r.name, "created_at": now})))
             }
-            Mutation::ResourceDelete(r) => change("resources", Delete, r.id, json!({})),
-            Mutation::BookingCreate(b) => change(
+            Mutation::ResourceDelete(r) => one(change("resources", Delete, r.id, json!({}))),
+            Mutation::BookingCreate(b) => one(change(
                 "bookings",
                 Insert,
                 b.id,
                 json!({"resource_id": b.resource_id, "member_id": me, "starts_at": pg_timestamp(b.starts_at),
                        "ends_at": pg_timestamp(b.ends_at), "created_at": now}),
-            ),
-            Mutation::BookingCancel(b) => change("bookings", Delete, b.id, json!({})),
+            )),
+            Mutation::BookingCancel(b) => one(change("bookings", Delete, b.id, json!({}))),
             Mutation::MemberUpdateProfile(p) => {
-                let unit = p.unit.as_deref().map(str::trim).filter(|u| !u.is_empty());
-                change("members", Update, me, json!({"display_name": p.display_name.trim(), "unit": unit}))
+                one(change("members", Update, me, json!({"display_name": p.display_name, "unit": p.unit})))
             }
         }
     }
@@ -104,8 +117,8 @@ mod tests {
                 ends_at: now + chrono::Duration::hours(1),
             }),
         ];
-        let pending: Vec<_> = queued.iter().map(|m| m.local_change(me, now)).collect();
-        let (data, touched) = LocalRows::default().view(group, me, &pending);
+        let pending: Vec<_> = queued.iter().flat_map(|m| m.local_changes(me, now)).collect();
+        let super::super::local::View { data, touched, .. } = LocalRows::default().view(group, me, &pending);
         assert_eq!(data.announcements.len(), 1);
         assert!(data.announcements[0].pinned);
         assert_eq!(data.announcements[0].author_id, me);
@@ -127,7 +140,7 @@ mod tests {
             ),
             ("members", Mutation::MemberUpdateProfile(ProfileUpdate { display_name: "x".into(), unit: None })),
         ] {
-            let (_, mut change) = mutation.local_change(me, Utc::now());
+            let (_, mut change) = mutation.local_changes(me, Utc::now()).remove(0);
             change.operation = Operation::Insert;
             if table == "members" {
                 change.value.insert("role".into(), json!("resident"));
@@ -140,9 +153,9 @@ mod tests {
             Mutation::MemberUpdateProfile(ProfileUpdate { display_name: " Ann ".into(), unit: Some("4B".into()) }),
         ]
         .iter()
-        .map(|m| m.local_change(me, Utc::now()))
+        .flat_map(|m| m.local_changes(me, Utc::now()))
         .collect();
-        let (data, _) = local.view(group, me, &pending);
+        let data = local.view(group, me, &pending).data;
         assert!(data.announcements.is_empty());
         assert_eq!(data.members[0].display_name, "Ann");
         assert_eq!(data.members[0].unit.as_deref(), Some("4B"));

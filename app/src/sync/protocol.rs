@@ -22,7 +22,32 @@ pub struct ShapeState {
     /// are a whole copy (possibly behind), fit to show.
     #[serde(default)]
     pub complete: bool,
+    /// The table's columns as the server last described them (the
+    /// `electric-schema` header of a non-live answer): how its values are
+    /// typed. `None` until one came (then the table registry's types apply).
+    #[serde(default)]
+    pub schema: Option<Schema>,
 }
+
+/// A column as the `electric-schema` header describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSpec {
+    /// The Postgres type name (`uuid`, `text`, `bool`, `timestamptz`, ...);
+    /// of an array, its elements' type.
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pk_index: Option<u32>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dims: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Column → its description.
+pub type Schema = BTreeMap<String, ColumnSpec>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -49,13 +74,13 @@ pub enum Outcome {
     Apply { changes: Vec<Change>, up_to_date: bool },
     /// The shape must be fetched again from scratch: drop its local rows.
     Refetch,
-    /// The group is not ours any more (404): wipe it locally.
+    /// The group is not ours any more (the server's 404): wipe it locally.
     Gone,
     /// Not signed in (401).
     SignedOut,
-    /// Try again later (network errors, 429, 5xx).
+    /// Try again later (`Verdict::Later`).
     Retry { after: Option<Duration> },
-    /// A request the server will never accept (other 4xx).
+    /// A request the server will never accept (`Verdict::BadRequest`).
     Fatal(String),
 }
 
@@ -65,20 +90,75 @@ pub enum ProtocolError {
     Body(String),
     #[error("the shape answer lacks the {0} header")]
     MissingHeader(&'static str),
+    #[error("the shape answer's electric-schema header is not a column map: {0}")]
+    Schema(String),
+    #[error("{0} is not a table of the registry")]
+    UnknownTable(String),
 }
 
-/// The primary key column of a synced table.
-pub fn pk_column(table: &str) -> &'static str {
-    if table == "members" {
-        "user_id"
-    } else {
-        "id"
+/// What an answer's status means to the sync: the one reading of HTTP
+/// statuses for every request it makes (shapes, the wake long-poll, the
+/// outbox). Only the server's own error answers (a JSON object with its
+/// `error`; for a bad request also Electric's `message` with its `errors`)
+/// can end the group or drop writes: a proxy's, a gateway's or a captive
+/// portal's page with the same status means "later".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx: read the body.
+    Ok,
+    /// 409: the shape is gone; fetch it again from scratch.
+    MustRefetch,
+    /// 401: not signed in (or someone else is, now).
+    SignedOut,
+    /// The server's 404: the group is not ours any more.
+    Gone,
+    /// The server's 400, 413 or 422, with its reason: this request will
+    /// never pass as it is.
+    BadRequest(String),
+    /// Anything else (429, 5xx, other pages): try again, after the
+    /// `Retry-After` if one came.
+    Later(Option<Duration>),
+}
+
+impl Verdict {
+    pub fn of(status: u16, header: impl Fn(&str) -> Option<String>, body: &str) -> Self {
+        let json = || serde_json::from_str::<Value>(body).ok();
+        // `{"error": "…"}`: the server's own error answer.
+        let error = || json().and_then(|v| v.get("error")?.as_str().map(str::to_owned));
+        // Electric's `{"message": "…", "errors": {…}}` for a bad shape request
+        // (a gateway's `{"message": …}` alone is not the server speaking).
+        let invalid = || {
+            let value = json()?;
+            let errors = value.get("errors").filter(|e| e.is_object())?;
+            Some(format!("{}: {errors}", value.get("message")?.as_str()?))
+        };
+        match status {
+            200..=299 => Self::Ok,
+            409 => Self::MustRefetch,
+            401 => Self::SignedOut,
+            404 if error().is_some() => Self::Gone,
+            400 | 413 | 422 => error().or_else(invalid).map_or(Self::Later(None), Self::BadRequest),
+            _ => Self::Later(header("retry-after").and_then(|s| s.trim().parse().ok()).map(Duration::from_secs)),
+        }
     }
+}
+
+/// The primary key column of a synced table (from the table registry).
+pub fn pk_column(table: &str) -> Option<&'static str> {
+    crate::model::registry::table(table).map(|t| t.pk)
 }
 
 impl ShapeState {
     pub fn new(table: &str) -> Self {
-        Self { table: table.to_owned(), handle: None, offset: "-1".into(), cursor: None, live: false, complete: false }
+        Self {
+            table: table.to_owned(),
+            handle: None,
+            offset: "-1".into(),
+            cursor: None,
+            live: false,
+            complete: false,
+            schema: None,
+        }
     }
 
     /// The query of the next request; `live_allowed: false` keeps it a
@@ -103,20 +183,19 @@ impl ShapeState {
         header: impl Fn(&str) -> Option<String>,
         body: &str,
     ) -> Result<Outcome, ProtocolError> {
-        match status {
-            200..=299 => {}
-            409 => {
+        match Verdict::of(status, &header, body) {
+            Verdict::Ok => {}
+            Verdict::MustRefetch => {
                 let handle = header("electric-handle");
                 *self = Self { handle, ..Self::new(&self.table) };
                 return Ok(Outcome::Refetch);
             }
-            401 => return Ok(Outcome::SignedOut),
-            404 => return Ok(Outcome::Gone),
-            429 | 500..=599 => {
-                let after = header("retry-after").and_then(|s| s.trim().parse::<u64>().ok()).map(Duration::from_secs);
-                return Ok(Outcome::Retry { after });
+            Verdict::SignedOut => return Ok(Outcome::SignedOut),
+            Verdict::Gone => return Ok(Outcome::Gone),
+            Verdict::Later(after) => return Ok(Outcome::Retry { after }),
+            Verdict::BadRequest(reason) => {
+                return Ok(Outcome::Fatal(format!("the server refused the shape request ({status}): {reason}")))
             }
-            other => return Ok(Outcome::Fatal(format!("the server refused the shape request ({other}): {body}"))),
         }
         let handle = header("electric-handle").ok_or(ProtocolError::MissingHeader("electric-handle"))?;
         let offset = header("electric-offset").ok_or(ProtocolError::MissingHeader("electric-offset"))?;
@@ -125,7 +204,13 @@ impl ShapeState {
         } else {
             serde_json::from_str(body).map_err(|e| ProtocolError::Body(e.to_string()))?
         };
-        let pk_name = pk_column(&self.table);
+        let schema = match header("electric-schema") {
+            Some(text) => {
+                Some(serde_json::from_str::<Schema>(&text).map_err(|e| ProtocolError::Schema(e.to_string()))?)
+            }
+            None => None,
+        };
+        let pk_name = pk_column(&self.table).ok_or_else(|| ProtocolError::UnknownTable(self.table.clone()))?;
         let mut changes = Vec::new();
         let mut up_to_date = false;
         for message in &messages {
@@ -152,6 +237,9 @@ impl ShapeState {
         }
         self.handle = Some(handle);
         self.offset = offset;
+        if schema.is_some() {
+            self.schema = schema;
+        }
         if let Some(cursor) = header("electric-cursor") {
             self.cursor = Some(cursor);
         }
@@ -178,15 +266,31 @@ impl ShapeState {
 pub type RowSet = BTreeMap<String, Row>;
 
 /// Applies changes in order: inserts put the row, updates merge the columns
-/// sent, deletes remove it.
+/// sent, deletes remove it. An update of a row not held keeps what it
+/// sent (a half-known row, reported when read).
 pub fn apply(rows: &mut RowSet, changes: &[Change]) {
+    apply_to(rows, changes, true);
+}
+
+/// As `apply`, but an update of a row not held changes nothing (a queued
+/// write to a row this browser does not have: the server decides).
+pub fn apply_to_held(rows: &mut RowSet, changes: &[Change]) {
+    apply_to(rows, changes, false);
+}
+
+fn apply_to(rows: &mut RowSet, changes: &[Change], keep_half_rows: bool) {
     for change in changes {
         match change.operation {
             Operation::Insert => {
                 rows.insert(change.pk.clone(), change.value.clone());
             }
-            Operation::Update => {
+            Operation::Update if keep_half_rows => {
                 rows.entry(change.pk.clone()).or_default().extend(change.value.clone());
+            }
+            Operation::Update => {
+                if let Some(row) = rows.get_mut(&change.pk) {
+                    row.extend(change.value.clone());
+                }
             }
             Operation::Delete => {
                 rows.remove(&change.pk);

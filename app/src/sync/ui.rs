@@ -26,6 +26,8 @@ pub struct SyncUi {
     pub local: RwSignal<bool>,
     /// The membership ended: the group's local data was wiped.
     pub gone: RwSignal<bool>,
+    /// Synced rows that do not read as their table's type (not shown).
+    pub unreadable: RwSignal<usize>,
     /// Set once the engine runs (browser only).
     pub queue: StoredValue<Option<Queue>>,
 }
@@ -40,6 +42,7 @@ impl SyncUi {
             pending_ids: RwSignal::new(BTreeSet::new()),
             local: RwSignal::new(false),
             gone: RwSignal::new(false),
+            unreadable: RwSignal::new(0),
             queue: StoredValue::new(None),
         }
     }

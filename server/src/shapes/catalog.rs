@@ -1,9 +1,9 @@
-//! What a group's synced tables look like: columns, Postgres types, the
-//! primary key, read from the system catalogue and cached per group schema
+//! What a group's synced tables (the registry's) look like: columns,
+//! Postgres types, the primary key, read from the system catalogue and cached per group schema
 //! until that schema is migrated again.
 
-use super::{request::SYNCED_TABLES, where_clause::ColumnType};
-use app::{backend::SchemaName, error::AppError};
+use super::where_clause::ColumnType;
+use app::{backend::SchemaName, error::AppError, model::registry};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 use sqlx::PgExecutor;
@@ -89,7 +89,7 @@ impl Catalog {
              ORDER BY c.relname, a.attnum",
         )
         .bind(schema.as_str())
-        .bind(&SYNCED_TABLES[..])
+        .bind(registry::table_names().collect::<Vec<_>>())
         .fetch_all(db)
         .await?;
         Ok(Self::from_rows(version.unwrap_or(0), rows))

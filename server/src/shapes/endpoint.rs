@@ -14,6 +14,7 @@ use super::{
 use app::{
     backend::{auth, groups, groups::Member},
     error::AppError,
+    model::registry,
 };
 use axum::{
     extract::{Path, RawQuery, State},
@@ -37,7 +38,7 @@ pub async fn shape(
         Ok(access) => access,
         Err(error) => return response::error(error),
     };
-    let params = match ShapeParams::parse(&pairs) {
+    let params = match ShapeParams::parse(&pairs, registry::table_names()) {
         Ok(params) => params,
         Err(errors) => return response::invalid(errors),
     };

@@ -174,7 +174,7 @@ impl TestApp {
                 .fetch_all(&mut *tx)
                 .await
                 .unwrap();
-        let pk = if table == "members" { "user_id" } else { "id" };
+        let pk = app::model::registry::table(table).expect("a synced table").pk;
         rows.into_iter()
             .map(|(row,)| {
                 let row = row.as_object().unwrap().clone();

@@ -1,8 +1,11 @@
 use super::*;
 
+/// The tables these tests allow (the app passes its table registry).
+const TABLES: [&str; 3] = ["announcements", "bookings", "requests"];
+
 fn parse(query: &[(&str, &str)]) -> Result<ShapeParams, FieldErrors> {
     let pairs: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    ShapeParams::parse(&pairs)
+    ShapeParams::parse(&pairs, TABLES)
 }
 
 fn fields(query: &[(&str, &str)]) -> Vec<String> {

@@ -1,7 +1,7 @@
 //! `booking.*` mutations. Overlaps are refused by the table's exclusion
 //! constraint, so no code path (or race) can double-book a resource.
 
-use super::{missing, require_owner_or_admin};
+use super::{missing, require_owner_or_admin, Failure};
 use crate::{
     backend::groups::Member,
     error::AppError,
@@ -10,7 +10,7 @@ use crate::{
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub async fn create(conn: &mut PgConnection, member: &Member, args: &BookingCreate) -> Result<(), AppError> {
+pub async fn create(conn: &mut PgConnection, member: &Member, args: &BookingCreate) -> Result<(), Failure> {
     validate::booking_window(args.starts_at, args.ends_at, chrono::Utc::now())?;
     let schema = member.group.schema.ident();
     // Held until commit: the room cannot be deleted under the booking.
@@ -20,7 +20,7 @@ pub async fn create(conn: &mut PgConnection, member: &Member, args: &BookingCrea
             .fetch_optional(&mut *conn)
             .await?;
     if room.is_none() {
-        return Err(missing("room"));
+        return Err(missing("room").into());
     }
     sqlx::query(&format!(
         "INSERT INTO {schema}.bookings (id, resource_id, member_id, starts_at, ends_at) VALUES ($1, $2, $3, $4, $5)"
@@ -49,7 +49,7 @@ pub async fn create(conn: &mut PgConnection, member: &Member, args: &BookingCrea
 }
 
 /// The booker or an admin may cancel.
-pub async fn cancel(conn: &mut PgConnection, member: &Member, id: Uuid) -> Result<(), AppError> {
+pub async fn cancel(conn: &mut PgConnection, member: &Member, id: Uuid) -> Result<(), Failure> {
     let schema = member.group.schema.ident();
     let owner: Uuid = sqlx::query_scalar(&format!("SELECT member_id FROM {schema}.bookings WHERE id = $1 FOR UPDATE"))
         .bind(id)

@@ -54,6 +54,35 @@ pub async fn apply(state: &AppState, user: &UserInfo, request: &MutateRequest) -
     }
 }
 
+/// Why a mutation did not apply, by whose fault: the mutation's own
+/// (recorded as its verdict, so a replay gets the same answer) or the
+/// infrastructure's (never recorded: the request fails, the browser sends
+/// the write again). A database outage is never a rejection.
+#[derive(Debug)]
+pub enum Failure {
+    /// Refused for what it asks (a 4xx): bad input, not allowed, no such
+    /// row, already taken.
+    Rejected(AppError),
+    /// The database or the server failed (a 5xx).
+    Infrastructure(AppError),
+}
+
+impl From<AppError> for Failure {
+    fn from(error: AppError) -> Self {
+        if error.status() >= 500 {
+            Self::Infrastructure(error)
+        } else {
+            Self::Rejected(error)
+        }
+    }
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(error: sqlx::Error) -> Self {
+        AppError::from(error).into()
+    }
+}
+
 /// Tries of a request whose transaction a deadlock (or serialization
 /// failure) rolled back: nothing of it was kept, so it runs again whole.
 const MAX_ATTEMPTS: u32 = 3;
@@ -113,8 +142,11 @@ async fn apply_one(
     }
     conn.execute("SAVEPOINT mutation").await?;
     let result = match envelope.parse() {
-        Ok(mutation) => run(conn, member, &mutation).await,
-        Err(message) => Err(AppError::validation("args", message)),
+        Ok(mutation) => match mutation.normalized() {
+            Ok(mutation) => run(conn, member, &mutation).await,
+            Err(rejection) => Err(Failure::Rejected(rejection)),
+        },
+        Err(message) => Err(Failure::Rejected(AppError::validation("args", message))),
     };
     match result {
         Ok(()) => {
@@ -123,9 +155,9 @@ async fn apply_one(
         }
         // Not the mutation's fault: the whole request fails, and is tried
         // again if the database may do better (a deadlock, a lost connection).
-        Err(AppError::Internal) => Err(Retry::Failed(AppError::Internal)),
-        Err(AppError::Unavailable) => Err(Retry::Transient(AppError::Unavailable)),
-        Err(rejection) => {
+        Err(Failure::Infrastructure(AppError::Unavailable)) => Err(Retry::Transient(AppError::Unavailable)),
+        Err(Failure::Infrastructure(error)) => Err(Retry::Failed(error)),
+        Err(Failure::Rejected(rejection)) => {
             let error = rejection.to_string();
             conn.execute("ROLLBACK TO SAVEPOINT mutation; RELEASE SAVEPOINT mutation").await?;
             // Remember the verdict so a replay gets the same answer.
@@ -172,7 +204,9 @@ async fn earlier_rejection(
     Ok((result["status"] == "rejected").then(|| result["error"].as_str().unwrap_or("rejected").to_owned()))
 }
 
-async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> Result<(), AppError> {
+/// Applies a normalized mutation (`Mutation::normalized`: its texts are
+/// already trimmed and checked, as the browser's overlay shows them).
+async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> Result<(), Failure> {
     match mutation {
         Mutation::AnnouncementCreate(args) => announcements::create(conn, member, args).await,
         Mutation::AnnouncementUpdate(args) => announcements::update(conn, member, args).await,

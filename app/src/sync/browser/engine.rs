@@ -3,11 +3,11 @@
 //! writes laid over it. Its two tasks keep the rows current (`follow`) and
 //! send the outbox (`send`).
 
-use super::{net, store::Store, tabs::Tabs};
+use super::{store::Store, tabs::Tabs};
 use crate::{
     model::{GroupData, GroupSummary},
     sync::{
-        local::{LocalRows, TABLES},
+        local::{LocalRows, View},
         outbox::Outbox,
         protocol::ShapeState,
         ui::{Queue, Queued, SyncUi},
@@ -59,6 +59,8 @@ pub struct Engine {
     pub(super) online: RefCell<Option<WindowListenerHandle>>,
     /// The other tabs of this group (one of them sends the outbox).
     pub(super) tabs: RefCell<Option<Tabs>>,
+    /// Unreadable rows already written to the console.
+    pub(super) reported: RefCell<std::collections::BTreeSet<String>>,
 }
 
 /// What the tabs of a group tell each other.
@@ -106,6 +108,7 @@ pub fn start(data: RwSignal<GroupData>, ui: SyncUi) -> impl FnOnce() {
             kick_sync,
             online: RefCell::default(),
             tabs: RefCell::default(),
+            reported: RefCell::default(),
         });
         let (leads, hears) = (Rc::downgrade(&started), Rc::downgrade(&started));
         let tabs = Tabs::join(
@@ -191,16 +194,24 @@ impl Engine {
                 *self.rows.borrow_mut() = held.rows;
                 let mut shapes = self.shapes.borrow_mut();
                 for state in held.shapes {
+                    self.learn_schema(&state);
                     shapes.insert(state.table.clone(), state);
                 }
                 self.outbox.borrow_mut().adopt(held.outbox);
             }
             Err(error) => leptos::logging::warn!("{error}"),
         }
-        for table in TABLES {
+        for table in crate::model::registry::table_names() {
             self.shapes.borrow_mut().entry(table.to_owned()).or_insert_with(|| ShapeState::new(table));
         }
         self.publish();
+    }
+
+    /// Types the shape's rows by the schema the server last sent for it.
+    pub(super) fn learn_schema(&self, state: &ShapeState) {
+        if let Some(schema) = &state.schema {
+            self.rows.borrow_mut().schemas.insert(state.table.clone(), schema.clone());
+        }
     }
 
     /// Whether the local rows are a whole copy of every table (else the
@@ -217,7 +228,8 @@ impl Engine {
             return;
         }
         let overlay = outbox.overlay(self.me);
-        let (view, touched) = self.rows.borrow().view(self.group.clone(), self.me, &overlay);
+        let View { data: view, touched, unreadable } = self.rows.borrow().view(self.group.clone(), self.me, &overlay);
+        self.report(&unreadable);
         if self.data.with_untracked(|d| *d != view) {
             self.data.set(view);
         }
@@ -226,6 +238,20 @@ impl Engine {
         }
         if self.ui.pending_ids.with_untracked(|p| *p != touched) {
             self.ui.pending_ids.set(touched);
+        }
+    }
+
+    /// Rows that do not read as their table's type: counted in the sync
+    /// indicator, each written to the console once.
+    fn report(&self, unreadable: &[String]) {
+        let mut reported = self.reported.borrow_mut();
+        for row in unreadable {
+            if reported.insert(row.clone()) {
+                leptos::logging::warn!("a synced row could not be read and is not shown: {row}");
+            }
+        }
+        if self.ui.unreadable.get_untracked() != unreadable.len() {
+            self.ui.unreadable.set(unreadable.len());
         }
     }
 
@@ -247,14 +273,10 @@ impl Engine {
                 self.stop();
                 let window = leptos::prelude::window();
                 let here = window.location().pathname().unwrap_or_default();
-                let _ = window.location().assign(&crate::pages::login_then(&here));
+                let _ = window.location().assign(&crate::model::login_then(&here));
             }
             Halt::Fatal(message) => leptos::logging::warn!("sync stopped: {message}"),
             Halt::Unreachable(_) => {}
         }
     }
-}
-
-pub(super) fn retry_after(answer: &net::Answer) -> Option<Duration> {
-    answer.header("retry-after").and_then(|s| s.trim().parse().ok()).map(Duration::from_secs)
 }

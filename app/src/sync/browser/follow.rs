@@ -3,12 +3,12 @@
 //! catches up what it names; pauses with backoff while unreachable.
 
 use super::{
-    engine::{retry_after, Engine, Halt, REQUEST_TIMEOUT_MS, WAKE_TIMEOUT_MS},
+    engine::{Engine, Halt, REQUEST_TIMEOUT_MS, WAKE_TIMEOUT_MS},
     net,
 };
-use crate::sync::{
-    local::TABLES,
-    protocol::{backoff, Outcome, ShapeState},
+use crate::{
+    model::registry,
+    sync::protocol::{backoff, Outcome, ShapeState, Verdict},
 };
 use chrono::Utc;
 use futures::{channel::mpsc, StreamExt};
@@ -19,7 +19,7 @@ use web_sys::AbortController;
 impl Engine {
     /// Catches every shape up, then waits for the group to change, until stopped.
     pub(super) async fn follow(self: Rc<Self>, mut kicks: mpsc::UnboundedReceiver<()>) {
-        let mut tables: BTreeSet<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        let mut tables: BTreeSet<String> = registry::table_names().map(str::to_owned).collect();
         let mut attempt = 0;
         let mut kept = false;
         let mut after: Option<i64> = None;
@@ -54,7 +54,7 @@ impl Engine {
                     attempt += 1;
                     let tick = gloo_timers::future::TimeoutFuture::new(pause.as_millis() as u32);
                     futures::future::select(kicks.next(), tick).await;
-                    tables = TABLES.iter().map(|t| t.to_string()).collect();
+                    tables = registry::table_names().map(str::to_owned).collect();
                     after = None;
                 }
                 Err(halt) => return self.halt(halt).await,
@@ -85,6 +85,7 @@ impl Engine {
                     let settled = self.rows.borrow().settle(table, &changes);
                     self.store.commit(&state, &settled).await.map_err(Halt::Fatal)?;
                     self.rows.borrow_mut().absorb(table, settled);
+                    self.learn_schema(&state);
                     self.shapes.borrow_mut().insert(table.to_owned(), state);
                     let txids: Vec<u64> = changes.iter().flat_map(|c| c.txids.iter().copied()).collect();
                     self.outbox.borrow_mut().seen(&txids);
@@ -114,12 +115,13 @@ impl Engine {
         let answer = net::get(&url, self.me, &[("after", after.to_string())], WAKE_TIMEOUT_MS, &abort).await;
         self.waiting.borrow_mut().take();
         let answer = answer.map_err(|_| Halt::Unreachable(None))?;
-        match answer.status {
-            200 => {}
-            401 => return Err(Halt::SignedOut),
-            404 => return Err(Halt::Gone),
-            429 | 500..=599 => return Err(Halt::Unreachable(retry_after(&answer))),
-            other => return Err(Halt::Fatal(format!("wake answered {other}"))),
+        match Verdict::of(answer.status, |h| answer.header(h), &answer.body) {
+            Verdict::Ok => {}
+            Verdict::SignedOut => return Err(Halt::SignedOut),
+            Verdict::Gone => return Err(Halt::Gone),
+            Verdict::MustRefetch => return Err(Halt::Unreachable(None)),
+            Verdict::Later(after) => return Err(Halt::Unreachable(after)),
+            Verdict::BadRequest(reason) => return Err(Halt::Fatal(format!("wake refused: {reason}"))),
         }
         #[derive(serde::Deserialize)]
         struct Woken {
@@ -127,7 +129,7 @@ impl Engine {
             tables: Option<BTreeSet<String>>,
         }
         let woken: Woken = serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?;
-        let tables = woken.tables.unwrap_or_else(|| TABLES.iter().map(|t| t.to_string()).collect());
+        let tables = woken.tables.unwrap_or_else(|| registry::table_names().map(str::to_owned).collect());
         Ok((woken.head, tables))
     }
 }

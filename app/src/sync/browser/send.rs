@@ -2,7 +2,7 @@
 //! holds the group's lock) sends the queue in order, retrying with backoff.
 
 use super::{
-    engine::{retry_after, Engine, Halt, TabMessage, REQUEST_TIMEOUT_MS},
+    engine::{Engine, Halt, TabMessage, REQUEST_TIMEOUT_MS},
     net,
 };
 use crate::{
@@ -87,7 +87,7 @@ impl Engine {
             let answer = net::post_json("/api/mutate", self.me, &request, REQUEST_TIMEOUT_MS)
                 .await
                 .map_err(|_| Halt::Unreachable(None))?;
-            match Answered::from_answer(answer.status, &answer.body) {
+            match Answered::from_answer(answer.status, |h| answer.header(h), &answer.body) {
                 Answered::Outcomes(response) => {
                     self.ui.online.set(true);
                     let (done, rejected) = self.outbox.borrow_mut().answered(&response, Utc::now());
@@ -103,7 +103,7 @@ impl Engine {
                     self.settle(&batch, refused.into_iter().collect()).await;
                     one_by_one = false;
                 }
-                Answered::Later => return Err(Halt::Unreachable(retry_after(&answer))),
+                Answered::Later(after) => return Err(Halt::Unreachable(after)),
             }
         }
     }

@@ -7,10 +7,13 @@
 //! IndexedDB runs them in order, and one await per batch (not per row) is
 //! what keeps a 10 000-row snapshot fast (docs/performance.md).
 
-use crate::sync::{
-    local::{LocalRows, Settled, TABLES},
-    outbox::Entry,
-    protocol::{pk_column, Row, ShapeState},
+use crate::{
+    model::registry,
+    sync::{
+        local::{LocalRows, Settled},
+        outbox::Entry,
+        protocol::{Row, ShapeState},
+    },
 };
 use futures::future::{try_join, try_join_all};
 use rexie::{KeyRange, ObjectStore, Rexie, TransactionMode};
@@ -69,9 +72,12 @@ impl Store {
         // Every request at once, one getAll per table: a row's key is the
         // scope, its table and its own primary key, so keys need no reading.
         let stored = tx.store(ROWS).map_err(err)?;
-        let ranges =
-            TABLES.iter().map(|table| prefixed(&format!("{}{table}/", self.scope))).collect::<Result<Vec<_>>>()?;
-        let (tables, (shapes, outbox)) = try_join(
+        let tables = registry::tables();
+        let ranges = tables
+            .iter()
+            .map(|table| prefixed(&format!("{}{}/", self.scope, table.name)))
+            .collect::<Result<Vec<_>>>()?;
+        let (stored_tables, (shapes, outbox)) = try_join(
             try_join_all(ranges.into_iter().map(|range| stored.get_all(Some(range), None))),
             try_join(
                 tx.store(SHAPES).map_err(err)?.get_all(Some(prefixed(&self.scope)?), None),
@@ -81,8 +87,8 @@ impl Store {
         .await
         .map_err(err)?;
         let mut rows = LocalRows::default();
-        for (table, values) in TABLES.iter().zip(tables) {
-            let (pk, held) = (pk_column(table), rows.table_mut(table));
+        for (table, values) in tables.iter().zip(stored_tables) {
+            let (pk, held) = (table.pk, rows.table_mut(table.name));
             for row in values.iter().filter_map(|v| serde_json::from_str::<Row>(&v.as_string()?).ok()) {
                 if let Some(key) = row.get(pk).and_then(|v| v.as_str()) {
                     held.insert(key.to_owned(), row);

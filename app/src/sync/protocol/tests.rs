@@ -47,13 +47,22 @@ fn statuses_map_to_what_the_stream_does() {
         ShapeState { handle: Some("old".into()), offset: "9_0".into(), live: true, ..ShapeState::new("bookings") };
     assert_eq!(state.on_answer(409, headers(&[("electric-handle", "new")]), "").unwrap(), Outcome::Refetch);
     assert_eq!(state, ShapeState { handle: Some("new".into()), ..ShapeState::new("bookings") });
-    assert_eq!(state.on_answer(404, headers(&[]), "").unwrap(), Outcome::Gone);
+    assert_eq!(state.on_answer(404, headers(&[]), r#"{"error":"not found"}"#).unwrap(), Outcome::Gone);
+    // Not the server's own answer (a proxy's page): later, nothing wiped.
+    assert_eq!(state.on_answer(404, headers(&[]), "<h1>Not Found</h1>").unwrap(), Outcome::Retry { after: None });
     assert_eq!(state.on_answer(401, headers(&[]), "").unwrap(), Outcome::SignedOut);
     assert_eq!(
         state.on_answer(503, headers(&[("retry-after", "7")]), "").unwrap(),
         Outcome::Retry { after: Some(Duration::from_secs(7)) }
     );
-    assert!(matches!(state.on_answer(400, headers(&[]), "{}").unwrap(), Outcome::Fatal(_)));
+    let invalid = r#"{"message":"Invalid request","errors":{"table":["is not a table"]}}"#;
+    assert!(matches!(state.on_answer(400, headers(&[]), invalid).unwrap(), Outcome::Fatal(m) if m.contains("table")));
+    assert_eq!(state.on_answer(400, headers(&[]), "{}").unwrap(), Outcome::Retry { after: None });
+    assert_eq!(state.on_answer(403, headers(&[]), r#"{"error":"no"}"#).unwrap(), Outcome::Retry { after: None });
+    // A gateway's JSON is not the server's answer either.
+    let gateway = r#"{"message":"no Route matched with those values"}"#;
+    assert_eq!(state.on_answer(404, headers(&[]), gateway).unwrap(), Outcome::Retry { after: None });
+    assert_eq!(state.on_answer(413, headers(&[]), gateway).unwrap(), Outcome::Retry { after: None });
     assert_eq!(state.on_answer(200, headers(&[]), "[]"), Err(ProtocolError::MissingHeader("electric-handle")));
     assert!(matches!(state.on_answer(200, ok("h", "1_0"), "{not json"), Err(ProtocolError::Body(_))));
 }

@@ -1,0 +1,280 @@
+//! The browser shows a queued write (its overlay) as the server will store
+//! it: random sequences of mutations go through the overlay, laid over the
+//! group's rows as the browser holds them (after a random prefix of writes
+//! already synced), and through the server; the rows the pages would show
+//! must be the same. Times the server stamps (`now()` of each write)
+//! compare by which write stamped them. Writes the server refuses for their
+//! input (a blank title) show nothing.
+
+mod common;
+
+use app::{
+    model::{mutation::*, registry, GroupSummary, Mutation, MutationEnvelope, RequestStatus, Role},
+    sync::local::LocalRows,
+};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use common::TestApp;
+use proptest::{prelude::*, test_runner::TestRunner};
+use reqwest::{Client, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// A step, resolved against the rows that exist when it runs (so every
+/// mutation but `Blank` is one the server accepts: an admin's, on rows that
+/// exist).
+#[derive(Debug, Clone)]
+enum Step {
+    /// A notice with a blank title: refused.
+    Blank(String),
+    Notice(String, String),
+    EditNotice(usize, Option<String>, Option<String>),
+    Pin(usize, bool),
+    DeleteNotice(usize),
+    Request(String, String),
+    SetStatus(usize, usize),
+    Comment(usize, String),
+    Room(String),
+    DeleteRoom(usize),
+    Book(usize, u32),
+    Cancel(usize),
+    Profile(String, Option<String>),
+}
+
+/// One line, with spaces around it (trimmed by both sides).
+fn line() -> impl Strategy<Value = String> {
+    "[ ]{0,2}[a-zA-Zé]{1,8}( [a-z]{1,5})?[ ]{0,2}"
+}
+
+/// Free text: lines, tabs and spaces around them.
+fn text() -> impl Strategy<Value = String> {
+    "[ \n]{0,2}[a-z]{0,6}(\n\t[a-z]{1,4})?[ \n\t]{0,2}"
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    let index = 0usize..8;
+    prop_oneof![
+        "[ \t]{0,3}".prop_map(Step::Blank),
+        (line(), text()).prop_map(|(t, b)| Step::Notice(t, b)),
+        (index.clone(), proptest::option::of(line()), proptest::option::of(text()))
+            .prop_map(|(i, t, b)| Step::EditNotice(i, t, b)),
+        (index.clone(), any::<bool>()).prop_map(|(i, p)| Step::Pin(i, p)),
+        index.clone().prop_map(Step::DeleteNotice),
+        (line(), text()).prop_map(|(t, d)| Step::Request(t, d)),
+        (index.clone(), 0usize..3).prop_map(|(i, s)| Step::SetStatus(i, s)),
+        (index.clone(), "[ ]{0,2}[a-z]{1,6}[ \n]{0,2}").prop_map(|(i, b)| Step::Comment(i, b)),
+        line().prop_map(Step::Room),
+        index.clone().prop_map(Step::DeleteRoom),
+        (index.clone(), 1u32..72).prop_map(|(i, h)| Step::Book(i, h)),
+        index.prop_map(Step::Cancel),
+        (line(), proptest::option::of("[ ]{0,2}[0-9A-Z]{0,3}[ ]{0,2}")).prop_map(|(n, u)| Step::Profile(n, u)),
+    ]
+}
+
+/// The ids that exist as the sequence runs.
+#[derive(Default)]
+struct Existing {
+    notices: Vec<Uuid>,
+    requests: Vec<Uuid>,
+    rooms: Vec<Uuid>,
+    bookings: Vec<(Uuid, Uuid)>,
+    /// Hours from the run's start already booked (bookings never overlap).
+    booked_until: u32,
+}
+
+fn pick<T: Copy>(items: &[T], i: usize) -> Option<T> {
+    (!items.is_empty()).then(|| items[i % items.len()])
+}
+
+impl Existing {
+    /// The step as a mutation on rows that exist (a create where none do).
+    fn resolve(&mut self, step: &Step, start: DateTime<Utc>) -> Mutation {
+        let id = Uuid::new_v4();
+        let notice = |me: &mut Self, title: &str| {
+            me.notices.push(id);
+            Mutation::AnnouncementCreate(AnnouncementCreate { id, title: title.into(), body: " b ".into() })
+        };
+        match step {
+            Step::Blank(title) => {
+                Mutation::AnnouncementCreate(AnnouncementCreate { id, title: title.clone(), body: "b".into() })
+            }
+            Step::Notice(title, body) => {
+                self.notices.push(id);
+                Mutation::AnnouncementCreate(AnnouncementCreate { id, title: title.clone(), body: body.clone() })
+            }
+            Step::EditNotice(i, title, body) => match pick(&self.notices, *i) {
+                Some(id) if title.is_some() || body.is_some() => {
+                    Mutation::AnnouncementUpdate(AnnouncementUpdate { id, title: title.clone(), body: body.clone() })
+                }
+                _ => notice(self, " edited "),
+            },
+            Step::Pin(i, pinned) => match pick(&self.notices, *i) {
+                Some(id) => Mutation::AnnouncementPin(AnnouncementPin { id, pinned: *pinned }),
+                None => notice(self, "pin"),
+            },
+            Step::DeleteNotice(i) => match pick(&self.notices, *i) {
+                Some(id) => {
+                    self.notices.retain(|n| *n != id);
+                    Mutation::AnnouncementDelete(ById { id })
+                }
+                None => notice(self, "gone"),
+            },
+            Step::Request(title, description) => {
+                self.requests.push(id);
+                Mutation::RequestCreate(RequestCreate { id, title: title.clone(), description: description.clone() })
+            }
+            Step::SetStatus(i, status) => match pick(&self.requests, *i) {
+                Some(id) => Mutation::RequestSetStatus(RequestSetStatus { id, status: RequestStatus::ALL[*status] }),
+                None => {
+                    self.requests.push(id);
+                    Mutation::RequestCreate(RequestCreate { id, title: "leak".into(), description: String::new() })
+                }
+            },
+            Step::Comment(i, body) => match pick(&self.requests, *i) {
+                Some(request_id) => Mutation::RequestComment(CommentCreate { id, request_id, body: body.clone() }),
+                None => {
+                    self.requests.push(id);
+                    Mutation::RequestCreate(RequestCreate { id, title: " tap ".into(), description: "x".into() })
+                }
+            },
+            Step::Room(name) => {
+                self.rooms.push(id);
+                Mutation::ResourceCreate(ResourceCreate { id, name: name.clone() })
+            }
+            Step::DeleteRoom(i) => match pick(&self.rooms, *i) {
+                Some(room) => {
+                    self.rooms.retain(|r| *r != room);
+                    self.bookings.retain(|(_, r)| *r != room);
+                    Mutation::ResourceDelete(ById { id: room })
+                }
+                None => {
+                    self.rooms.push(id);
+                    Mutation::ResourceCreate(ResourceCreate { id, name: "Laundry".into() })
+                }
+            },
+            Step::Book(i, hours) => match pick(&self.rooms, *i) {
+                Some(room) => {
+                    let from = self.booked_until + 1;
+                    self.booked_until = from + hours;
+                    self.bookings.push((id, room));
+                    // Sub-microsecond times: stored (and shown) to the microsecond.
+                    let starts_at = start + Duration::hours(from.into()) + Duration::nanoseconds(123_456_789);
+                    Mutation::BookingCreate(BookingCreate {
+                        id,
+                        resource_id: room,
+                        starts_at,
+                        ends_at: starts_at + Duration::hours((*hours).into()),
+                    })
+                }
+                None => {
+                    self.rooms.push(id);
+                    Mutation::ResourceCreate(ResourceCreate { id, name: " Garden ".into() })
+                }
+            },
+            Step::Cancel(i) => match pick(&self.bookings, *i) {
+                Some((booking, _)) => {
+                    self.bookings.retain(|(b, _)| *b != booking);
+                    Mutation::BookingCancel(ById { id: booking })
+                }
+                None => notice(self, "cancel"),
+            },
+            Step::Profile(name, unit) => {
+                Mutation::MemberUpdateProfile(ProfileUpdate { display_name: name.clone(), unit: unit.clone() })
+            }
+        }
+    }
+}
+
+/// The rows of every synced table, as the browser holds them.
+async fn local_rows(app: &TestApp, schema: &str) -> LocalRows {
+    let mut local = LocalRows::default();
+    for table in registry::table_names() {
+        *local.table_mut(table) = app.table_rows(schema, table).await.into_iter().collect();
+    }
+    local
+}
+
+/// The view as JSON, each time within a write's window named by that write.
+fn stamped(view: &app::sync::local::View, windows: &[(DateTime<Utc>, DateTime<Utc>)]) -> Value {
+    fn walk(value: &mut Value, windows: &[(DateTime<Utc>, DateTime<Utc>)]) {
+        match value {
+            Value::String(text) => {
+                if let Ok(time) = text.parse::<DateTime<Utc>>() {
+                    if let Some(i) = windows.iter().position(|(from, to)| *from <= time && time <= *to) {
+                        *value = json!(format!("written by step {i}"));
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, windows)),
+            Value::Object(fields) => fields.values_mut().for_each(|v| walk(v, windows)),
+            _ => {}
+        }
+    }
+    assert!(view.unreadable.is_empty(), "{:?}", view.unreadable);
+    let mut value = serde_json::to_value(&view.data).unwrap();
+    walk(&mut value, windows);
+    value
+}
+
+/// Sends one mutation; checks the server's verdict (refused only if blank).
+async fn send(
+    app: &TestApp,
+    admin: &Client,
+    slug: &str,
+    step: &Step,
+    mutation: &Mutation,
+) -> Result<(), TestCaseError> {
+    let batch = json!([MutationEnvelope::new(Uuid::new_v4(), mutation)]);
+    let (status, body) = app.mutate(admin, slug, batch).await;
+    prop_assert_eq!(status, StatusCode::OK, "{}", body);
+    let expected = if matches!(step, Step::Blank(_)) { "rejected" } else { "applied" };
+    prop_assert_eq!(&body["results"][0]["status"], expected, "{:?}: {}", mutation, body);
+    Ok(())
+}
+
+async fn run(app: &TestApp, admin: &Client, me: Uuid, synced: &[Step], queued: &[Step]) -> Result<(), TestCaseError> {
+    let slug = app.create_group(admin, "Elm").await;
+    let schema = app.schema_of(&slug).await;
+    let group = GroupSummary { id: Uuid::nil(), slug: slug.clone(), name: "Elm".into(), role: Role::Admin };
+    let start = Utc::now() + Duration::days(1);
+    let mut existing = Existing::default();
+    // Writes the browser already holds as synced rows.
+    for step in synced {
+        let mutation = existing.resolve(step, start);
+        send(app, admin, &slug, step, &mutation).await?;
+    }
+    let before = local_rows(app, &schema).await;
+    let (mut pending, mut windows) = (Vec::new(), Vec::new());
+    for step in queued {
+        let mutation = existing.resolve(step, start);
+        let from = Utc::now().trunc_subsecs(6);
+        send(app, admin, &slug, step, &mutation).await?;
+        let to = Utc::now().trunc_subsecs(6) + Duration::microseconds(1);
+        // The overlay stamps the time the write was queued.
+        pending.extend(mutation.local_changes(me, from));
+        windows.push((from, to));
+    }
+    let shown = before.view(group.clone(), me, &pending);
+    let stored = local_rows(app, &schema).await.view(group, me, &[]);
+    prop_assert_eq!(stamped(&shown, &windows), stamped(&stored, &windows));
+    Ok(())
+}
+
+#[test]
+fn queued_writes_show_as_the_server_stores_them() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (app, admin, me) = runtime.block_on(async {
+        let app = TestApp::spawn_with(&[("COURTYARD_GROUPS_MAX_PER_USER", "1000")]).await;
+        let admin = app.client();
+        let user = app.sign_up(&admin, "Ann").await;
+        let me: Uuid = user["id"].as_str().unwrap().parse().unwrap();
+        (app, admin, me)
+    });
+    let config = proptest::test_runner::Config { cases: 24, max_shrink_iters: 64, ..Default::default() };
+    let mut runner = TestRunner::new(config);
+    let steps = || proptest::collection::vec(step(), 0..16);
+    let result =
+        runner.run(&(steps(), steps()), |(synced, queued)| runtime.block_on(run(&app, &admin, me, &synced, &queued)));
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
