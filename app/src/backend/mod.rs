@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod mutate;
 mod schema_name;
 mod state;
+pub mod views;
 
 pub use schema_name::SchemaName;
 pub use state::{AppState, LoginLimits, Settings, SignupLimits};

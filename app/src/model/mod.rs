@@ -9,6 +9,7 @@ mod rows;
 #[cfg(feature = "ssr")]
 mod sql;
 pub mod validate;
+pub mod views;
 
 pub use account::{login_then, Me, UserInfo, EXPECTED_USER_HEADER};
 pub use group::{GroupSummary, InviteInfo, Role};

@@ -1,0 +1,88 @@
+//! What each screen of a group shows: one view each, read by one query per
+//! table on the server (`backend::views`), never the whole group. A view
+//! carries the display names of the people it mentions.
+
+use super::{Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, Resource};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Most rows one view reads (a "Show more" asks for more, up to this).
+pub const MAX_VIEW_ROWS: usize = 1000;
+/// Most rooms the bookings page shows.
+pub const MAX_ROOMS: usize = 100;
+/// How many of each the home page lists.
+pub const RECENT: usize = 5;
+/// How many members the home page names.
+pub const MEMBERS_NAMED: usize = 24;
+
+/// Display names of the members a view mentions (authors, bookers).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Names(pub BTreeMap<Uuid, String>);
+
+impl Names {
+    /// A member's name; people who left keep their posts.
+    pub fn of(&self, id: Uuid) -> String {
+        self.0.get(&id).cloned().unwrap_or_else(|| "a former member".to_owned())
+    }
+}
+
+/// The notice board's first rows: pinned first, then newest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Board {
+    pub notices: Vec<Announcement>,
+    /// More notices follow.
+    pub more: bool,
+    pub names: Names,
+}
+
+/// The requests of one status, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestList {
+    pub requests: Vec<MaintenanceRequest>,
+    pub more: bool,
+    pub names: Names,
+}
+
+/// One request and its first comments, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestThread {
+    pub request: MaintenanceRequest,
+    pub comments: Vec<RequestComment>,
+    pub more: bool,
+    pub names: Names,
+}
+
+/// The rooms by name, and their bookings that overlap a time span (a week)
+/// in time order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomsWeek {
+    pub rooms: Vec<Resource>,
+    pub bookings: Vec<Booking>,
+    pub names: Names,
+}
+
+/// The directory's first rows, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    pub members: Vec<MemberInfo>,
+    pub more: bool,
+}
+
+/// The group's home: the latest few of each, and counts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The board's first `RECENT` notices.
+    pub notices: Vec<Announcement>,
+    /// The newest `RECENT` requests not yet resolved, and how many there are.
+    pub open_requests: Vec<MaintenanceRequest>,
+    pub open_count: u64,
+    /// Bookings of any room overlapping the day asked for, in time order.
+    pub today: Vec<Booking>,
+    /// Room names (of the bookings above).
+    pub rooms: Names,
+    /// The first `MEMBERS_NAMED` members by name, and how many there are.
+    pub members: Vec<MemberInfo>,
+    pub member_count: u64,
+    pub names: Names,
+}
