@@ -9,5 +9,7 @@ CREATE INDEX announcements_board ON announcements (pinned DESC, created_at DESC,
 CREATE INDEX requests_by_status ON requests (status, created_at DESC, id);
 DROP INDEX request_comments_request_id;
 CREATE INDEX request_comments_thread ON request_comments (request_id, created_at, id);
-CREATE INDEX members_by_name ON members (lower(display_name), user_id);
-CREATE INDEX resources_by_name ON resources (lower(name), id);
+-- Names sort by their ASCII-lowercased bytes (COLLATE "C"), whatever the
+-- database's locale, so that the browser's copy sorts them the same way.
+CREATE INDEX members_by_name ON members (lower(display_name COLLATE "C"), user_id);
+CREATE INDEX resources_by_name ON resources (lower(name COLLATE "C"), id);

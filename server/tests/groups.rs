@@ -152,9 +152,9 @@ async fn a_member_of_one_group_gets_404_for_everything_of_another() {
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // The page-facing server function answers the same.
-    let home = ann.post(app.url("/fn/group_data")).form(&[("slug", b.as_str())]).send().await.unwrap();
+    let home = ann.post(app.url("/fn/group_header")).form(&[("slug", b.as_str())]).send().await.unwrap();
     assert_eq!(home.status(), StatusCode::NOT_FOUND);
-    let own = ann.post(app.url("/fn/group_data")).form(&[("slug", a.as_str())]).send().await.unwrap();
+    let own = ann.post(app.url("/fn/directory")).form(&[("slug", a.as_str()), ("limit", "50")]).send().await.unwrap();
     assert_eq!(own.status(), StatusCode::OK);
     let own: serde_json::Value = own.json().await.unwrap();
     assert_eq!(own["members"].as_array().unwrap().len(), 1);
@@ -170,7 +170,7 @@ async fn a_member_of_one_group_gets_404_for_everything_of_another() {
 }
 
 #[tokio::test]
-async fn a_page_gets_the_boards_first_page_and_a_whole_reload_gets_every_notice() {
+async fn the_board_reads_a_page_at_a_time_and_says_whether_more_follow() {
     let app = TestApp::spawn().await;
     let (ann, slug) = app.admin_of_new_group().await;
     let schema = app.schema_of(&slug).await;
@@ -183,16 +183,16 @@ async fn a_page_gets_the_boards_first_page_and_a_whole_reload_gets_every_notice(
     .await
     .unwrap();
 
-    let fetch = |whole: &[(&'static str, &'static str)]| {
-        let form: Vec<_> = [("slug", slug.as_str())].into_iter().chain(whole.iter().copied()).collect();
-        ann.post(app.url("/fn/group_data")).form(&form).send()
-    };
-    let page: serde_json::Value = fetch(&[]).await.unwrap().json().await.unwrap();
-    let titles: Vec<_> = page["announcements"].as_array().unwrap().iter().map(|a| a["title"].clone()).collect();
+    let board =
+        |limit: &'static str| ann.post(app.url("/fn/board")).form(&[("slug", slug.as_str()), ("limit", limit)]).send();
+    let page: serde_json::Value = board("50").await.unwrap().json().await.unwrap();
+    let titles: Vec<_> = page["notices"].as_array().unwrap().iter().map(|a| a["title"].clone()).collect();
     assert_eq!(titles.len(), 50);
     assert!(titles.contains(&json!("notice 1")) && !titles.contains(&json!("notice 51")), "newest first");
-    assert_eq!(page["notices_left_out"], 10);
-    let whole: serde_json::Value = fetch(&[("whole", "true")]).await.unwrap().json().await.unwrap();
-    assert_eq!(whole["announcements"].as_array().unwrap().len(), 60);
-    assert_eq!(whole["notices_left_out"], 0);
+    assert_eq!(page["more"], true);
+    let all: serde_json::Value = board("100").await.unwrap().json().await.unwrap();
+    assert_eq!(all["notices"].as_array().unwrap().len(), 60);
+    assert_eq!(all["more"], false);
+    // A length that is not a number is the caller's mistake.
+    assert_eq!(board("lots").await.unwrap().status(), StatusCode::BAD_REQUEST);
 }

@@ -63,7 +63,14 @@ async fn nul_characters_are_refused_with_4xx_wherever_they_come_in() {
         ("/fn/create_invite", vec![("slug", nul)]),
         ("/fn/invite", vec![("code", nul)]),
         ("/fn/accept_invite", vec![("code", nul)]),
-        ("/fn/group_data", vec![("slug", nul)]),
+        ("/fn/group_header", vec![("slug", nul)]),
+        ("/fn/board", vec![("slug", nul), ("limit", "50")]),
+        ("/fn/board", vec![("slug", "x"), ("limit", "-1")]),
+        ("/fn/requests", vec![("slug", "x"), ("status", "lost"), ("limit", "50")]),
+        ("/fn/request_thread", vec![("slug", "x"), ("id", "not-a-uuid"), ("limit", "50")]),
+        ("/fn/rooms", vec![("slug", "x"), ("from", "yesterday"), ("to", "2030-01-07T00:00:00Z")]),
+        ("/fn/directory", vec![("slug", "x"), ("limit", "99999999999999999999999")]),
+        ("/fn/summary", vec![("slug", "x"), ("from", "2030-01-07T00:00:00Z")]),
     ];
     for (path, form) in &forms {
         client_error(ann.post(app.url(path)).form(form).send().await.unwrap(), path).await;

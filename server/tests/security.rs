@@ -184,8 +184,27 @@ async fn another_groups_slug_ids_and_tables_name_nothing_and_a_removed_member_is
     }
     let own_shape = format!("/g/{elm}/v1/shape?table={oak_schema}.announcements&offset=-1");
     assert_eq!(app.get(&ann, &own_shape).await.0, StatusCode::BAD_REQUEST);
-    let data = ann.post(app.url("/fn/group_data")).form(&[("slug", oak.as_str())]).send().await.unwrap();
-    assert_eq!(data.status(), StatusCode::NOT_FOUND);
+    // Each view of a group, asked for another group's.
+    let (day, next) = ("2030-01-07T00:00:00Z", "2030-01-14T00:00:00Z");
+    let any_id = Uuid::new_v4().to_string();
+    let views: [(&str, Vec<(&str, &str)>); 7] = [
+        ("group_header", vec![]),
+        ("board", vec![("limit", "50")]),
+        ("requests", vec![("status", "open"), ("limit", "50")]),
+        ("request_thread", vec![("id", &any_id), ("limit", "50")]),
+        ("rooms", vec![("from", day), ("to", next)]),
+        ("directory", vec![("limit", "50")]),
+        ("summary", vec![("from", day), ("to", next)]),
+    ];
+    for (name, args) in views {
+        let form: Vec<_> = [("slug", oak.as_str())].into_iter().chain(args.iter().copied()).collect();
+        let own: Vec<_> = [("slug", elm.as_str())].into_iter().chain(args.iter().copied()).collect();
+        let theirs = ann.post(app.url(&format!("/fn/{name}"))).form(&form).send().await.unwrap();
+        assert_eq!(theirs.status(), StatusCode::NOT_FOUND, "{name}");
+        assert!(!theirs.text().await.unwrap().contains("Oak only"), "{name} leaks");
+        let mine = ann.post(app.url(&format!("/fn/{name}"))).form(&own).send().await.unwrap();
+        assert_eq!(mine.status(), StatusCode::OK, "{name} of one's own group");
+    }
     assert_eq!(counts(&app, &oak_schema).await, before, "nothing of Oak changed");
 
     // A removed member's session reaches nothing of the group any more.

@@ -77,14 +77,20 @@ async fn seq_scans(conn: &mut PgConnection, schema: &str) -> i64 {
     .unwrap()
 }
 
-#[tokio::test]
-async fn each_view_reads_one_page_through_an_index() {
+/// A server, Ann (her user id), and her new group (slug and schema).
+async fn ann_and_her_group() -> (TestApp, Uuid, String, String) {
     let app = TestApp::spawn().await;
     let admin = app.client();
     let user = app.sign_up(&admin, "Ann").await;
     let me: Uuid = user["id"].as_str().unwrap().parse().unwrap();
     let slug = app.create_group(&admin, "Elm").await;
     let schema = app.schema_of(&slug).await;
+    (app, me, slug, schema)
+}
+
+#[tokio::test]
+async fn each_view_reads_one_page_through_an_index() {
+    let (app, me, slug, schema) = ann_and_her_group().await;
     seed(&app.db, &schema, me).await;
     // One connection: the views' reads and the counters are one session's.
     let one = PgPoolOptions::new().max_connections(1).connect(&app.database_url).await.unwrap();
@@ -150,4 +156,76 @@ async fn each_view_reads_one_page_through_an_index() {
 
     let scans_after = seq_scans(&mut one.acquire().await.unwrap(), &schema).await;
     assert_eq!(scans_after, scans_before, "a view scanned a whole table");
+}
+
+/// The browser reads each view from its own copy of the group (the rows as
+/// the stream sends them, typed and indexed): it must show what the server
+/// reads by SQL, row for row, ties and all.
+#[tokio::test]
+async fn the_browsers_copy_reads_the_same_views_as_the_server() {
+    use app::sync::local::{LocalRows, Overlay};
+    let (app, me, slug, schema) = ann_and_her_group().await;
+    let s = format!("\"{schema}\"");
+    // Few distinct times, so that many rows tie and the key decides; names
+    // with and without accents, in either case.
+    sqlx::raw_sql(&format!(
+        "INSERT INTO {s}.members (user_id, display_name, role)
+           SELECT gen_random_uuid(), (ARRAY['ann', 'Bob', 'bob', 'Cy', 'dee', 'Émile', 'éa', 'zoë', 'Ωmega'])[1 + i % 9], 'resident'
+           FROM generate_series(1, 60) i;
+         INSERT INTO {s}.announcements (id, author_id, title, body, pinned, created_at, updated_at)
+           SELECT gen_random_uuid(), '{me}', 'Notice ' || i, '', i % 7 = 0,
+                  timestamptz '2026-01-01' + (i % 9) * interval '1 hour', timestamptz '2026-01-01'
+           FROM generate_series(1, 300) i;
+         INSERT INTO {s}.requests (id, author_id, title, description, status, created_at, updated_at)
+           SELECT gen_random_uuid(), (SELECT user_id FROM {s}.members ORDER BY user_id LIMIT 1), 'Request ' || i, '',
+                  (ARRAY['open', 'in_progress', 'resolved'])[1 + i % 3],
+                  timestamptz '2026-01-01' + (i % 11) * interval '1 hour', timestamptz '2026-01-01'
+           FROM generate_series(1, 300) i;
+         INSERT INTO {s}.request_comments (id, request_id, author_id, body, created_at)
+           SELECT gen_random_uuid(), r.id, '{me}', 'comment', r.created_at + (c % 4) * interval '1 minute'
+           FROM (SELECT id, created_at FROM {s}.requests ORDER BY id LIMIT 3) r, generate_series(1, 80) c;
+         INSERT INTO {s}.resources (id, name)
+           SELECT gen_random_uuid(), (ARRAY['laundry', 'Garden', 'garden', 'Hall', 'Étage'])[i] FROM generate_series(1, 5) i;
+         INSERT INTO {s}.bookings (id, resource_id, member_id, starts_at, ends_at)
+           SELECT gen_random_uuid(), r.id, '{me}',
+                  timestamptz '2031-03-03' + h * interval '30 hours',
+                  timestamptz '2031-03-03' + h * interval '30 hours' + (1 + abs(h) % 3 * 12) * interval '1 hour'
+           FROM {s}.resources r, generate_series(-10, 40) h;"
+    ))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let pool = &app.db;
+    let member = groups::resolve(pool, me, &slug).await.unwrap();
+    let mut rows = LocalRows::default();
+    for table in app::model::registry::table_names() {
+        *rows.table_mut(table) = app.table_rows(&schema, table).await.into_iter().collect();
+    }
+    let shown = rows.shown(&Overlay::default());
+    assert!(shown.unreadable.is_empty(), "{:?}", shown.unreadable);
+    let local = shown.data;
+
+    for limit in [1, 50, 1000] {
+        assert_eq!(local.board_view(limit), views::board(pool, &member, limit).await.unwrap(), "board {limit}");
+        assert_eq!(local.directory_view(limit), views::directory(pool, &member, limit).await.unwrap());
+        for status in RequestStatus::ALL {
+            let server = views::requests(pool, &member, status, limit).await.unwrap();
+            assert_eq!(local.requests_view(status, limit), server, "{status:?} {limit}");
+        }
+    }
+    let threads: Vec<Uuid> =
+        sqlx::query_scalar(&format!("SELECT id FROM {s}.requests ORDER BY id LIMIT 4")).fetch_all(pool).await.unwrap();
+    for id in threads {
+        let server = views::thread(pool, &member, id, 50).await.unwrap();
+        assert_eq!(local.thread_view(id, 50), Some(server));
+    }
+    assert_eq!(local.thread_view(Uuid::new_v4(), 50), None);
+    for (from, to) in [
+        (monday(), monday() + Duration::days(7)),
+        (monday() - Duration::days(3), monday()),
+        (monday() + Duration::hours(7), monday() + Duration::hours(8)),
+    ] {
+        assert_eq!(local.rooms_view(from, to), views::rooms_between(pool, &member, from, to).await.unwrap());
+        assert_eq!(local.summary_view(from, to), views::summary(pool, &member, from, to).await.unwrap());
+    }
 }

@@ -5,7 +5,6 @@
 pub mod accounts;
 pub mod auth;
 pub mod csp;
-pub mod group_data;
 pub mod groups;
 pub mod invites;
 pub mod migrations;

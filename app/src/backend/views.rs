@@ -8,8 +8,8 @@ use crate::{
     error::AppError,
     model::{
         views::{
-            Board, Directory, Names, RequestList, RequestThread, RoomsWeek, Summary, MAX_ROOMS, MAX_VIEW_ROWS,
-            MEMBERS_NAMED, RECENT,
+            Board, Directory, GroupHeader, Names, RequestList, RequestThread, RoomsWeek, Summary, MAX_BOOKINGS,
+            MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
         },
         Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource,
     },
@@ -18,10 +18,6 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 use std::collections::BTreeSet;
 use uuid::Uuid;
-
-/// Most bookings one span reads (a week of a hundred rooms booked by the
-/// hour is 16 800).
-const MAX_BOOKINGS: i64 = 20_000;
 
 /// A read-only transaction on one snapshot.
 async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, AppError> {
@@ -85,6 +81,15 @@ async fn newest_requests(
     .bind(rows)
     .fetch_all(conn)
     .await?)
+}
+
+/// The group, the viewer and their directory entry.
+pub async fn header(pool: &PgPool, member: &Member) -> Result<GroupHeader, AppError> {
+    let profile = sqlx::query_as(&format!("SELECT * FROM {}.members WHERE user_id = $1", member.group.schema.ident()))
+        .bind(member.user_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(GroupHeader { group: member.summary(), me: member.user_id, profile })
 }
 
 /// The board's first `limit` notices.
@@ -153,7 +158,7 @@ pub async fn rooms_between(
 
 async fn rooms(conn: &mut PgConnection, member: &Member) -> Result<Vec<Resource>, AppError> {
     Ok(sqlx::query_as(&format!(
-        "SELECT * FROM {}.resources ORDER BY lower(name), id LIMIT $1",
+        "SELECT * FROM {}.resources ORDER BY lower(name COLLATE \"C\"), id LIMIT $1",
         member.group.schema.ident()
     ))
     .bind(MAX_ROOMS as i64)
@@ -180,7 +185,7 @@ async fn bookings_between(
     .bind(&rooms)
     .bind(from)
     .bind(to.max(from))
-    .bind(MAX_BOOKINGS)
+    .bind(MAX_BOOKINGS as i64)
     .fetch_all(conn)
     .await?)
 }
@@ -198,7 +203,7 @@ async fn members_by_name(
     rows: i64,
 ) -> Result<Vec<MemberInfo>, AppError> {
     Ok(sqlx::query_as(&format!(
-        "SELECT * FROM {}.members ORDER BY lower(display_name), user_id LIMIT $1",
+        "SELECT * FROM {}.members ORDER BY lower(display_name COLLATE \"C\"), user_id LIMIT $1",
         member.group.schema.ident()
     ))
     .bind(rows)

@@ -12,8 +12,8 @@ use crate::{
 use leptos::prelude::*;
 
 /// An action that applies one mutation to the current group: queued in the
-/// outbox when the sync runs, else sent and the group's data reloaded (a
-/// rejection then comes back as an error with the server's reason).
+/// outbox when the sync runs, else sent, and the pages' views read again
+/// (a rejection then comes back as an error with the server's reason).
 pub fn use_mutation() -> Action<Mutation, Result<(), AppError>> {
     let group = expect_context::<GroupContext>();
     Action::new(move |mutation: &Mutation| {
@@ -27,7 +27,7 @@ pub fn use_mutation() -> Action<Mutation, Result<(), AppError>> {
             let request =
                 MutateRequest { group: slug, mutations: vec![MutationEnvelope::new(uuid::Uuid::new_v4(), &mutation)] };
             let response = mutate(request).await?;
-            group.reload().await;
+            group.version.update(|v| *v += 1);
             match response.results.into_iter().next() {
                 Some(outcome) if outcome.status == MutationStatus::Rejected => {
                     Err(AppError::Conflict(outcome.error.unwrap_or_else(|| "refused".into())))

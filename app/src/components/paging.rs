@@ -1,7 +1,7 @@
 //! Long lists show a page of rows and grow on request: a board of thousands
-//! of notices renders (and hydrates) fifty, not all of them.
+//! of notices reads, renders and hydrates fifty, not all of them.
 
-use crate::model::PAGE;
+use crate::model::{views::MAX_VIEW_ROWS, PAGE};
 use leptos::prelude::*;
 
 /// How many rows of one list are shown.
@@ -15,12 +15,7 @@ impl Paging {
         Self { shown: RwSignal::new(PAGE) }
     }
 
-    /// The rows to show (tracks the page count).
-    pub fn take<T>(self, rows: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
-        rows.into_iter().take(self.shown.get())
-    }
-
-    /// How many rows the list wants to show (tracked).
+    /// How many rows the list wants to show (tracked): its view's limit.
     pub fn shown(self) -> usize {
         self.shown.get()
     }
@@ -32,16 +27,15 @@ impl Default for Paging {
     }
 }
 
-/// The button under a paged list while rows are hidden; `total` is the
-/// list's length.
+/// The button under a paged list while its view says more rows follow (up
+/// to the most one view reads).
 #[component]
-pub fn ShowMore(paging: Paging, #[prop(into)] total: Signal<usize>) -> impl IntoView {
-    let hidden = move || total.get().saturating_sub(paging.shown.get());
+pub fn ShowMore(paging: Paging, #[prop(into)] more: Signal<bool>) -> impl IntoView {
     move || {
-        (hidden() > 0).then(|| {
+        (more.get() && paging.shown.get() < MAX_VIEW_ROWS).then(|| {
             view! {
                 <button type="button" class="link show-more" on:click=move |_| paging.shown.update(|n| *n += PAGE)>
-                    {move || format!("Show more ({} not shown)", hidden())}
+                    "Show more"
                 </button>
             }
         })

@@ -31,6 +31,7 @@ pub fn SyncStatus(sync: SyncUi) -> impl IntoView {
             {state}
             {synced}
             {move || waiting().map(|w| view! { <span class="badge pending">{w}</span> })}
+            {move || sync.trouble.get().map(|t| view! { <span class="badge danger" data-trouble>{t}</span> })}
             {move || unreadable().map(|u| view! {
                 <span class="badge danger" data-unreadable title="This browser's copy has rows its version of the app cannot read; they are not shown. Reload the page to update the app; if it stays, tell your group's admin.">
                     {u} " (reload to update the app)"

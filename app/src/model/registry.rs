@@ -10,6 +10,8 @@
 use serde::{de::DeserializeOwned, Serialize};
 use uuid::Uuid;
 
+pub use super::rows::AnyRow;
+
 /// A column's Postgres type, as far as the synced tables use them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ColumnType {
@@ -138,8 +140,25 @@ macro_rules! synced_tables {
         /// Every synced table, in declaration order.
         pub const TABLES: &[&$crate::model::registry::Table] =
             &[$(<$row as $crate::model::registry::SyncedRow>::TABLE),*];
-    };
-}
+
+        /// A row of any synced table.
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum AnyRow {
+            $($row($row)),*
+        }
+
+        impl AnyRow {
+            /// A row of `table` from its typed JSON form.
+            pub fn from_json(table: &str, value: serde_json::Value) -> Result<Self, String> {
+                $(
+                    if table == $table {
+                        return serde_json::from_value(value).map(Self::$row).map_err(|e| e.to_string());
+                    }
+                )*
+                Err(format!("{table} is not a synced table"))
+            }
+        }
+    };}
 
 pub(crate) use synced_tables;
 

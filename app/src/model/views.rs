@@ -2,7 +2,7 @@
 //! table on the server (`backend::views`), never the whole group. A view
 //! carries the display names of the people it mentions.
 
-use super::{Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, Resource};
+use super::{Announcement, Booking, GroupSummary, MaintenanceRequest, MemberInfo, RequestComment, Resource};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -11,6 +11,9 @@ use uuid::Uuid;
 pub const MAX_VIEW_ROWS: usize = 1000;
 /// Most rooms the bookings page shows.
 pub const MAX_ROOMS: usize = 100;
+/// Most bookings one span reads (a week of a hundred rooms booked by the
+/// hour is 16 800).
+pub const MAX_BOOKINGS: usize = 20_000;
 /// How many of each the home page lists.
 pub const RECENT: usize = 5;
 /// How many members the home page names.
@@ -25,6 +28,15 @@ impl Names {
     pub fn of(&self, id: Uuid) -> String {
         self.0.get(&id).cloned().unwrap_or_else(|| "a former member".to_owned())
     }
+}
+
+/// What every page of a group shows: the group, who is looking, and their
+/// own directory entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupHeader {
+    pub group: GroupSummary,
+    pub me: Uuid,
+    pub profile: Option<MemberInfo>,
 }
 
 /// The notice board's first rows: pinned first, then newest.

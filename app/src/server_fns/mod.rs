@@ -6,10 +6,12 @@
 mod account;
 mod groups;
 mod mutate;
+mod views;
 
 pub use account::*;
 pub use groups::*;
 pub use mutate::*;
+pub use views::*;
 
 #[cfg(feature = "ssr")]
 fn set_session_cookie(value: http::HeaderValue) {

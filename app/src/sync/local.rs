@@ -1,12 +1,13 @@
 //! The group as the browser holds it: each synced table's rows (Postgres
-//! text, as the stream sends them), turned into the `GroupData` the pages
-//! show, with queued writes laid over them. Values are typed by the
-//! table's `electric-schema` (the registry's types until one came).
+//! text, as the stream sends them), and the typed, indexed `GroupData` the
+//! pages read, with queued writes laid over them. Values are typed by the
+//! table's `electric-schema` (the registry's types until one came). After
+//! the first build a change retypes only the rows it touches.
 
 use super::protocol::{apply, apply_to_held, Change, Row, RowSet, Schema};
 use crate::model::{
-    registry::{self, SyncedRow},
-    Announcement, Booking, GroupData, GroupSummary, MaintenanceRequest, MemberInfo, RequestComment, Resource,
+    registry::{self, AnyRow},
+    GroupData,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +17,9 @@ use uuid::Uuid;
 /// with its new row (`None`: deleted).
 pub type Settled = BTreeMap<String, Option<Row>>;
 
+/// A row's place: its table and primary key.
+pub type Key = (String, String);
+
 /// Table → its rows by primary key, and how to type them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct LocalRows {
@@ -24,15 +28,40 @@ pub struct LocalRows {
     pub schemas: BTreeMap<String, Schema>,
 }
 
-/// The pages' view of the local rows.
-#[derive(Debug, Clone, PartialEq)]
-pub struct View {
+/// Queued writes as the rows they leave behind, per table.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overlay(BTreeMap<String, Settled>);
+
+impl Overlay {
+    /// `pending` changes (table, change) laid over `rows`.
+    pub fn new(rows: &LocalRows, pending: &[(String, Change)]) -> Self {
+        let mut by_table: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
+        for (table, change) in pending {
+            by_table.entry(table.as_str()).or_default().push(change.clone());
+        }
+        Self(
+            by_table
+                .into_iter()
+                .map(|(table, changes)| (table.to_owned(), rows.settle_with(table, &changes, apply_to_held)))
+                .collect(),
+        )
+    }
+
+    /// The rows it changes.
+    pub fn keys(&self) -> BTreeSet<Key> {
+        self.0.iter().flat_map(|(table, rows)| rows.keys().map(|pk| (table.clone(), pk.clone()))).collect()
+    }
+}
+
+/// Rows that could not be read as their table's type, each with why (left
+/// out of what the pages show, never shown wrong).
+pub type Unreadable = BTreeMap<Key, String>;
+
+/// What the pages show of the local rows, and what of them does not read.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Shown {
     pub data: GroupData,
-    /// Ids of rows that show queued writes.
-    pub touched: BTreeSet<String>,
-    /// Rows that could not be read as their table's type, each with why
-    /// (left out of `data`, never shown wrong).
-    pub unreadable: Vec<String>,
+    pub unreadable: Unreadable,
 }
 
 impl LocalRows {
@@ -68,72 +97,50 @@ impl LocalRows {
         }
     }
 
-    /// The pages' view: these rows with `pending` changes (table, change)
-    /// applied on top.
-    pub fn view(&self, group: GroupSummary, me: Uuid, pending: &[(String, Change)]) -> View {
-        let mut overlay: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
-        for (table, change) in pending {
-            overlay.entry(table.as_str()).or_default().push(change.clone());
-        }
-        let overlay: BTreeMap<&str, Settled> = overlay
-            .into_iter()
-            .map(|(table, changes)| (table, self.settle_with(table, &changes, apply_to_held)))
-            .collect();
-        let touched = pending.iter().map(|(_, change)| change.pk.clone()).collect();
-        let mut unreadable = Vec::new();
-        let mut members: Vec<MemberInfo> = self.typed(&overlay, &mut unreadable);
-        // The directory's order, as the server sends it.
-        members.sort_by(|a, b| {
-            a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()).then(a.user_id.cmp(&b.user_id))
-        });
-        let resources: Vec<Resource> = self.typed(&overlay, &mut unreadable);
-        let mut bookings: Vec<Booking> = self.typed(&overlay, &mut unreadable);
-        // A removed room takes its bookings with it (the server's cascade).
-        let rooms: BTreeSet<Uuid> = resources.iter().map(|r| r.id).collect();
-        bookings.retain(|b| rooms.contains(&b.resource_id));
-        let requests: Vec<MaintenanceRequest> = self.typed(&overlay, &mut unreadable);
-        let data = GroupData {
-            group,
-            me,
-            members,
-            announcements: self.typed::<Announcement>(&overlay, &mut unreadable),
-            requests,
-            comments: self.typed::<RequestComment>(&overlay, &mut unreadable),
-            resources,
-            bookings,
-            notices_left_out: 0,
-        };
-        View { data, touched, unreadable }
+    /// Every row the pages show, with `overlay` over them (the first build).
+    pub fn shown(&self, overlay: &Overlay) -> Shown {
+        let mut shown = Shown::default();
+        let held = self.tables.iter().flat_map(|(table, rows)| rows.keys().map(|pk| (table.clone(), pk.clone())));
+        self.refresh(&mut shown.data, &mut shown.unreadable, overlay, held.chain(overlay.keys()));
+        shown
     }
 
-    /// A table's rows (with `overlay` over them) as model types, in key
-    /// order; a row that does not read is left out and reported in
-    /// `unreadable`.
-    fn typed<T: SyncedRow>(&self, overlay: &BTreeMap<&str, Settled>, unreadable: &mut Vec<String>) -> Vec<T> {
-        let table = T::TABLE.name;
-        let empty = RowSet::new();
-        let base = self.tables.get(table).unwrap_or(&empty);
-        let schema = self.schemas.get(table);
-        let mut read = |(pk, row): (&str, &Row)| match typed_row(table, schema, row)
-            .and_then(|row| serde_json::from_value(Value::Object(row)).map_err(|e| e.to_string()))
-        {
-            Ok(row) => Some(row),
-            Err(error) => {
-                unreadable.push(format!("{table} {pk}: {error}"));
-                None
-            }
-        };
-        match overlay.get(table) {
-            None => base.iter().map(|(pk, row)| (pk.as_str(), row)).filter_map(&mut read).collect(),
-            Some(overlay) => {
-                let mut rows: BTreeMap<&str, &Row> = base.iter().map(|(pk, row)| (pk.as_str(), row)).collect();
-                for (pk, row) in overlay {
-                    match row {
-                        Some(row) => rows.insert(pk, row),
-                        None => rows.remove(pk.as_str()),
-                    };
+    /// Brings `data` (and `unreadable`) up to date for the rows at `keys`:
+    /// each as synced, with `overlay` over it, typed; no other row is read.
+    pub fn refresh(
+        &self,
+        data: &mut GroupData,
+        unreadable: &mut Unreadable,
+        overlay: &Overlay,
+        keys: impl IntoIterator<Item = Key>,
+    ) {
+        for (table, pk) in keys {
+            let row = match overlay.0.get(&table).and_then(|rows| rows.get(&pk)) {
+                Some(laid_over) => laid_over.as_ref(),
+                None => self.tables.get(&table).and_then(|rows| rows.get(&pk)),
+            };
+            let read = row.map(|row| {
+                Uuid::parse_str(&pk).map_err(|_| format!("{pk:?} is not a key"))?;
+                let typed = typed_row(&table, self.schemas.get(&table), row)?;
+                AnyRow::from_json(&table, Value::Object(typed))
+            });
+            match read {
+                Some(Ok(row)) => {
+                    data.put(row);
+                    unreadable.remove(&(table, pk));
                 }
-                rows.into_iter().filter_map(read).collect()
+                Some(Err(error)) => {
+                    if let Ok(key) = Uuid::parse_str(&pk) {
+                        data.remove(&table, key);
+                    }
+                    unreadable.insert((table, pk), error);
+                }
+                None => {
+                    if let Ok(key) = Uuid::parse_str(&pk) {
+                        data.remove(&table, key);
+                    }
+                    unreadable.remove(&(table, pk));
+                }
             }
         }
     }
@@ -232,18 +239,21 @@ mod tests {
         );
         // A half-known row (an update whose insert never came) is left
         // out, and reported.
-        local.table_mut("requests").insert("x".into(), row(json!({"id": Uuid::new_v4(), "title": "t"})));
-        let group = GroupSummary { id: Uuid::new_v4(), slug: "elm".into(), name: "Elm".into(), role: Role::Admin };
-        let View { data, touched, unreadable } = local.view(group, me, &[]);
-        assert!(touched.is_empty());
-        assert_eq!(data.announcements.len(), 1);
-        let notice = &data.announcements[0];
+        let half = Uuid::new_v4();
+        local.table_mut("requests").insert(half.to_string(), row(json!({"id": half, "title": "t"})));
+        let Shown { data, unreadable } = local.shown(&Overlay::default());
+        let board = data.board_view(10);
+        assert_eq!(board.notices.len(), 1);
+        let notice = &board.notices[0];
         assert!(notice.pinned);
         assert_eq!(notice.created_at.to_rfc3339(), "2026-01-07T09:00:00.123456+00:00");
-        assert_eq!(data.members[0].role, Role::Admin);
-        assert!(data.requests.is_empty());
+        assert_eq!(board.names.of(me), "Ann");
+        assert_eq!(data.member(me).unwrap().role, Role::Admin);
+        assert!(data.requests_view(crate::model::RequestStatus::Open, 10).requests.is_empty());
         assert_eq!(unreadable.len(), 1, "{unreadable:?}");
-        assert!(unreadable[0].starts_with("requests x: no author_id"), "{unreadable:?}");
+        let ((table, pk), why) = unreadable.iter().next().unwrap();
+        assert_eq!((table.as_str(), pk.as_str()), ("requests", half.to_string().as_str()));
+        assert!(why.starts_with("no author_id"), "{why}");
     }
 
     #[test]
@@ -251,7 +261,6 @@ mod tests {
         let id = Uuid::new_v4();
         let notice = row(json!({"id": id, "author_id": id, "title": "Bins", "body": "x", "pinned": "t",
                                 "created_at": "2026-01-07 09:00:00+00", "updated_at": "2026-01-07 09:00:00+00"}));
-        let group = GroupSummary { id, slug: "elm".into(), name: "Elm".into(), role: Role::Admin };
         let mut local = LocalRows::default();
         local.table_mut("announcements").insert(id.to_string(), notice);
         // A server that says `pinned` is text: the row does not read as a
@@ -263,14 +272,15 @@ mod tests {
         }))
         .unwrap();
         local.schemas.insert("announcements".into(), schema.clone());
-        let view = local.view(group.clone(), id, &[]);
-        assert!(view.data.announcements.is_empty());
-        assert!(view.unreadable[0].contains("invalid type: string \"t\", expected a boolean"), "{:?}", view.unreadable);
+        let view = local.shown(&Overlay::default());
+        assert!(view.data.is_empty());
+        let why = view.unreadable.values().next().unwrap();
+        assert!(why.contains("invalid type: string \"t\", expected a boolean"), "{why}");
         let mut schema = schema;
         schema.get_mut("pinned").unwrap().type_name = "bool".into();
         local.schemas.insert("announcements".into(), schema);
-        let view = local.view(group, id, &[]);
-        assert!(view.data.announcements[0].pinned && view.unreadable.is_empty());
+        let view = local.shown(&Overlay::default());
+        assert!(view.data.board_view(1).notices[0].pinned && view.unreadable.is_empty());
         assert_eq!(decode("int8", &json!("-12")), Ok(json!(-12)));
         assert_eq!(decode("jsonb", &json!("{\"a\":[1]}")), Ok(json!({"a": [1]})));
         assert!(decode("bool", &json!("yes")).is_err());
@@ -310,6 +320,39 @@ mod tests {
         assert_eq!(settled["9"], None);
         local.absorb("t", settled);
         assert_eq!(local.tables["t"], whole);
+    }
+
+    #[test]
+    fn a_refresh_of_the_touched_rows_equals_a_whole_build() {
+        let me = Uuid::new_v4();
+        let notice = |id: Uuid, title: &str| {
+            row(json!({"id": id, "author_id": me, "title": title, "body": "", "pinned": "f",
+                       "created_at": "2026-01-07 09:00:00+00", "updated_at": "2026-01-07 09:00:00+00"}))
+        };
+        let ids: Vec<Uuid> = (0..4).map(|_| Uuid::new_v4()).collect();
+        let mut local = LocalRows::default();
+        for id in &ids {
+            local.table_mut("announcements").insert(id.to_string(), notice(*id, "a"));
+        }
+        let mut shown = local.shown(&Overlay::default());
+        let change = |operation, id: Uuid, title: &str| Change {
+            operation,
+            pk: id.to_string(),
+            value: notice(id, title),
+            txids: vec![],
+        };
+        // A synced batch, then a queued write over it, then none.
+        let settled = local
+            .settle("announcements", &[change(Operation::Delete, ids[0], ""), change(Operation::Update, ids[1], "b")]);
+        let keys: Vec<Key> = settled.keys().map(|pk| ("announcements".to_owned(), pk.clone())).collect();
+        local.absorb("announcements", settled);
+        let queued = [("announcements".to_owned(), change(Operation::Update, ids[2], "queued"))];
+        let overlay = Overlay::new(&local, &queued);
+        local.refresh(&mut shown.data, &mut shown.unreadable, &overlay, keys.into_iter().chain(overlay.keys()));
+        assert_eq!(shown, local.shown(&overlay));
+        assert_eq!(shown.data.board_view(10).notices.len(), 3);
+        local.refresh(&mut shown.data, &mut shown.unreadable, &Overlay::default(), overlay.keys());
+        assert_eq!(shown, local.shown(&Overlay::default()));
     }
 
     #[test]

@@ -16,7 +16,8 @@ impl Mutation {
     /// it at `now`, as the server will make them: from the same normalized
     /// mutation (`Mutation::normalized`), stamping the same times. A
     /// mutation the server will refuse for its input changes nothing here.
-    /// (A removed room's bookings go with it: `LocalRows::view`.)
+    /// (A removed room's bookings go with it: the views read the bookings
+    /// of the rooms held.)
     pub fn local_changes(&self, me: Uuid, now: DateTime<Utc>) -> Vec<(String, Change)> {
         let Ok(mutation) = self.normalized() else { return Vec::new() };
         let now = pg_timestamp(now);
@@ -96,14 +97,13 @@ impl Mutation {
 mod tests {
     use super::*;
     use crate::{
-        model::{mutation::*, GroupSummary, Role},
-        sync::local::LocalRows,
+        model::mutation::*,
+        sync::local::{LocalRows, Overlay},
     };
 
     #[test]
     fn queued_writes_show_in_the_view_and_are_marked() {
         let me = Uuid::new_v4();
-        let group = GroupSummary { id: Uuid::new_v4(), slug: "elm".into(), name: "Elm".into(), role: Role::Resident };
         let (notice, room, booking) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
         let now = Utc::now();
         let queued = [
@@ -118,19 +118,24 @@ mod tests {
             }),
         ];
         let pending: Vec<_> = queued.iter().flat_map(|m| m.local_changes(me, now)).collect();
-        let super::super::local::View { data, touched, .. } = LocalRows::default().view(group, me, &pending);
-        assert_eq!(data.announcements.len(), 1);
-        assert!(data.announcements[0].pinned);
-        assert_eq!(data.announcements[0].author_id, me);
-        assert_eq!(data.bookings[0].member_id, me);
-        assert_eq!(data.bookings[0].resource_id, room);
-        assert!(touched.contains(&notice.to_string()) && touched.contains(&booking.to_string()));
+        let none = LocalRows::default();
+        let overlay = Overlay::new(&none, &pending);
+        let data = none.shown(&overlay).data;
+        let notices = data.board_view(10).notices;
+        assert_eq!(notices.len(), 1);
+        assert!(notices[0].pinned);
+        assert_eq!(notices[0].author_id, me);
+        let week = data.rooms_view(now - chrono::Duration::hours(1), now + chrono::Duration::hours(2));
+        assert_eq!(week.bookings[0].member_id, me);
+        assert_eq!(week.bookings[0].resource_id, room);
+        let touched = overlay.keys();
+        assert!(touched.contains(&("announcements".to_owned(), notice.to_string())));
+        assert!(touched.contains(&("bookings".to_owned(), booking.to_string())));
     }
 
     #[test]
     fn deletes_and_profile_edits_apply_to_synced_rows() {
         let me = Uuid::new_v4();
-        let group = GroupSummary { id: Uuid::new_v4(), slug: "elm".into(), name: "Elm".into(), role: Role::Resident };
         let mut local = LocalRows::default();
         let notice = Uuid::new_v4();
         for (table, mutation) in [
@@ -155,9 +160,9 @@ mod tests {
         .iter()
         .flat_map(|m| m.local_changes(me, Utc::now()))
         .collect();
-        let data = local.view(group, me, &pending).data;
-        assert!(data.announcements.is_empty());
-        assert_eq!(data.members[0].display_name, "Ann");
-        assert_eq!(data.members[0].unit.as_deref(), Some("4B"));
+        let data = local.shown(&Overlay::new(&local, &pending)).data;
+        assert!(data.board_view(10).notices.is_empty());
+        assert_eq!(data.member(me).unwrap().display_name, "Ann");
+        assert_eq!(data.member(me).unwrap().unit.as_deref(), Some("4B"));
     }
 }

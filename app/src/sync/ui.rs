@@ -28,6 +28,9 @@ pub struct SyncUi {
     pub gone: RwSignal<bool>,
     /// Synced rows that do not read as their table's type (not shown).
     pub unreadable: RwSignal<usize>,
+    /// What keeps the sync from working, and what the resident can do
+    /// (storage blocked or full, a sync error); cleared once it works.
+    pub trouble: RwSignal<Option<String>>,
     /// Set once the engine runs (browser only).
     pub queue: StoredValue<Option<Queue>>,
 }
@@ -43,6 +46,7 @@ impl SyncUi {
             local: RwSignal::new(false),
             gone: RwSignal::new(false),
             unreadable: RwSignal::new(0),
+            trouble: RwSignal::new(None),
             queue: StoredValue::new(None),
         }
     }

@@ -2,10 +2,11 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, use_mutation, ComposeForm, FormError, Paging, PendingBadge, ShowMore, Time},
+    components::{action_error, use_mutation, with_view, ComposeForm, FormError, Paging, PendingBadge, ShowMore, Time},
     model::{
         mutation::{AnnouncementCreate, AnnouncementPin, AnnouncementUpdate, ById},
-        Announcement, Mutation, Role,
+        views::Board,
+        Announcement, Mutation, PAGE,
     },
 };
 use leptos::{html, prelude::*};
@@ -13,38 +14,38 @@ use uuid::Uuid;
 
 #[component]
 pub fn AnnouncementsPage() -> impl IntoView {
-    let group = use_group();
-    let controls = use_mutation();
-    let paging = Paging::new();
-    // Keyed by content: a notice that did not change keeps its DOM (and an
-    // open edit form) while others come and go.
-    let board = move || {
-        group.data.with(|d| paging.take(d.board()).map(|a| (a.clone(), d.member_name(a.author_id))).collect::<Vec<_>>())
-    };
-    let total = Signal::derive(move || group.data.with(|d| d.notice_count()));
-    // The page came with the board's first page only: "Show more" past it
-    // fetches the rest, unless the page already shows the browser's local
-    // copy (which has them all).
-    Effect::new(move |_| {
-        let short = group.data.with(|d| d.notices_left_out > 0 && paging.shown() > d.announcements.len());
-        if short && !group.sync.local.get() {
-            leptos::task::spawn_local(group.reload());
-        }
-    });
+    let first = use_group().first::<Board>(|| PAGE);
     view! {
         <PostNotice />
         <section class="card" aria-labelledby="board-heading">
             <h2 id="board-heading">"Notice board"</h2>
-            <FormError error=action_error(controls) />
-            <ul class="list" data-empty="No notices yet.">
-                <For
-                    each=board
-                    key=|entry| entry.clone()
-                    children=move |(notice, author)| view! { <Notice notice author controls /> }
-                />
-            </ul>
-            <ShowMore paging total />
+            {with_view(first, |first| view! { <NoticeList first /> })}
         </section>
+    }
+}
+
+/// The board's notices, a page at a time.
+#[component]
+fn NoticeList(first: Board) -> impl IntoView {
+    let group = use_group();
+    let controls = use_mutation();
+    let paging = Paging::new();
+    let board = group.follow(first, move || paging.shown());
+    // Keyed by content: a notice that did not change keeps its DOM (and an
+    // open edit form) while others come and go.
+    let notices =
+        move || board.with(|b| b.notices.iter().map(|a| (a.clone(), b.names.of(a.author_id))).collect::<Vec<_>>());
+    let more = Signal::derive(move || board.with(|b| b.more));
+    view! {
+        <FormError error=action_error(controls) />
+        <ul class="list" data-empty="No notices yet.">
+            <For
+                each=notices
+                key=|entry| entry.clone()
+                children=move |(notice, author)| view! { <Notice notice author controls /> }
+            />
+        </ul>
+        <ShowMore paging more />
     }
 }
 
@@ -65,7 +66,7 @@ fn Notice(
     controls: Action<Mutation, Result<(), crate::error::AppError>>,
 ) -> impl IntoView {
     let group = use_group();
-    let (is_admin, me) = group.data.with_untracked(|d| (d.group.role == Role::Admin, d.me));
+    let (is_admin, me) = (group.is_admin(), group.me());
     let may_edit = is_admin || notice.author_id == me;
     let editing = RwSignal::new(false);
     let id = notice.id;

@@ -3,16 +3,17 @@
 use super::use_group;
 use crate::{
     components::{
-        action_error, reset_on_success, use_hydrated, use_mutation, use_now, use_zone, FormError, PendingBadge, Time,
-        Zone,
+        action_error, reset_on_success, use_hydrated, use_mutation, use_now, use_zone, with_view, FormError,
+        PendingBadge, Time, Zone,
     },
     error::AppError,
     model::{
         mutation::{BookingCreate, ById, ResourceCreate},
+        views::RoomsWeek,
         Booking, Mutation, Resource,
     },
 };
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 use leptos::{html, prelude::*};
 use leptos_router::hooks::use_query_map;
 use uuid::Uuid;
@@ -45,15 +46,12 @@ pub fn BookingsPage() -> impl IntoView {
         ends: RwSignal::new(String::new()),
     };
     let cancel = use_mutation();
-    let rooms = move || {
-        group.data.with(|d| {
-            d.resources_by_name()
-                .into_iter()
-                .map(|r| view! { <RoomWeek room=r.clone() monday draft cancel /> })
-                .collect_view()
-        })
+    // The week's span, in the viewer's zone.
+    let week = move || -> (DateTime<Utc>, DateTime<Utc>) {
+        let zone = zone.get();
+        (zone.day_start(monday.get()), zone.day_start(monday.get() + Duration::weeks(1)))
     };
-    let is_admin = move || group.data.with(|d| d.is_admin());
+    let first = group.first::<RoomsWeek>(week);
     view! {
         <section class="card">
             <h1>"Bookings"</h1>
@@ -64,17 +62,38 @@ pub fn BookingsPage() -> impl IntoView {
             </nav>
             <FormError error=action_error(cancel) />
         </section>
-        <div data-empty="No rooms to book yet." class="rooms">{rooms}</div>
-        <BookingForm draft />
-        <Show when=is_admin>
+        {with_view(first, move |first| view! { <Rooms first week=Callback::new(move |()| week()) monday draft cancel /> })}
+        <Show when=move || group.is_admin()>
             <AddRoom />
         </Show>
+    }
+}
+
+/// Each room's week, and the booking form.
+#[component]
+fn Rooms(
+    first: RoomsWeek,
+    week: Callback<(), (DateTime<Utc>, DateTime<Utc>)>,
+    monday: Memo<NaiveDate>,
+    draft: Draft,
+    cancel: Action<Mutation, Result<(), AppError>>,
+) -> impl IntoView {
+    let group = use_group();
+    let shown = group.follow(first, move || week.run(()));
+    let rooms = Memo::new(move |_| shown.with(|w| w.rooms.clone()));
+    let list = move || {
+        rooms.get().into_iter().map(|room| view! { <RoomWeek room shown monday draft cancel /> }).collect_view()
+    };
+    view! {
+        <div data-empty="No rooms to book yet." class="rooms">{list}</div>
+        <BookingForm draft rooms />
     }
 }
 
 #[component]
 fn RoomWeek(
     room: Resource,
+    shown: Memo<RoomsWeek>,
     monday: Memo<NaiveDate>,
     draft: Draft,
     cancel: Action<Mutation, Result<(), AppError>>,
@@ -91,10 +110,11 @@ fn RoomWeek(
             .map(|offset| {
                 let day = monday.get() + Duration::days(offset);
                 let (from, to) = (zone.day_start(day), zone.day_start(day + Duration::days(1)));
-                let booked = group.data.with(|d| {
-                    d.bookings_between(Some(room_id), from, to)
-                        .into_iter()
-                        .map(|b| (b.clone(), d.member_name(b.member_id), d.is_admin() || b.member_id == d.me))
+                let booked = shown.with(|w| {
+                    w.bookings
+                        .iter()
+                        .filter(|b| b.resource_id == room_id && b.starts_at < to && b.ends_at > from)
+                        .map(|b| (b.clone(), w.names.of(b.member_id), group.is_admin() || b.member_id == group.me()))
                         .collect::<Vec<_>>()
                 });
                 view! { <Day day room_id room_name=room_name.clone() booked draft cancel /> }
@@ -105,7 +125,7 @@ fn RoomWeek(
         <section class="card room" aria-labelledby=labelled_by>
             <h2 id=heading>{room.name.clone()}</h2>
             <ol class="week">{days}</ol>
-            <Show when=move || group.data.with(|d| d.is_admin())>
+            <Show when=move || group.is_admin()>
                 <button type="button" class="link danger"
                     on:click=move |_| { remove.dispatch(Mutation::ResourceDelete(ById { id: room_id })); }>
                     {format!("Remove {} and its bookings", room.name)}
@@ -165,8 +185,7 @@ fn Day(
 }
 
 #[component]
-fn BookingForm(draft: Draft) -> impl IntoView {
-    let group = use_group();
+fn BookingForm(draft: Draft, rooms: Memo<Vec<Resource>>) -> impl IntoView {
     let zone = use_zone();
     let book = use_mutation();
     let ready = use_hydrated();
@@ -186,11 +205,8 @@ fn BookingForm(draft: Draft) -> impl IntoView {
     let server_error = action_error(book);
     let error = Signal::derive(move || invalid.get().or_else(|| server_error.get()));
     let rooms = move || {
-        group.data.with(|d| {
-            d.resources_by_name()
-                .into_iter()
-                .map(|r| view! { <option value=r.id.to_string()>{r.name.clone()}</option> })
-                .collect_view()
+        rooms.with(|rooms| {
+            rooms.iter().map(|r| view! { <option value=r.id.to_string()>{r.name.clone()}</option> }).collect_view()
         })
     };
     view! {

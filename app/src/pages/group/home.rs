@@ -1,29 +1,40 @@
 //! `/g/{slug}`: pinned and recent notices, open requests, today's bookings,
-//! and who is here.
+//! and who is here (the group's `Summary`).
 
 use super::use_group;
-use crate::components::{use_now, use_zone, Time};
-use chrono::Duration;
+use crate::{
+    components::{use_now, use_zone, with_view, Time},
+    model::views::Summary,
+};
+use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
-
-/// How many notices and requests the home page lists.
-const RECENT: usize = 5;
 
 #[component]
 pub fn GroupHomePage() -> impl IntoView {
-    let group = use_group();
     let (zone, now) = (use_zone(), use_now());
+    // Today, in the viewer's zone.
+    let today = move || -> (DateTime<Utc>, DateTime<Utc>) {
+        let zone = zone.get();
+        let start = zone.day_start(zone.naive(now.get()).date());
+        (start, start + Duration::days(1))
+    };
+    let first = use_group().first::<Summary>(today);
+    with_view(first, move |first| home(first, today))
+}
+
+fn home(first: Summary, today: impl Fn() -> (DateTime<Utc>, DateTime<Utc>) + Send + Sync + 'static) -> impl IntoView {
+    let group = use_group();
+    let summary = group.follow(first, today);
     let notices = move || {
-        group.data.with(|d| {
-            d.board()
-                .into_iter()
-                .take(RECENT)
+        summary.with(|s| {
+            s.notices
+                .iter()
                 .map(|a| {
                     view! {
                         <li class:pinned=a.pinned>
                             <strong>{a.title.clone()}</strong>
                             {a.pinned.then_some(view! { <span class="badge">"pinned"</span> })}
-                            <span class="muted">" · " {d.member_name(a.author_id)} " · " <Time at=a.created_at /></span>
+                            <span class="muted">" · " {s.names.of(a.author_id)} " · " <Time at=a.created_at /></span>
                         </li>
                     }
                 })
@@ -31,10 +42,9 @@ pub fn GroupHomePage() -> impl IntoView {
         })
     };
     let requests = move || {
-        group.data.with(|d| {
-            d.open_requests()
-                .into_iter()
-                .take(RECENT)
+        summary.with(|s| {
+            s.open_requests
+                .iter()
                 .map(|r| {
                     view! {
                         <li>
@@ -46,18 +56,17 @@ pub fn GroupHomePage() -> impl IntoView {
                 .collect_view()
         })
     };
+    let open_count = move || summary.with(|s| s.open_count);
     let today = move || {
-        let zone = zone.get();
-        let start = zone.day_start(zone.naive(now.get()).date());
-        group.data.with(|d| {
-            d.bookings_between(None, start, start + Duration::days(1))
-                .into_iter()
+        summary.with(|s| {
+            s.today
+                .iter()
                 .map(|b| {
                     view! {
                         <li>
-                            <strong>{d.resource_name(b.resource_id)}</strong>
+                            <strong>{s.rooms.of(b.resource_id)}</strong>
                             " " <Time at=b.starts_at format="%H:%M" /> "–" <Time at=b.ends_at format="%H:%M" />
-                            <span class="muted">" · " {d.member_name(b.member_id)}</span>
+                            <span class="muted">" · " {s.names.of(b.member_id)}</span>
                         </li>
                     }
                 })
@@ -65,11 +74,12 @@ pub fn GroupHomePage() -> impl IntoView {
         })
     };
     let members = move || {
-        group.data.with(|d| {
-            d.members.iter().map(|m| view! { <li class="member">{m.display_name.clone()}</li> }).collect_view()
+        summary.with(|s| {
+            s.members.iter().map(|m| view! { <li class="member">{m.display_name.clone()}</li> }).collect_view()
         })
     };
-    let count = move || group.data.with(|d| d.members.len());
+    let count = move || summary.with(|s| s.member_count);
+    let unnamed = move || summary.with(|s| s.member_count.saturating_sub(s.members.len() as u64));
     view! {
         <section class="card" aria-labelledby="notices-heading">
             <h2 id="notices-heading">"Notices"</h2>
@@ -77,7 +87,7 @@ pub fn GroupHomePage() -> impl IntoView {
             <p><a href=group.href("/announcements")>"All notices"</a></p>
         </section>
         <section class="card" aria-labelledby="requests-heading">
-            <h2 id="requests-heading">"Open requests"</h2>
+            <h2 id="requests-heading">"Open requests (" {open_count} ")"</h2>
             <ul class="list" data-empty="Nothing needs fixing.">{requests}</ul>
             <p><a href=group.href("/requests")>"All requests"</a></p>
         </section>
@@ -89,6 +99,7 @@ pub fn GroupHomePage() -> impl IntoView {
         <section class="card" aria-labelledby="members-heading">
             <h2 id="members-heading">"Members (" {count} ")"</h2>
             <ul class="members inline">{members}</ul>
+            {move || (unnamed() > 0).then(|| view! { <p class="muted">{format!("and {} more", unnamed())}</p> })}
             <p><a href=group.href("/members")>"Directory"</a></p>
         </section>
     }

@@ -2,8 +2,8 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, last_error, use_hydrated, use_mutation, FormError},
-    model::{mutation::ProfileUpdate, Mutation, Role},
+    components::{action_error, last_error, use_hydrated, use_mutation, with_view, FormError, Paging, ShowMore},
+    model::{mutation::ProfileUpdate, views::Directory, Mutation, PAGE},
     server_fns::CreateInvite,
 };
 use leptos::{html, prelude::*};
@@ -11,14 +11,34 @@ use leptos::{html, prelude::*};
 #[component]
 pub fn MembersPage() -> impl IntoView {
     let group = use_group();
+    let first = group.first::<Directory>(|| PAGE);
+    view! {
+        <section class="card" aria-labelledby="directory-heading">
+            <h1 id="directory-heading">"Members"</h1>
+            {with_view(first, |first| view! { <DirectoryTable first /> })}
+        </section>
+        <MyProfile />
+        <Show when=move || group.is_admin()>
+            <Invite />
+        </Show>
+    }
+}
+
+/// The members by name, a page at a time.
+#[component]
+fn DirectoryTable(first: Directory) -> impl IntoView {
+    let group = use_group();
+    let paging = Paging::new();
+    let directory = group.follow(first, move || paging.shown());
+    let me = group.me();
     let rows = move || {
-        group.data.with(|d| {
+        directory.with(|d| {
             d.members
                 .iter()
                 .map(|m| {
                     view! {
                         <tr class="member">
-                            <td class="name">{m.display_name.clone()} {(m.user_id == d.me).then_some(" (you)")}</td>
+                            <td class="name">{m.display_name.clone()} {(m.user_id == me).then_some(" (you)")}</td>
                             <td>{m.unit.clone().unwrap_or_default()}</td>
                             <td>{m.role.as_str()}</td>
                         </tr>
@@ -27,19 +47,13 @@ pub fn MembersPage() -> impl IntoView {
                 .collect_view()
         })
     };
-    let is_admin = move || group.data.with(|d| d.group.role == Role::Admin);
+    let more = Signal::derive(move || directory.with(|d| d.more));
     view! {
-        <section class="card" aria-labelledby="directory-heading">
-            <h1 id="directory-heading">"Members"</h1>
-            <table class="directory">
-                <thead><tr><th scope="col">"Name"</th><th scope="col">"Unit"</th><th scope="col">"Role"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </section>
-        <MyProfile />
-        <Show when=is_admin>
-            <Invite />
-        </Show>
+        <table class="directory">
+            <thead><tr><th scope="col">"Name"</th><th scope="col">"Unit"</th><th scope="col">"Role"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+        <ShowMore paging more />
     }
 }
 
@@ -50,9 +64,14 @@ fn MyProfile() -> impl IntoView {
     let ready = use_hydrated();
     let name = NodeRef::<html::Input>::new();
     let unit = NodeRef::<html::Input>::new();
-    let (current_name, current_unit) = group.data.with_untracked(|d| {
-        d.my_profile().map(|m| (m.display_name.clone(), m.unit.clone().unwrap_or_default())).unwrap_or_default()
-    });
+    // This browser's copy if it has one (it may hold an edit not yet sent),
+    // else the entry as the page was rendered.
+    let me = group.me();
+    let held = group.local.with_untracked(|d| d.as_ref().and_then(|d| d.member(me).cloned()));
+    let (current_name, current_unit) = held
+        .or_else(|| group.header.with_value(|h| h.profile.clone()))
+        .map(|m| (m.display_name, m.unit.unwrap_or_default()))
+        .unwrap_or_default();
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let (Some(name), Some(unit)) = (name.get(), unit.get()) else {

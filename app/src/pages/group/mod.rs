@@ -1,5 +1,7 @@
-//! The group app under `/g/{slug}`: a layout that loads the group once,
-//! provides it to the pages below, and shows the group's navigation.
+//! The group app under `/g/{slug}`: a layout that loads the group's header
+//! (the group, who is looking), provides it to the pages below, and shows
+//! the group's navigation. Each page reads its own view of the group
+//! (`model::views`), then follows it in this browser's copy.
 
 mod announcements;
 mod bookings;
@@ -20,9 +22,8 @@ pub use crate::components::{use_group, GroupContext};
 use crate::{
     components::{LoadError, SyncNotices, SyncStatus},
     error::AppError,
-    model::GroupData,
-    server_fns::get_group_data,
-    sync::ui::SyncUi,
+    model::views::GroupHeader,
+    server_fns::get_group_header,
 };
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -35,12 +36,12 @@ use leptos_router::{
 pub fn GroupLayout() -> impl IntoView {
     let params = use_params_map();
     let slug = Memo::new(move |_| params.read().get("slug").unwrap_or_default());
-    let loaded = Resource::new(move || slug.get(), |slug| get_group_data(slug, false));
+    let loaded = Resource::new(move || slug.get(), get_group_header);
     view! {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match loaded.await {
-                    Ok(data) => view! { <GroupShell slug data /> }.into_any(),
+                    Ok(header) => view! { <GroupShell slug header /> }.into_any(),
                     Err(AppError::Unauthorized) => {
                         view! { <Redirect path=super::login_then(&format!("/g/{}", slug.get_untracked())) /> }
                             .into_any()
@@ -54,21 +55,21 @@ pub fn GroupLayout() -> impl IntoView {
 }
 
 #[component]
-fn GroupShell(slug: Memo<String>, data: GroupData) -> impl IntoView {
-    let title = data.group.name.clone();
-    let group = GroupContext { slug, data: RwSignal::new(data), sync: SyncUi::new() };
+fn GroupShell(slug: Memo<String>, header: GroupHeader) -> impl IntoView {
+    let name = header.group.name.clone();
+    let group = GroupContext::new(slug, header);
     provide_context(group);
     // In the browser the group's rows come from IndexedDB and the shape
     // stream from here on (docs/offline.md).
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        let stop = send_wrapper::SendWrapper::new(crate::sync::browser::start(group.data, group.sync));
+        let (slug, me) = (group.slug.get_untracked(), group.me());
+        let stop = send_wrapper::SendWrapper::new(crate::sync::browser::start(slug, me, group.local, group.sync));
         on_cleanup(move || stop.take()());
     });
-    let name = move || group.data.with(|d| d.group.name.clone());
     let base = group.href("");
     view! {
-        <Title text=title />
+        <Title text=name.clone() />
         <nav class="group-nav" aria-label="Group">
             <strong class="group-name">{name}</strong>
             <A href=base.clone() exact=true>"Home"</A>

@@ -2,10 +2,14 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, reset_on_success, use_hydrated, use_mutation, FormError, PendingBadge, Time},
+    components::{
+        action_error, reset_on_success, use_hydrated, use_mutation, with_view, FormError, Paging, PendingBadge,
+        ShowMore, Time,
+    },
     model::{
         mutation::{CommentCreate, RequestSetStatus},
-        MaintenanceRequest, Mutation, RequestStatus, Role,
+        views::RequestThread,
+        Mutation, RequestStatus, PAGE,
     },
     pages::NotFound,
 };
@@ -15,52 +19,75 @@ use uuid::Uuid;
 
 #[component]
 pub fn RequestPage() -> impl IntoView {
-    let group = use_group();
     let params = use_params_map();
-    let id = move || params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok());
-    let request = move || id().and_then(|id| group.data.with(|d| d.request(id).cloned()));
-    move || match request() {
-        Some(request) => view! { <RequestDetail request /> }.into_any(),
+    let id = Memo::new(move |_| params.read().get("id").and_then(|id| Uuid::parse_str(&id).ok()));
+    move || match id.get() {
+        Some(id) => {
+            let first = use_group().first::<Option<RequestThread>>(move || (id, PAGE));
+            with_view(first, move |first| view! { <Thread id first /> }).into_any()
+        }
         None => view! { <NotFound /> }.into_any(),
     }
 }
 
+/// The request and its comments; "not found" once it is gone.
 #[component]
-fn RequestDetail(request: MaintenanceRequest) -> impl IntoView {
+fn Thread(id: Uuid, first: Option<RequestThread>) -> impl IntoView {
     let group = use_group();
-    let (author, is_admin, mine) = group
-        .data
-        .with_untracked(|d| (d.member_name(request.author_id), d.group.role == Role::Admin, d.me == request.author_id));
-    let id = request.id;
+    let paging = Paging::new();
+    let thread = group.follow(first, move || (id, paging.shown()));
+    let exists = Memo::new(move |_| thread.with(Option::is_some));
+    move || {
+        if exists.get() {
+            view! { <RequestDetail id thread paging /> }.into_any()
+        } else {
+            view! { <NotFound /> }.into_any()
+        }
+    }
+}
+
+#[component]
+fn RequestDetail(id: Uuid, thread: Memo<Option<RequestThread>>, paging: Paging) -> impl IntoView {
+    let group = use_group();
+    let read = move |f: fn(&RequestThread) -> String| move || thread.with(|t| t.as_ref().map(f).unwrap_or_default());
+    let status = Memo::new(move |_| thread.with(|t| t.as_ref().map(|t| t.request.status)));
+    let created_at = Memo::new(move |_| thread.with(|t| t.as_ref().map(|t| t.request.created_at)));
+    let mine = Memo::new(move |_| thread.with(|t| t.as_ref().is_some_and(|t| t.request.author_id == group.me())));
     let comments = move || {
-        group.data.with(|d| {
-            d.comments_of(id)
-                .into_iter()
-                .map(|c| {
-                    view! {
-                        <li>
-                            <p class="body">{c.body.clone()}</p>
-                            <p class="muted">{d.member_name(c.author_id)} " · " <Time at=c.created_at /> " " <PendingBadge id=c.id /></p>
-                        </li>
-                    }
+        thread.with(|t| {
+            t.iter()
+                .flat_map(|t| {
+                    t.comments.iter().map(|c| {
+                        view! {
+                            <li>
+                                <p class="body">{c.body.clone()}</p>
+                                <p class="muted">{t.names.of(c.author_id)} " · " <Time at=c.created_at /> " " <PendingBadge id=c.id /></p>
+                            </li>
+                        }
+                    })
                 })
                 .collect_view()
         })
     };
+    let more = Signal::derive(move || thread.with(|t| t.as_ref().is_some_and(|t| t.more)));
     view! {
         <section class="card" aria-labelledby="request-heading">
             <p><a href=group.href("/requests")>"← All requests"</a></p>
-            <h1 id="request-heading">{request.title.clone()}</h1>
+            <h1 id="request-heading">{read(|t| t.request.title.clone())}</h1>
             <p>
-                <span class="badge status">{request.status.label()}</span>
-                <span class="muted">" " {author} " · " <Time at=request.created_at /></span>
+                <span class="badge status">{move || status.get().map(RequestStatus::label)}</span>
+                <span class="muted">
+                    " " {read(|t| t.names.of(t.request.author_id))} " · "
+                    {move || created_at.get().map(|at| view! { <Time at /> })}
+                </span>
             </p>
-            <p class="body">{request.description.clone()}</p>
-            <StatusControl id status=request.status is_admin mine />
+            <p class="body">{read(|t| t.request.description.clone())}</p>
+            {move || status.get().map(|status| view! { <StatusControl id status is_admin=group.is_admin() mine=mine.get() /> })}
         </section>
         <section class="card" aria-labelledby="comments-heading">
             <h2 id="comments-heading">"Comments"</h2>
             <ul class="list" data-empty="No comments yet.">{comments}</ul>
+            <ShowMore paging more />
             <NewComment request_id=id />
         </section>
     }

@@ -2,47 +2,55 @@
 
 use super::use_group;
 use crate::{
-    components::{ComposeForm, Paging, PendingBadge, ShowMore, Time},
-    model::{mutation::RequestCreate, Mutation, RequestStatus},
+    components::{with_view, ComposeForm, Paging, PendingBadge, ShowMore, Time},
+    model::{mutation::RequestCreate, views::RequestList, Mutation, RequestStatus, PAGE},
 };
 use leptos::prelude::*;
 use uuid::Uuid;
 
 #[component]
 pub fn RequestsPage() -> impl IntoView {
-    let group = use_group();
-    let list = move |status: RequestStatus, paging: Paging| {
-        move || {
-            group.data.with(|d| {
-                paging
-                    .take(d.requests_by_status(&[status]))
-                    .map(|r| {
-                        view! {
-                            <li>
-                                <a href=group.href(&format!("/requests/{}", r.id))>{r.title.clone()}</a>
-                                <span class="muted">" · " {d.member_name(r.author_id)} " · " <Time at=r.created_at /></span>
-                                " " <PendingBadge id=r.id />
-                            </li>
-                        }
-                    })
-                    .collect_view()
-            })
-        }
-    };
     view! {
         <NewRequest />
         {RequestStatus::ALL.into_iter().map(|status| {
-            let (heading, labelled_by) = (format!("requests-{}", status.as_str()), format!("requests-{}", status.as_str()));
-            let paging = Paging::new();
-            let total = Signal::derive(move || group.data.with(|d| d.requests.iter().filter(|r| r.status == status).count()));
+            let heading = format!("requests-{}", status.as_str());
+            let first = use_group().first::<RequestList>(move || (status, PAGE));
             view! {
-                <section class="card" aria-labelledby=labelled_by>
-                    <h2 id=heading>{status.label()}</h2>
-                    <ul class="list" data-empty="None.">{list(status, paging)}</ul>
-                    <ShowMore paging total />
+                <section class="card" aria-labelledby=heading.clone()>
+                    <h2 id=heading.clone()>{status.label()}</h2>
+                    {with_view(first, move |first| view! { <StatusList status first /> })}
                 </section>
             }
         }).collect_view()}
+    }
+}
+
+/// The requests of one status, newest first, a page at a time.
+#[component]
+fn StatusList(status: RequestStatus, first: RequestList) -> impl IntoView {
+    let group = use_group();
+    let paging = Paging::new();
+    let list = group.follow(first, move || (status, paging.shown()));
+    let rows = move || {
+        list.with(|l| {
+            l.requests
+                .iter()
+                .map(|r| {
+                    view! {
+                        <li>
+                            <a href=group.href(&format!("/requests/{}", r.id))>{r.title.clone()}</a>
+                            <span class="muted">" · " {l.names.of(r.author_id)} " · " <Time at=r.created_at /></span>
+                            " " <PendingBadge id=r.id />
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    let more = Signal::derive(move || list.with(|l| l.more));
+    view! {
+        <ul class="list" data-empty="None.">{rows}</ul>
+        <ShowMore paging more />
     }
 }
 

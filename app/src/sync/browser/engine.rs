@@ -5,9 +5,9 @@
 
 use super::{store::Store, tabs::Tabs};
 use crate::{
-    model::{GroupData, GroupSummary},
+    model::GroupData,
     sync::{
-        local::{LocalRows, View},
+        local::{Key, LocalRows, Overlay, Unreadable},
         outbox::Outbox,
         protocol::ShapeState,
         ui::{Queue, Queued, SyncUi},
@@ -17,7 +17,7 @@ use futures::channel::mpsc;
 use leptos::prelude::*;
 use std::{
     cell::{Cell, RefCell},
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     rc::Rc,
     time::Duration,
 };
@@ -40,11 +40,18 @@ pub(super) enum Halt {
 pub struct Engine {
     pub(super) slug: String,
     pub(super) me: Uuid,
-    pub(super) group: GroupSummary,
-    pub(super) data: RwSignal<GroupData>,
+    /// What the pages read: the rows typed and indexed, with the queued
+    /// writes over them (shown once every shape is a whole copy).
+    pub(super) local: RwSignal<Option<GroupData>>,
     pub(super) ui: SyncUi,
     pub(super) store: Store,
     pub(super) rows: RefCell<LocalRows>,
+    /// Rows changed since `local` was last brought up to date.
+    pub(super) changed: RefCell<BTreeSet<Key>>,
+    /// The rows the queued writes changed when `local` was last brought up
+    /// to date.
+    pub(super) overlaid: RefCell<BTreeSet<Key>>,
+    pub(super) unreadable: RefCell<Unreadable>,
     pub(super) shapes: RefCell<BTreeMap<String, ShapeState>>,
     pub(super) outbox: RefCell<Outbox>,
     pub(super) seq: Cell<u32>,
@@ -60,7 +67,17 @@ pub struct Engine {
     /// The other tabs of this group (one of them sends the outbox).
     pub(super) tabs: RefCell<Option<Tabs>>,
     /// Unreadable rows already written to the console.
-    pub(super) reported: RefCell<std::collections::BTreeSet<String>>,
+    pub(super) reported: RefCell<BTreeSet<Key>>,
+}
+
+/// What the sync indicator says of a sync error, with what to do.
+pub(super) fn trouble(error: &str) -> String {
+    if error.contains("Quota") {
+        "This browser's storage is full: free some space (or clear other sites' data); syncing resumes by itself."
+            .to_owned()
+    } else {
+        format!("Syncing paused ({error}); it tries again every minute. If it stays, reload the page.")
+    }
 }
 
 /// What the tabs of a group tell each other.
@@ -72,19 +89,24 @@ pub(super) enum TabMessage {
     Refused(Vec<crate::sync::outbox::Rejection>),
 }
 
-/// Starts the engine for the group shown in `data`; returns the queue the
-/// pages write through and a stop function.
-pub fn start(data: RwSignal<GroupData>, ui: SyncUi) -> impl FnOnce() {
+/// Starts the engine for `me`'s copy of group `slug`, kept in `local`;
+/// gives the pages a queue to write through (`ui.queue`); returns a stop
+/// function.
+pub fn start(slug: String, me: Uuid, local: RwSignal<Option<GroupData>>, ui: SyncUi) -> impl FnOnce() {
     let (queue, queued) = mpsc::unbounded::<Queued>();
     ui.queue.set_value(Some(Queue(queue)));
     let engine: Rc<RefCell<Option<Rc<Engine>>>> = Rc::default();
     let running = engine.clone();
     leptos::task::spawn_local(async move {
-        let (group, me) = data.with_untracked(|d| (d.group.clone(), d.me));
-        let store = match Store::open(format!("{me}/{}", group.slug)).await {
+        let store = match Store::open(format!("{me}/{slug}")).await {
             Ok(store) => store,
             Err(error) => {
                 leptos::logging::warn!("{error}: this page works online only");
+                ui.trouble.set(Some(
+                    "This browser keeps no copy of the group (private browsing, or site storage blocked): \
+                     pages work online only, and changes are sent at once."
+                        .to_owned(),
+                ));
                 ui.queue.set_value(None);
                 return;
             }
@@ -92,13 +114,15 @@ pub fn start(data: RwSignal<GroupData>, ui: SyncUi) -> impl FnOnce() {
         let (kick_outbox, outbox_kicks) = mpsc::unbounded();
         let (kick_sync, sync_kicks) = mpsc::unbounded();
         let started = Rc::new(Engine {
-            slug: group.slug.clone(),
+            slug,
             me,
-            group,
-            data,
+            local,
             ui,
             store,
             rows: RefCell::default(),
+            changed: RefCell::default(),
+            overlaid: RefCell::default(),
+            unreadable: RefCell::default(),
             shapes: RefCell::default(),
             outbox: RefCell::default(),
             seq: Cell::new(0),
@@ -199,19 +223,44 @@ impl Engine {
                 }
                 self.outbox.borrow_mut().adopt(held.outbox);
             }
-            Err(error) => leptos::logging::warn!("{error}"),
+            Err(error) => {
+                leptos::logging::warn!("{error}");
+                self.ui.trouble.set(Some(trouble(&error)));
+            }
         }
         for table in crate::model::registry::table_names() {
             self.shapes.borrow_mut().entry(table.to_owned()).or_insert_with(|| ShapeState::new(table));
         }
+        // The one whole build; from here on each change retypes its own rows.
+        self.changed.borrow_mut().clear();
+        let rows = self.rows.borrow();
+        let overlay = Overlay::new(&rows, &self.outbox.borrow().overlay(self.me));
+        let shown = rows.shown(&overlay);
+        *self.overlaid.borrow_mut() = overlay.keys();
+        *self.unreadable.borrow_mut() = shown.unreadable;
+        let _ = self.local.try_set(Some(shown.data));
+        drop(rows);
         self.publish();
+    }
+
+    /// Notes rows of `table` the stream changed (shown at the next `publish`).
+    pub(super) fn touch(&self, table: &str, keys: impl IntoIterator<Item = String>) {
+        self.changed.borrow_mut().extend(keys.into_iter().map(|pk| (table.to_owned(), pk)));
     }
 
     /// Types the shape's rows by the schema the server last sent for it.
     pub(super) fn learn_schema(&self, state: &ShapeState) {
-        if let Some(schema) = &state.schema {
-            self.rows.borrow_mut().schemas.insert(state.table.clone(), schema.clone());
+        let Some(schema) = &state.schema else { return };
+        let mut rows = self.rows.borrow_mut();
+        if rows.schemas.get(&state.table) == Some(schema) {
+            return;
         }
+        rows.schemas.insert(state.table.clone(), schema.clone());
+        // A new schema may read the table's rows differently: all of them
+        // are typed again at the next publish.
+        let held: Vec<String> = rows.tables.get(&state.table).map(|t| t.keys().cloned().collect()).unwrap_or_default();
+        drop(rows);
+        self.touch(&state.table, held);
     }
 
     /// Whether the local rows are a whole copy of every table (else the
@@ -220,22 +269,39 @@ impl Engine {
         self.shapes.borrow().values().all(|s| s.complete)
     }
 
-    /// Shows the local rows with the queued writes over them.
+    /// Brings the pages' copy up to date: the rows changed since, and those
+    /// the queued writes change (or changed until now), retyped; no other
+    /// row is read. The pages switch to it once every shape is whole.
     pub(super) fn publish(&self) {
         let outbox = self.outbox.borrow();
         self.ui.waiting.set(outbox.waiting());
-        if !self.ready() || self.stopped.get() {
+        if self.stopped.get() {
             return;
         }
-        let overlay = outbox.overlay(self.me);
-        let View { data: view, touched, unreadable } = self.rows.borrow().view(self.group.clone(), self.me, &overlay);
-        self.report(&unreadable);
-        if self.data.with_untracked(|d| *d != view) {
-            self.data.set(view);
+        // While a table is read again from scratch (a must-refetch), the
+        // pages keep what they show; the changes wait for the table.
+        if self.ui.local.get_untracked() && !self.ready() {
+            return;
         }
-        if !self.ui.local.get_untracked() {
+        let pending = outbox.overlay(self.me);
+        let rows = self.rows.borrow();
+        let overlay = Overlay::new(&rows, &pending);
+        let now_overlaid = overlay.keys();
+        let mut keys = std::mem::take(&mut *self.changed.borrow_mut());
+        keys.extend(std::mem::replace(&mut *self.overlaid.borrow_mut(), now_overlaid.clone()));
+        keys.extend(now_overlaid);
+        if !keys.is_empty() {
+            let mut unreadable = self.unreadable.borrow_mut();
+            let _ = self.local.try_update(|local| {
+                rows.refresh(local.get_or_insert_with(GroupData::default), &mut unreadable, &overlay, keys)
+            });
+        }
+        drop(rows);
+        self.report();
+        if self.ready() && !self.ui.local.get_untracked() {
             self.ui.local.set(true);
         }
+        let touched: BTreeSet<String> = pending.into_iter().map(|(_, change)| change.pk).collect();
         if self.ui.pending_ids.with_untracked(|p| *p != touched) {
             self.ui.pending_ids.set(touched);
         }
@@ -243,11 +309,12 @@ impl Engine {
 
     /// Rows that do not read as their table's type: counted in the sync
     /// indicator, each written to the console once.
-    fn report(&self, unreadable: &[String]) {
+    fn report(&self) {
+        let unreadable = self.unreadable.borrow();
         let mut reported = self.reported.borrow_mut();
-        for row in unreadable {
-            if reported.insert(row.clone()) {
-                leptos::logging::warn!("a synced row could not be read and is not shown: {row}");
+        for (key, why) in unreadable.iter() {
+            if reported.insert(key.clone()) {
+                leptos::logging::warn!("a synced row could not be read and is not shown: {} {}: {why}", key.0, key.1);
             }
         }
         if self.ui.unreadable.get_untracked() != unreadable.len() {
@@ -265,6 +332,7 @@ impl Engine {
                 }
                 self.outbox.borrow_mut().clear();
                 *self.rows.borrow_mut() = LocalRows::default();
+                let _ = self.local.try_set(None);
                 self.ui.gone.set(true);
             }
             Halt::SignedOut => {
@@ -275,8 +343,7 @@ impl Engine {
                 let here = window.location().pathname().unwrap_or_default();
                 let _ = window.location().assign(&crate::model::login_then(&here));
             }
-            Halt::Fatal(message) => leptos::logging::warn!("sync stopped: {message}"),
-            Halt::Unreachable(_) => {}
+            Halt::Fatal(_) | Halt::Unreachable(_) => {}
         }
     }
 }

@@ -16,6 +16,9 @@ use leptos::prelude::*;
 use std::{collections::BTreeSet, rc::Rc};
 use web_sys::AbortController;
 
+/// How long the sync waits after an error it cannot work around.
+const FATAL_PAUSE_MS: u32 = 60_000;
+
 impl Engine {
     /// Catches every shape up, then waits for the group to change, until stopped.
     pub(super) async fn follow(self: Rc<Self>, mut kicks: mpsc::UnboundedReceiver<()>) {
@@ -38,11 +41,20 @@ impl Engine {
                 // Every shape is caught up to at least its own position; the
                 // group up to the last wake's head.
                 let shapes = self.shapes.borrow().values().map(ShapeState::position).min().unwrap_or(0);
+                if self.stopped.get() {
+                    return Ok((after.unwrap_or(shapes), BTreeSet::new()));
+                }
                 self.wake(after.map_or(shapes, |a| a.max(shapes))).await
             };
             match round.await {
                 Ok((head, changed)) => {
                     attempt = 0;
+                    if self.stopped.get() {
+                        return;
+                    }
+                    if self.ui.trouble.try_get_untracked().flatten().is_some() {
+                        self.ui.trouble.set(None);
+                    }
                     // The other tables had nothing up to `head`: wait from there.
                     after = Some(head);
                     tables = changed;
@@ -53,6 +65,18 @@ impl Engine {
                     let pause = backoff(attempt, retry, js_sys::Math::random());
                     attempt += 1;
                     let tick = gloo_timers::future::TimeoutFuture::new(pause.as_millis() as u32);
+                    futures::future::select(kicks.next(), tick).await;
+                    tables = registry::table_names().map(str::to_owned).collect();
+                    after = None;
+                }
+                Err(Halt::Fatal(message)) => {
+                    // A storage error (full, evicted) or an answer this
+                    // build cannot follow: shown, and tried again later.
+                    leptos::logging::warn!("sync paused: {message}");
+                    self.ui.trouble.set(Some(super::engine::trouble(&message)));
+                    self.publish();
+                    self.ui.online.set(true);
+                    let tick = gloo_timers::future::TimeoutFuture::new(FATAL_PAUSE_MS);
                     futures::future::select(kicks.next(), tick).await;
                     tables = registry::table_names().map(str::to_owned).collect();
                     after = None;
@@ -84,6 +108,7 @@ impl Engine {
                 Outcome::Apply { changes, up_to_date } => {
                     let settled = self.rows.borrow().settle(table, &changes);
                     self.store.commit(&state, &settled).await.map_err(Halt::Fatal)?;
+                    self.touch(table, settled.keys().cloned());
                     self.rows.borrow_mut().absorb(table, settled);
                     self.learn_schema(&state);
                     self.shapes.borrow_mut().insert(table.to_owned(), state);
@@ -95,7 +120,8 @@ impl Engine {
                 }
                 Outcome::Refetch => {
                     self.store.reset(&state).await.map_err(Halt::Fatal)?;
-                    self.rows.borrow_mut().table_mut(table).clear();
+                    let dropped = std::mem::take(self.rows.borrow_mut().table_mut(table));
+                    self.touch(table, dropped.into_keys());
                     self.shapes.borrow_mut().insert(table.to_owned(), state);
                 }
                 Outcome::Gone => return Err(Halt::Gone),

@@ -32,6 +32,10 @@ impl Engine {
                 self.publish();
                 let _ = self.kick_outbox.unbounded_send(());
                 self.tell_tabs(&TabMessage::OutboxChanged);
+            } else if let Err(error) = &stored {
+                // The write is not kept: the form says so, and the
+                // indicator says why.
+                self.ui.trouble.set(Some(super::engine::trouble(error)));
             }
             let _ = done.send(stored);
         }
