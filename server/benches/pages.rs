@@ -1,8 +1,8 @@
 //! Every group page rendered by the server for a group with years of
 //! history (20 000 notices, 20 000 requests with 40 000 comments, 20 000
-//! bookings over 10 rooms, 2 000 members) against the same page of a group
-//! of about 100 rows, in one run on one server: render time (median of 30,
-//! after 5 to warm up), HTML bytes, and the bytes of the hydration data the
+//! bookings over 10 rooms, 2 000 members) against the same page of a new
+//! group of about 100 rows, in one run on one server: render time (median of 100,
+//! after 10 to warm up), HTML bytes, and the bytes of the hydration data the
 //! page carries (its inline scripts). `cargo bench -p server --bench pages`.
 
 mod harness;
@@ -11,15 +11,20 @@ use harness::{median, Bench};
 use serde_json::json;
 use std::time::Instant;
 
-const RUNS: usize = 30;
+const RUNS: usize = 100;
 
-/// Fills group `schema` (its admin is `admin`): `scale` 1 is the large
-/// group, 0.005 one of about 100 rows.
-async fn seed(bench: &Bench, schema: &str, admin: &str, scale: f64) {
-    let n = |count: f64| ((count * scale).round() as i64).max(1);
+/// Group sizes: members, notices, requests, comments per request, bookings
+/// per room (one a day, the last the day after tomorrow; 10 rooms).
+type Size = (i64, i64, i64, i64, i64);
+/// Years of history: 102 011 rows with the admin.
+const LARGE: Size = (2000, 20_000, 20_000, 2, 2000);
+/// A new group: 106 rows with the admin.
+const SMALL: Size = (5, 30, 30, 1, 3);
+
+/// Fills group `schema` (its admin is `admin`).
+async fn seed(bench: &Bench, schema: &str, admin: &str, size: Size) {
     let s = format!("\"{schema}\"");
-    let (members, notices, requests, comments_per, bookings_per_room) =
-        (n(2000.0), n(20_000.0), n(20_000.0), 2, n(2000.0));
+    let (members, notices, requests, comments_per, bookings_per_room) = size;
     sqlx::raw_sql(&format!(
         "BEGIN;
          SET LOCAL session_replication_role = replica;
@@ -31,7 +36,7 @@ async fn seed(bench: &Bench, schema: &str, admin: &str, scale: f64) {
            FROM generate_series(1, {notices}) i;
          INSERT INTO {s}.requests (id, author_id, title, description, status, created_at, updated_at)
            SELECT gen_random_uuid(), '{admin}', 'Request ' || i, repeat('text ', 20),
-                  CASE i % 40 WHEN 0 THEN 'open' WHEN 1 THEN 'in_progress' ELSE 'resolved' END,
+                  CASE i % 3 WHEN 0 THEN 'open' WHEN 1 THEN 'in_progress' ELSE 'resolved' END,
                   now() - i * interval '1 hour', now() - i * interval '1 hour'
            FROM generate_series(1, {requests}) i;
          INSERT INTO {s}.request_comments (id, request_id, author_id, body, created_at)
@@ -41,8 +46,8 @@ async fn seed(bench: &Bench, schema: &str, admin: &str, scale: f64) {
            SELECT gen_random_uuid(), 'Room ' || i FROM generate_series(1, 10) i;
          INSERT INTO {s}.bookings (id, resource_id, member_id, starts_at, ends_at)
            SELECT gen_random_uuid(), r.id, '{admin}',
-                  date_trunc('day', now()) - interval '1000 hours' + h * interval '1 hour',
-                  date_trunc('day', now()) - interval '1000 hours' + (h + 1) * interval '1 hour'
+                  date_trunc('day', now()) + (h - {bookings_per_room} + 3) * interval '1 day' + interval '9 hours',
+                  date_trunc('day', now()) + (h - {bookings_per_room} + 3) * interval '1 day' + interval '11 hours'
            FROM {s}.resources r, generate_series(0, {bookings_per_room} - 1) h;
          COMMIT;
          ANALYZE {s}.members, {s}.announcements, {s}.requests, {s}.request_comments, {s}.resources, {s}.bookings;"
@@ -74,7 +79,7 @@ async fn measure(bench: &Bench, path: &str) -> (f64, usize, usize) {
         assert!(response.status().is_success(), "{path}: {}", response.status());
         response.text().await.unwrap()
     };
-    for _ in 0..5 {
+    for _ in 0..10 {
         get().await;
     }
     let mut times = Vec::with_capacity(RUNS);
@@ -109,8 +114,8 @@ async fn main() {
         .fetch_one(&bench.db)
         .await
         .unwrap();
-    seed(&bench, &bench.schema, &admin, 1.0).await;
-    seed(&bench, &small_schema, &admin, 0.005).await;
+    seed(&bench, &bench.schema, &admin, LARGE).await;
+    seed(&bench, &small_schema, &admin, SMALL).await;
     let rows = |schema: &str| {
         let db = bench.db.clone();
         let query = format!(

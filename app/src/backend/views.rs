@@ -8,8 +8,8 @@ use crate::{
     error::AppError,
     model::{
         views::{
-            Board, Directory, GroupHeader, Names, RequestList, RequestThread, RoomsWeek, Summary, MAX_BOOKINGS,
-            MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
+            Board, Directory, GroupHeader, Names, RequestItem, RequestList, RequestThread, RoomsWeek, Summary,
+            COUNT_CAP, MAX_BOOKINGS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
         },
         Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource,
     },
@@ -72,9 +72,10 @@ async fn newest_requests(
     member: &Member,
     status: RequestStatus,
     rows: i64,
-) -> Result<Vec<MaintenanceRequest>, AppError> {
+) -> Result<Vec<RequestItem>, AppError> {
     Ok(sqlx::query_as(&format!(
-        "SELECT * FROM {}.requests WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2",
+        "SELECT id, author_id, title, status, created_at FROM {}.requests
+         WHERE status = $1 ORDER BY created_at DESC, id LIMIT $2",
         member.group.schema.ident()
     ))
     .bind(status)
@@ -228,10 +229,12 @@ pub async fn summary(
     open_requests.extend(newest_requests(&mut tx, member, RequestStatus::InProgress, recent).await?);
     open_requests.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
     open_requests.truncate(RECENT);
-    let open_count: i64 =
-        sqlx::query_scalar(&format!("SELECT count(*) FROM {s}.requests WHERE status IN ('open', 'in_progress')"))
-            .fetch_one(&mut *tx)
-            .await?;
+    let open_count: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM (SELECT 1 FROM {s}.requests WHERE status IN ('open', 'in_progress') LIMIT $1) o"
+    ))
+    .bind(COUNT_CAP as i64)
+    .fetch_one(&mut *tx)
+    .await?;
     let rooms = rooms(&mut tx, member).await?;
     let today = bookings_between(&mut tx, member, &rooms, day_from, day_to).await?;
     let room_names = Names(rooms.iter().map(|r| (r.id, r.name.clone())).collect());

@@ -7,8 +7,8 @@
 use super::{
     registry::AnyRow,
     views::{
-        Board, Directory, Names, RequestList, RequestThread, RoomsWeek, Summary, MAX_BOOKINGS, MAX_ROOMS,
-        MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
+        Board, Directory, Names, RequestItem, RequestList, RequestThread, RoomsWeek, Summary, COUNT_CAP, MAX_BOOKINGS,
+        MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
     },
     Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource,
 };
@@ -273,7 +273,7 @@ impl GroupData {
     }
 
     pub fn requests_view(&self, status: RequestStatus, limit: usize) -> RequestList {
-        let (requests, more) = first(self.newest(status).cloned(), limit);
+        let (requests, more) = first(self.newest(status).map(RequestItem::from), limit);
         let names = self.names(requests.iter().map(|r| r.author_id));
         RequestList { requests, more, names }
     }
@@ -304,9 +304,9 @@ impl GroupData {
 
     pub fn summary_view(&self, day_from: DateTime<Utc>, day_to: DateTime<Utc>) -> Summary {
         let notices: Vec<Announcement> = self.board().take(RECENT).cloned().collect();
-        let mut open_requests: Vec<MaintenanceRequest> = [RequestStatus::Open, RequestStatus::InProgress]
+        let mut open_requests: Vec<RequestItem> = [RequestStatus::Open, RequestStatus::InProgress]
             .into_iter()
-            .flat_map(|status| self.newest(status).take(RECENT).cloned())
+            .flat_map(|status| self.newest(status).take(RECENT).map(RequestItem::from))
             .collect();
         open_requests.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         open_requests.truncate(RECENT);
@@ -317,7 +317,7 @@ impl GroupData {
         Summary {
             notices,
             open_requests,
-            open_count: count(RequestStatus::Open) + count(RequestStatus::InProgress),
+            open_count: (count(RequestStatus::Open) + count(RequestStatus::InProgress)).min(COUNT_CAP),
             today,
             rooms: Names(rooms.into_iter().map(|r| (r.id, r.name)).collect()),
             members: self.members_by_name().take(MEMBERS_NAMED).cloned().collect(),

@@ -2,7 +2,10 @@
 //! table on the server (`backend::views`), never the whole group. A view
 //! carries the display names of the people it mentions.
 
-use super::{Announcement, Booking, GroupSummary, MaintenanceRequest, MemberInfo, RequestComment, Resource};
+use super::{
+    Announcement, Booking, GroupSummary, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource,
+};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -14,6 +17,8 @@ pub const MAX_ROOMS: usize = 100;
 /// Most bookings one span reads (a week of a hundred rooms booked by the
 /// hour is 16 800).
 pub const MAX_BOOKINGS: usize = 20_000;
+/// The most a summary counts (more shows as "1000+").
+pub const COUNT_CAP: u64 = 1000;
 /// How many of each the home page lists.
 pub const RECENT: usize = 5;
 /// How many members the home page names.
@@ -48,10 +53,28 @@ pub struct Board {
     pub names: Names,
 }
 
+/// A request as lists show it (no description: a list page carries what
+/// it shows).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct RequestItem {
+    pub id: Uuid,
+    pub author_id: Uuid,
+    pub title: String,
+    pub status: RequestStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&MaintenanceRequest> for RequestItem {
+    fn from(r: &MaintenanceRequest) -> Self {
+        Self { id: r.id, author_id: r.author_id, title: r.title.clone(), status: r.status, created_at: r.created_at }
+    }
+}
+
 /// The requests of one status, newest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RequestList {
-    pub requests: Vec<MaintenanceRequest>,
+    pub requests: Vec<RequestItem>,
     pub more: bool,
     pub names: Names,
 }
@@ -86,8 +109,9 @@ pub struct Directory {
 pub struct Summary {
     /// The board's first `RECENT` notices.
     pub notices: Vec<Announcement>,
-    /// The newest `RECENT` requests not yet resolved, and how many there are.
-    pub open_requests: Vec<MaintenanceRequest>,
+    /// The newest `RECENT` requests not yet resolved, and how many there are
+    /// (counted up to `COUNT_CAP`: a count costs the rows it counts).
+    pub open_requests: Vec<RequestItem>,
     pub open_count: u64,
     /// Bookings of any room overlapping the day asked for, in time order.
     pub today: Vec<Booking>,

@@ -4,7 +4,7 @@
 use super::use_group;
 use crate::{
     components::{use_now, use_zone, with_view, Time},
-    model::views::Summary,
+    model::views::{Summary, COUNT_CAP},
 };
 use chrono::{DateTime, Duration, Utc};
 use leptos::prelude::*;
@@ -56,7 +56,9 @@ fn home(first: Summary, today: impl Fn() -> (DateTime<Utc>, DateTime<Utc>) + Sen
                 .collect_view()
         })
     };
-    let open_count = move || summary.with(|s| s.open_count);
+    let open_count = move || {
+        summary.with(|s| if s.open_count >= COUNT_CAP { format!("{COUNT_CAP}+") } else { s.open_count.to_string() })
+    };
     let today = move || {
         summary.with(|s| {
             s.today
