@@ -144,7 +144,7 @@ test('a group of 102 011 rows: initial sync, offline board, one change', async (
   } finally {
     await db.end();
   }
-  await expect(ann.locator('.notice').first().locator('h3')).toHaveText('one change', { timeout: 30_000 });
+  await expect(ann.locator('.notice').first().locator('h3')).toContainText('one change', { timeout: 30_000 });
   await ann.waitForTimeout(500);
   const ms = ((await busy()) - before) * 1000;
   console.log(`BENCH one_change_with_${total}_rows_main_thread_ms ${ms.toFixed(1)}`);
