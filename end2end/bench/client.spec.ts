@@ -1,7 +1,23 @@
 // Client benchmark (not part of the test suite): run by scripts/bench-client
 // against a release build. Prints figures; asserts only that they were taken.
-import { test, expect } from '@playwright/test';
+import { test, expect, type Page } from '@playwright/test';
 import { database, groupWith, person, seedNotices, storedRows, synced } from '../tests/helpers';
+
+/** Marks, from the document's start, when the page hydrated
+ * (`window.hydratedAt`) and when the board first shows the browser's copy
+ * (`window.localAt`, at the next frame after that DOM change). */
+async function timeLocalBoard(page: Page) {
+  await page.addInitScript(() => {
+    const w = window as unknown as { hydratedAt?: number; localAt?: number };
+    new MutationObserver((_, observer) => {
+      if (w.hydratedAt === undefined && document.body?.hasAttribute('data-hydrated')) w.hydratedAt = performance.now();
+      if (!document.querySelector('[aria-label="Sync"][data-local="true"]')) return;
+      if (document.querySelectorAll('.notice').length === 0) return;
+      observer.disconnect();
+      requestAnimationFrame(() => (w.localAt = performance.now()));
+    }).observe(document, { subtree: true, childList: true, attributes: true });
+  });
+}
 
 test('10 000 synced rows into IndexedDB', async ({ browser }) => {
   const ann = await person(browser, 'Ann Admin');
@@ -24,19 +40,8 @@ test('first render of 5 000 local rows, offline', async ({ browser }) => {
   await ann.goto(`/g/${slug}/announcements`); // kept by the service worker now
   await synced(ann);
   await ann.context().setOffline(true);
-  // From the document's start: when the board first shows the browser's
-  // copy (all 5 000 rows read from IndexedDB, the first page rendered),
-  // taken at the next frame after that DOM change.
-  await ann.addInitScript(() => {
-    const w = window as unknown as { hydratedAt?: number; localAt?: number };
-    new MutationObserver((_, observer) => {
-      if (w.hydratedAt === undefined && document.body?.hasAttribute('data-hydrated')) w.hydratedAt = performance.now();
-      if (!document.querySelector('[aria-label="Sync"][data-local="true"]')) return;
-      if (document.querySelectorAll('.notice').length === 0) return;
-      observer.disconnect();
-      requestAnimationFrame(() => (w.localAt = performance.now()));
-    }).observe(document, { subtree: true, childList: true, attributes: true });
-  });
+  // All 5 000 rows read from IndexedDB, the first page rendered.
+  await timeLocalBoard(ann);
   await ann.reload();
   await ann.locator('body[data-hydrated]').waitFor();
   await expect(ann.getByRole('status', { name: 'Sync' })).toHaveAttribute('data-local', 'true');
@@ -108,15 +113,7 @@ test('a group of 102 011 rows: initial sync, offline board, one change', async (
   await ann.goto(`/g/${slug}/announcements`);
   await synced(ann);
   await ann.context().setOffline(true);
-  await ann.addInitScript(() => {
-    const w = window as unknown as { localAt?: number };
-    new MutationObserver((_, observer) => {
-      if (!document.querySelector('[aria-label="Sync"][data-local="true"]')) return;
-      if (document.querySelectorAll('.notice').length === 0) return;
-      observer.disconnect();
-      requestAnimationFrame(() => (w.localAt = performance.now()));
-    }).observe(document, { subtree: true, childList: true, attributes: true });
-  });
+  await timeLocalBoard(ann);
   await ann.reload();
   await expect.poll(() => ann.evaluate(() => (window as unknown as { localAt?: number }).localAt)).toBeGreaterThan(0);
   const local = await ann.evaluate(() => (window as unknown as { localAt: number }).localAt);
