@@ -155,3 +155,80 @@ test('writes made while the server is down (the browser online) are sent when it
     await db.end();
   }
 });
+
+test("offline across the change log's compaction and retention: the copy catches up, queued writes are kept", async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const bo = await person(browser, 'Bo Resident');
+  const slug = await groupWith(ann, [bo]);
+  const board = bo.getByRole('region', { name: 'Notice board' });
+  const db = await database();
+  try {
+    const { rows } = await db.query('SELECT schema_name FROM groups WHERE slug = $1', [slug]);
+    const s = `"${rows[0].schema_name}"`;
+    const one = async (sql: string) => (await db.query(sql)).rows[0];
+    const edited = (await one(
+      `INSERT INTO ${s}.announcements (id, author_id, title, body, pinned)
+       VALUES (gen_random_uuid(), gen_random_uuid(), 'Edited 0', 'x', true) RETURNING id`,
+    )).id;
+    // Older notices, so the board's first page stays on the ones checked.
+    const addNotices = (n: number) =>
+      db.query(
+        `INSERT INTO ${s}.announcements (id, author_id, title, body, created_at)
+         SELECT gen_random_uuid(), gen_random_uuid(), 'old ' || i, '', now() - interval '1 day' - i * interval '1 minute'
+         FROM generate_series(1, ${n}) i`,
+      );
+    const post = async (title: string) => {
+      await bo.getByLabel('Title').fill(title);
+      await bo.getByLabel('Text').fill('queued offline');
+      await bo.getByRole('button', { name: 'Post' }).click();
+      await expect(board.locator('.badge.pending')).toHaveCount(1);
+    };
+    const backOnline = async () => {
+      await bo.context().setOffline(false);
+      await expect(syncStatus(bo)).toHaveAttribute('data-waiting', '0', { timeout: 30_000 });
+      await expect(board.locator('.badge.pending')).toHaveCount(0, { timeout: 20_000 });
+    };
+    await bo.goto(`/g/${slug}/announcements`);
+    await synced(bo);
+    await expect(board).toContainText('Edited 0');
+
+    // 1. Offline with a queued post while the pinned notice is edited 150
+    // times and 120 notices come: the job merges the 150 edits into one.
+    await bo.context().setOffline(true);
+    await post('Queued first');
+    for (let i = 1; i <= 150; i++) await db.query(`UPDATE ${s}.announcements SET title = 'Edited ${i}' WHERE id = $1`, [edited]);
+    await addNotices(120);
+    await expect
+      .poll(async () => (await one(`SELECT count(*)::int AS n FROM ${s}.changes WHERE key = '${edited}'`)).n, { timeout: 20_000 })
+      .toBe(2);
+    await backOnline();
+    await expect(board).toContainText('Edited 150');
+    await expect(board).toContainText('Queued first');
+
+    // 2. Offline again with another queued post; the log then ages past
+    // its retention and is trimmed beyond Bo's position: his copy refetches.
+    await bo.context().setOffline(true);
+    await post('Queued second');
+    const head = (await one(`SELECT position FROM ${s}.change_head`)).position;
+    await addNotices(30);
+    await db.query(`UPDATE ${s}.changes SET at = at - interval '8 days'`);
+    await db.query(`UPDATE ${s}.announcements SET title = 'Edited again' WHERE id = $1`, [edited]);
+    await expect
+      .poll(async () => Number((await one(`SELECT position FROM ${s}.change_floor`)).position), { timeout: 20_000 })
+      .toBeGreaterThan(Number(head));
+    await backOnline();
+    await expect(board).toContainText('Edited again');
+    await expect(board).toContainText('Queued second');
+    await expect(board).toContainText('Queued first');
+
+    // Each queued post arrived once; the browser holds every row there is.
+    const count = async (title: string) => (await one(`SELECT count(*)::int AS n FROM ${s}.announcements WHERE title = '${title}'`)).n;
+    expect([await count('Queued first'), await count('Queued second')]).toEqual([1, 1]);
+    const tables = ['members', 'announcements', 'requests', 'request_comments', 'resources', 'bookings'];
+    let total = 0;
+    for (const table of tables) total += (await one(`SELECT count(*)::int AS n FROM ${s}.${table}`)).n;
+    await expect.poll(() => storedRows(bo), { timeout: 20_000 }).toBe(total);
+  } finally {
+    await db.end();
+  }
+});

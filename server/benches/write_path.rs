@@ -20,11 +20,11 @@ async fn main() {
     println!("{:>22} {:>14.0}", "batches of 1", single);
     let captured = rate(&bench, 100).await;
     println!("{:>22} {:>14.0}", "batches of 100", captured);
-    // Capture is the row trigger that logs, and the statement trigger that
-    // takes the log's lock first (tenant migrations 0003, 0004).
+    // Capture is the statement trigger that logs inserts, and the one that
+    // takes the log's lock first (tenant migrations 0006, 0004).
     let table = format!("\"{}\".announcements", bench.schema);
     let triggers = |action: &'static str| {
-        let sql = format!("ALTER TABLE {table} {action} TRIGGER capture_change, {action} TRIGGER lock_change_head");
+        let sql = format!("ALTER TABLE {table} {action} TRIGGER capture_insert, {action} TRIGGER lock_change_head");
         let db = bench.db.clone();
         async move { sqlx::query(&sql).execute(&db).await.unwrap() }
     };

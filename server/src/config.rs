@@ -3,7 +3,7 @@
 //! environment.
 
 use serde::Deserialize;
-use std::{fmt, net::SocketAddr, path::Path};
+use std::{fmt, net::SocketAddr, path::Path, time::Duration};
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +74,16 @@ pub struct SyncConfig {
     /// How far (in log positions) a snapshot may fall behind the log's head
     /// before its offset is refused with 409.
     pub max_snapshot_lag: i64,
+    /// How long the change log keeps an entry ("7d", "12h", "30s").
+    #[serde(with = "humantime_serde")]
+    pub log_retention: Duration,
+    /// The latest log positions always kept, however old.
+    pub log_keep_min: i64,
+    /// Merge runs of updates to one row in the kept log (compaction).
+    pub log_compaction: bool,
+    /// How often the retention job goes over the groups' logs.
+    #[serde(with = "humantime_serde")]
+    pub log_sweep_interval: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,10 +121,17 @@ impl Config {
             ("session.signup_window_minutes", session.signup_window_minutes),
             ("session.ttl_days", session.ttl_days),
         ];
-        match at_least_one.into_iter().find(|(_, value)| *value == 0) {
-            Some((name, _)) => Err(ConfigError::Invalid { name, reason: "must be at least 1" }),
-            None => Ok(()),
+        if let Some((name, _)) = at_least_one.into_iter().find(|(_, value)| *value == 0) {
+            return Err(ConfigError::Invalid { name, reason: "must be at least 1" });
         }
+        let sync = &self.sync;
+        if sync.log_keep_min < 1 {
+            return Err(ConfigError::Invalid { name: "sync.log_keep_min", reason: "must be at least 1" });
+        }
+        if sync.log_sweep_interval.is_zero() {
+            return Err(ConfigError::Invalid { name: "sync.log_sweep_interval", reason: "must be longer than 0s" });
+        }
+        Ok(())
     }
 
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -140,6 +157,10 @@ impl Config {
         set(&env, "COURTYARD_SYNC_CHUNK_BYTES", &mut sync.chunk_bytes)?;
         set(&env, "COURTYARD_SYNC_TAIL_BUDGET_BYTES", &mut sync.tail_budget_bytes)?;
         set(&env, "COURTYARD_SYNC_MAX_SNAPSHOT_LAG", &mut sync.max_snapshot_lag)?;
+        set_duration(&env, "COURTYARD_SYNC_LOG_RETENTION", &mut sync.log_retention)?;
+        set(&env, "COURTYARD_SYNC_LOG_KEEP_MIN", &mut sync.log_keep_min)?;
+        set(&env, "COURTYARD_SYNC_LOG_COMPACTION", &mut sync.log_compaction)?;
+        set_duration(&env, "COURTYARD_SYNC_LOG_SWEEP_INTERVAL", &mut sync.log_sweep_interval)?;
         // Set by `cargo leptos watch`: its live-reload socket must pass the CSP.
         self.live_reload = env("LEPTOS_WATCH").is_some();
         Ok(())
@@ -180,6 +201,19 @@ fn set<T: std::str::FromStr>(
 ) -> Result<(), ConfigError> {
     if let Some(value) = env(name) {
         *field = value.trim().parse().map_err(|_| ConfigError::Env { name, value })?;
+    }
+    Ok(())
+}
+
+/// A duration from the environment, written as in `Leptos.toml` ("7d").
+fn set_duration(
+    env: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    field: &mut Duration,
+) -> Result<(), ConfigError> {
+    if let Some(value) = env(name) {
+        *field = humantime_serde::re::humantime::parse_duration(value.trim())
+            .map_err(|_| ConfigError::Env { name, value })?;
     }
     Ok(())
 }
@@ -234,6 +268,8 @@ mod tests {
         let config = load(&[]).unwrap();
         assert_eq!(config.sync.long_poll_timeout_secs, 20);
         assert_eq!(config.server.site_addr.port(), 3000);
+        assert_eq!(config.sync.log_retention, Duration::from_secs(7 * 86_400));
+        assert_eq!(config.sync.log_sweep_interval, Duration::from_secs(60));
     }
 
     #[test]
@@ -242,8 +278,12 @@ mod tests {
             ("DATABASE_URL", "postgres://u:pw@db/x"),
             ("COURTYARD_SITE_ADDR", "0.0.0.0:8080"),
             ("COURTYARD_SYNC_CHUNK_BYTES", "4096"),
+            ("COURTYARD_SYNC_LOG_RETENTION", "90s"),
+            ("COURTYARD_SYNC_LOG_COMPACTION", "false"),
         ])
         .unwrap();
+        assert_eq!(config.sync.log_retention, Duration::from_secs(90));
+        assert!(!config.sync.log_compaction);
         assert_eq!(config.database.url, "postgres://u:pw@db/x");
         assert_eq!(config.server.site_addr.port(), 8080);
         assert_eq!(config.sync.chunk_bytes, 4096);
@@ -253,12 +293,18 @@ mod tests {
     fn a_limit_of_zero_is_refused_at_start_up() {
         let error = load(&[("COURTYARD_SESSION_MAX_LOGIN_FAILURES_PER_ACCOUNT", "0")]).unwrap_err();
         assert!(error.to_string().contains("max_login_failures_per_account"), "{error}");
+        let error = load(&[("COURTYARD_SYNC_LOG_KEEP_MIN", "0")]).unwrap_err();
+        assert!(error.to_string().contains("log_keep_min"), "{error}");
+        let error = load(&[("COURTYARD_SYNC_LOG_SWEEP_INTERVAL", "0s")]).unwrap_err();
+        assert!(error.to_string().contains("log_sweep_interval"), "{error}");
     }
 
     #[test]
     fn a_malformed_override_names_its_variable() {
         let error = load(&[("COURTYARD_SESSION_TTL_DAYS", "soon")]).unwrap_err();
         assert!(error.to_string().contains("COURTYARD_SESSION_TTL_DAYS"));
+        let error = load(&[("COURTYARD_SYNC_LOG_RETENTION", "a week")]).unwrap_err();
+        assert!(error.to_string().contains("COURTYARD_SYNC_LOG_RETENTION"));
     }
 
     #[test]

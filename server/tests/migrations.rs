@@ -123,7 +123,9 @@ async fn the_migrations_match_the_table_registry() {
         .iter()
         .flat_map(|t| {
             [
-                (t.name.to_owned(), "capture_change".to_owned(), t.pk.to_owned()),
+                (t.name.to_owned(), "capture_delete".to_owned(), t.pk.to_owned()),
+                (t.name.to_owned(), "capture_insert".to_owned(), t.pk.to_owned()),
+                (t.name.to_owned(), "capture_update".to_owned(), t.pk.to_owned()),
                 (t.name.to_owned(), "lock_change_head".to_owned(), String::new()),
             ]
         })

@@ -15,7 +15,7 @@ pub struct Batch {
     open_txid: Option<u64>,
     /// Where the open transaction began (the position before its first change).
     open_from: i64,
-    /// Where the batch began.
+    /// Where the batch began: the client has every change up to it.
     started: i64,
     /// The last log position looked at (whether or not it gave a message).
     pub scanned: i64,
@@ -84,7 +84,7 @@ impl Batch {
                 self.open_txid = Some(change.txid);
                 self.open_from = self.scanned;
             }
-            if let Some(message) = shape.change_message(schema, change) {
+            if let Some(message) = shape.change_message(schema, change, self.started) {
                 self.open_tx.push(message);
             }
             self.scanned = change.position;

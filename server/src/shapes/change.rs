@@ -43,6 +43,10 @@ pub struct LogChange {
     pub value: Values,
     /// The row before an update.
     pub old_value: Option<Values>,
+    /// On an update that stands for several merged ones (log compaction,
+    /// `shapes/retention.rs`): the position of the first it replaced.
+    /// `old_value` is then the row before that one.
+    pub merged_from: Option<i64>,
 }
 
 impl LogChange {
@@ -65,17 +69,31 @@ pub fn message_key(schema: &str, table: &str, pk: Option<&str>) -> String {
 }
 
 impl Shape {
-    /// The message a logged change gives this shape, if any: a row moving
-    /// into the `where` is an insert, one moving out a delete; an update
-    /// that changes none of the shape's columns gives nothing.
-    pub fn change_message(&self, schema: &str, change: &LogChange) -> Option<Value> {
+    /// The message a logged change gives this shape, if any, for a client
+    /// that has every change up to position `seen`: a row moving into the
+    /// `where` is an insert, one moving out a delete; an update that changes
+    /// none of the shape's columns gives nothing.
+    ///
+    /// A merged update the client has seen part of (`merged_from <= seen`)
+    /// cannot be diffed against the client's row, which is somewhere inside
+    /// the run: it gives the whole row, as an update (without `where`, the
+    /// row is in the shape throughout) or, with a `where`, as an insert when
+    /// the row ends inside it (replacing whatever the client holds) and a
+    /// delete when it ends outside.
+    pub fn change_message(&self, schema: &str, change: &LogChange, seen: i64) -> Option<Value> {
         if change.relation != self.table().name {
             return None;
         }
         let new_in = self.matches(&change.value);
+        let partly_seen = change.merged_from.is_some_and(|first| first <= seen);
         let (op, value, old_value) = match (change.op, &change.old_value) {
             (Op::Insert, _) if new_in => (Op::Insert, self.project(&change.value, None), None),
             (Op::Delete, _) if new_in => (Op::Delete, self.deleted(&change.value), None),
+            (Op::Update, Some(_)) if partly_seen => match (self.filter.is_some(), new_in) {
+                (false, _) => (Op::Update, self.project(&change.value, None), None),
+                (true, true) => (Op::Insert, self.project(&change.value, None), None),
+                (true, false) => (Op::Delete, self.deleted(&change.value), None),
+            },
             (Op::Update, Some(old)) => match (self.matches(old), new_in) {
                 (true, true) => {
                     let changed: Vec<&String> =

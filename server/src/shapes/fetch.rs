@@ -21,7 +21,8 @@ const MAX_LOG_PAGES: usize = 10;
 pub enum Fetched {
     Answer(Answer),
     /// The offset lies beyond the log (it is not one this group's log gave),
-    /// or is a snapshot too far behind the head to resume.
+    /// before its retained window, or is a snapshot too far behind the head
+    /// to resume.
     Unknown,
 }
 
@@ -45,8 +46,10 @@ pub async fn fetch(
 ) -> Result<Fetched, AppError> {
     let cap = limits.cap;
     let mut tx = reader::begin(pool).await?;
-    let head = reader::head(&mut tx, schema).await?;
-    if offset.position().is_some_and(|p| p > head || p < 0) {
+    let (floor, head) = reader::bounds(&mut tx, schema).await?;
+    // Past the head: not from this log. Below the floor: the changes after
+    // it were removed (retention), so the client must start again.
+    if offset.position().is_some_and(|p| p > head || p < floor) {
         return Ok(Fetched::Unknown);
     }
     if matches!(offset, Offset::Snapshot { at, .. } if head - at > limits.max_snapshot_lag) {

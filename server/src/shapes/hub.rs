@@ -15,7 +15,7 @@ use app::{backend::SchemaName, error::AppError};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use sqlx::{postgres::PgListener, PgPool};
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{
         atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc,
@@ -48,6 +48,9 @@ pub struct Hub {
     held: AtomicUsize,
     tails: Mutex<HashMap<String, Arc<Tail>>>,
     catalogs: Mutex<HashMap<String, Arc<Catalog>>>,
+    /// The groups written since the retention job last asked; `None` when
+    /// not known (at start, and after the LISTEN connection was lost).
+    written: Mutex<Option<HashSet<String>>>,
 }
 
 /// A group's latest changes: positions `start + 1 ..= head`, in order.
@@ -107,6 +110,7 @@ impl Hub {
             held: AtomicUsize::new(0),
             tails: Mutex::default(),
             catalogs: Mutex::default(),
+            written: Mutex::default(),
         });
         tokio::spawn(listen(hub.clone()));
         hub
@@ -242,7 +246,16 @@ impl Hub {
         }
     }
 
+    /// The groups written since the last call, or `None` if that is not
+    /// known (then every group may have been).
+    pub fn take_written(&self) -> Option<HashSet<String>> {
+        self.written.lock().replace(HashSet::new())
+    }
+
     fn changed(&self, schema: &str) {
+        if let Some(written) = self.written.lock().as_mut() {
+            written.insert(schema.to_owned());
+        }
         let tail = self.tails.lock().get(schema).cloned();
         if let Some(tail) = tail {
             tail.refresh_wanted.notify_one();
@@ -261,6 +274,7 @@ impl Hub {
     /// After a (re)connect nothing said while disconnected is known: reread all.
     fn resync_all(&self) {
         self.access.ended(None);
+        *self.written.lock() = None;
         self.catalogs.lock().clear();
         for tail in self.tails.lock().values() {
             tail.state.write().schema_epoch += 1;
@@ -317,9 +331,15 @@ impl Tail {
         }
         let mut state = self.state.write();
         let before = state.bytes;
-        if !loaded || head < from {
-            // First load, or the log went back (a restored database): start
-            // at its head; clients ahead of it get 409 and resync.
+        // The tail holds every position of its range (it finds a change by
+        // its distance from `start`).
+        let whole = head >= from && fresh.len() as i64 == head - from;
+        if !loaded || !whole {
+            // First load; or the log went back (a restored database): start
+            // at its head, and clients ahead of it get 409 and resync; or
+            // positions are missing (removed by retention or merged by
+            // compaction before this tail read them): start at the head, and
+            // clients behind it read the database.
             *state = TailState { loaded: true, start: head, head, changes: VecDeque::new(), bytes: 0, ..*state };
         } else {
             state.bytes += fresh.iter().map(|change| change.weight()).sum::<usize>();

@@ -8,7 +8,7 @@
 //! log) through `reader`, `live` answers long-polls from the `hub`'s
 //! in-memory tails, `batch` builds the body and `response` the headers.
 //! `wake` is one long-poll for a whole group, for browsers following all its
-//! tables.
+//! tables. `retention` keeps each group's log bounded.
 
 mod access;
 mod batch;
@@ -20,6 +20,7 @@ pub mod hub;
 mod live;
 mod reader;
 mod response;
+pub mod retention;
 mod shape;
 mod wake;
 
@@ -36,17 +37,32 @@ use std::{sync::Arc, time::Duration};
 pub struct Shapes {
     app: AppState,
     hub: Arc<hub::Hub>,
+    retention: Arc<retention::Retention>,
     limits: fetch::Limits,
     long_poll_timeout: Duration,
 }
 
 impl Shapes {
-    /// Starts the hub's LISTEN task on the current runtime.
+    /// Starts the hub's LISTEN task and the log's retention job on the
+    /// current runtime.
     pub fn start(app: AppState, config: &SyncConfig) -> Self {
         let hub = hub::Hub::start(app.pool.clone(), config.tail_budget_bytes);
+        let retention = retention::Retention::new(
+            app.pool.clone(),
+            retention::Settings {
+                retention: config.log_retention,
+                keep_min: config.log_keep_min,
+                compaction: config.log_compaction,
+                compaction_lag: config.max_snapshot_lag,
+                interval: config.log_sweep_interval,
+            },
+            Some(hub.clone()),
+        );
+        retention.start();
         Self {
             app,
             hub,
+            retention,
             limits: fetch::Limits { cap: config.chunk_bytes, max_snapshot_lag: config.max_snapshot_lag },
             long_poll_timeout: Duration::from_secs(config.long_poll_timeout_secs),
         }
@@ -55,6 +71,11 @@ impl Shapes {
     /// The process's hub (tests and benchmarks look at its memory).
     pub fn hub(&self) -> &Arc<hub::Hub> {
         &self.hub
+    }
+
+    /// The log's retention job (tests run a pass at will).
+    pub fn retention(&self) -> &Arc<retention::Retention> {
+        &self.retention
     }
 
     pub fn routes<S>(self) -> Router<S> {

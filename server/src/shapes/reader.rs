@@ -30,7 +30,18 @@ pub async fn head(conn: &mut PgConnection, schema: &SchemaName) -> Result<i64, A
     Ok(sqlx::query_scalar(&format!("SELECT position FROM {}.change_head", schema.ident())).fetch_one(conn).await?)
 }
 
-type LogRow = (i64, String, String, String, Value, Option<Value>);
+/// The log's floor and head in this transaction: it holds what was logged
+/// in `(floor, head]` (older entries are removed by the retention job).
+pub async fn bounds(conn: &mut PgConnection, schema: &SchemaName) -> Result<(i64, i64), AppError> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT f.position, h.position FROM {0}.change_floor f, {0}.change_head h",
+        schema.ident()
+    ))
+    .fetch_one(conn)
+    .await?)
+}
+
+type LogRow = (i64, String, String, String, Value, Option<Value>, Option<i64>);
 
 /// The head and up to `limit` changes after `after` up to it, in one
 /// statement (one snapshot, one round trip): what a tail reads on a wake-up.
@@ -40,10 +51,11 @@ pub async fn log_to_head(
     after: i64,
     limit: i64,
 ) -> Result<(i64, Vec<LogChange>), AppError> {
-    type Row = (i64, Option<i64>, Option<String>, Option<String>, Option<String>, Option<Value>, Option<Value>);
+    type Row =
+        (i64, Option<i64>, Option<String>, Option<String>, Option<String>, Option<Value>, Option<Value>, Option<i64>);
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "WITH h AS (SELECT position AS head FROM {0}.change_head)
-         SELECT h.head, c.position, c.txid::text, c.op, c.relation, c.value, c.old_value
+         SELECT h.head, c.position, c.txid::text, c.op, c.relation, c.value, c.old_value, c.merged_from
          FROM h LEFT JOIN {0}.changes c ON c.position > $1 AND c.position <= h.head
          ORDER BY c.position LIMIT $2",
         schema.ident()
@@ -55,8 +67,8 @@ pub async fn log_to_head(
     let head = rows.first().map_or(after, |row| row.0);
     let changes = rows
         .into_iter()
-        .filter_map(|(_, position, txid, op, relation, value, old)| {
-            Some((position?, txid?, op?, relation?, value?, old))
+        .filter_map(|(_, position, txid, op, relation, value, old, merged_from)| {
+            Some((position?, txid?, op?, relation?, value?, old, merged_from))
         })
         .map(log_change)
         .collect::<Result<_, _>>()?;
@@ -72,7 +84,7 @@ pub async fn log_after(
     limit: i64,
 ) -> Result<Vec<LogChange>, AppError> {
     let rows: Vec<LogRow> = sqlx::query_as(&format!(
-        "SELECT position, txid::text, op, relation, value, old_value FROM {}.changes
+        "SELECT position, txid::text, op, relation, value, old_value, merged_from FROM {}.changes
          WHERE position > $1 AND ($2::text IS NULL OR relation = $2)
          ORDER BY position LIMIT $3",
         schema.ident()
@@ -85,7 +97,7 @@ pub async fn log_after(
     rows.into_iter().map(log_change).collect()
 }
 
-fn log_change((position, txid, op, relation, value, old_value): LogRow) -> Result<LogChange, AppError> {
+fn log_change((position, txid, op, relation, value, old_value, merged_from): LogRow) -> Result<LogChange, AppError> {
     let broken = || {
         tracing::error!(position, "change log row has an unexpected form");
         AppError::Internal
@@ -101,6 +113,7 @@ fn log_change((position, txid, op, relation, value, old_value): LogRow) -> Resul
         relation,
         value: object(value)?,
         old_value: old_value.map(object).transpose()?,
+        merged_from,
     })
 }
 

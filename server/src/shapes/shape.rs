@@ -16,7 +16,7 @@ pub struct Shape {
     table: String,
     /// The shape's columns, in table order.
     columns: Vec<String>,
-    filter: Option<Expr>,
+    pub(super) filter: Option<Expr>,
     params: Vec<String>,
     replica: Replica,
     handle: String,

@@ -1,0 +1,271 @@
+//! Keeps every group's change log bounded (docs/sync.md, "Retention and
+//! compaction"). A background job goes over the groups every
+//! `sync.log_sweep_interval` and, per group:
+//!
+//! - **trims**: removes the entries older than `sync.log_retention`, except
+//!   the latest `sync.log_keep_min` positions, from the oldest on, and moves
+//!   the log's floor up to them (a client below the floor gets 409 and
+//!   refetches);
+//! - **compacts** (`sync.log_compaction`): merges each run of updates to one
+//!   row (no insert or delete of it in between) into its last update, whose
+//!   `old_value` becomes the first one's and `merged_from` the first one's
+//!   position. The latest `max_snapshot_lag` positions are left alone, so a
+//!   snapshot being resumed never meets a merged change (it would put a row
+//!   back to an older state than the snapshot's).
+//!
+//! Both work in small transactions (a batch of entries or of runs each), on
+//! old entries writers no longer touch, and never take the lock writers
+//! queue on (`change_head`): writes go on meanwhile. Each batch holds the
+//! group's advisory lock for the job, so where several servers run the job
+//! only one works on a group at a time; the others skip it.
+
+use super::hub::Hub;
+use app::{backend::SchemaName, error::AppError};
+use parking_lot::Mutex;
+use sqlx::{PgConnection, PgPool};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+/// Entries looked at per trimming transaction.
+const TRIM_BATCH: i64 = 5_000;
+/// Runs of updates merged per compacting transaction.
+const COMPACT_BATCH: i64 = 1_000;
+
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    pub retention: Duration,
+    pub keep_min: i64,
+    pub compaction: bool,
+    /// Positions behind the head left uncompacted (`sync.max_snapshot_lag`).
+    pub compaction_lag: i64,
+    pub interval: Duration,
+}
+
+/// What one pass over a group did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Entries removed as too old.
+    pub trimmed: u64,
+    /// Updates removed by merging them into a later one.
+    pub merged: u64,
+    /// Another server held the group.
+    pub skipped: bool,
+}
+
+/// The job. It remembers per group up to where it last compacted, so a log
+/// with nothing new is not read again, and which groups' logs are longer
+/// than the latest `keep_min` positions (the only ones in which entries can
+/// age out); a pass looks at those and at the groups written since the last
+/// one (the hub hears of every write), so thousands of quiet groups cost
+/// nothing.
+pub struct Retention {
+    pool: PgPool,
+    settings: Settings,
+    hub: Option<Arc<Hub>>,
+    compacted_to: Mutex<HashMap<String, i64>>,
+    long_logs: Mutex<HashSet<String>>,
+}
+
+impl Retention {
+    /// The job over `pool`; with `hub`, passes skip the groups that were
+    /// neither written nor hold a long log.
+    pub fn new(pool: PgPool, settings: Settings, hub: Option<Arc<Hub>>) -> Arc<Self> {
+        Arc::new(Self { pool, settings, hub, compacted_to: Mutex::default(), long_logs: Mutex::default() })
+    }
+
+    /// Runs the job every interval on the current runtime, for as long as
+    /// the process lives.
+    pub fn start(self: &Arc<Self>) {
+        let job = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(job.settings.interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                if let Err(error) = job.sweep_all().await {
+                    tracing::warn!(?error, "the change-log retention job failed; it runs again next interval");
+                }
+            }
+        });
+    }
+
+    /// One pass over every group that may have something to remove.
+    pub async fn sweep_all(&self) -> Result<Swept, AppError> {
+        let names: Vec<String> = match self.hub.as_ref().and_then(|hub| hub.take_written()) {
+            Some(written) => {
+                let mut names: Vec<String> = written.into_iter().chain(self.long_logs.lock().iter().cloned()).collect();
+                names.sort_unstable();
+                names.dedup();
+                names
+            }
+            None => sqlx::query_scalar("SELECT schema_name FROM groups").fetch_all(&self.pool).await?,
+        };
+        let mut total = Swept::default();
+        for name in names {
+            let Some(schema) = SchemaName::parse(&name) else { continue };
+            match self.sweep(&schema).await {
+                Ok(swept) => {
+                    total.trimmed += swept.trimmed;
+                    total.merged += swept.merged;
+                    if swept.trimmed + swept.merged > 0 {
+                        tracing::debug!(schema = %name, ?swept, "change log swept");
+                    }
+                }
+                // One group's failure (a schema being dropped, say) does
+                // not stop the others.
+                Err(error) => tracing::warn!(?error, schema = %name, "sweeping a change log failed"),
+            }
+        }
+        Ok(total)
+    }
+
+    /// One pass over one group's log: trim, then compact.
+    pub async fn sweep(&self, schema: &SchemaName) -> Result<Swept, AppError> {
+        let mut swept = Swept::default();
+        loop {
+            match self.trim_batch(schema).await? {
+                None => return Ok(Swept { skipped: true, ..swept }),
+                Some((removed, more)) => {
+                    swept.trimmed += removed;
+                    if !more {
+                        break;
+                    }
+                }
+            }
+        }
+        if !self.settings.compaction {
+            return Ok(swept);
+        }
+        loop {
+            match self.compact_batch(schema).await? {
+                None => return Ok(Swept { skipped: true, ..swept }),
+                Some((removed, more)) => {
+                    swept.merged += removed;
+                    if !more {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(swept)
+    }
+
+    /// Removes up to `TRIM_BATCH` of the oldest entries if old enough; the
+    /// number removed and whether more may be due, or `None` if another
+    /// server holds the group.
+    async fn trim_batch(&self, schema: &SchemaName) -> Result<Option<(u64, bool)>, AppError> {
+        let s = schema.ident();
+        let mut tx = self.pool.begin().await?;
+        if !hold(&mut tx, schema).await? {
+            return Ok(None);
+        }
+        let (floor, head): (i64, i64) =
+            sqlx::query_as(&format!("SELECT f.position, h.position FROM {s}.change_floor f, {s}.change_head h"))
+                .fetch_one(&mut *tx)
+                .await?;
+        let limit = head - self.settings.keep_min;
+        if limit <= floor {
+            self.long_logs.lock().remove(schema.as_str());
+            return Ok(Some((0, false)));
+        }
+        self.long_logs.lock().insert(schema.as_str().to_owned());
+        // The oldest entries, each with whether it is past the retention.
+        let entries: Vec<(i64, bool)> = sqlx::query_as(&format!(
+            "SELECT position, at < now() - make_interval(secs => $3) FROM {s}.changes
+             WHERE position > $1 AND position <= $2 ORDER BY position LIMIT $4"
+        ))
+        .bind(floor)
+        .bind(limit)
+        .bind(self.settings.retention.as_secs_f64())
+        .bind(TRIM_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        // The floor moves past the old entries up to the first one still
+        // kept: the log stays one unbroken range of positions.
+        let (to, more) = match entries.iter().find(|(_, old)| !old) {
+            Some((kept, _)) => (kept - 1, false),
+            None if entries.len() as i64 == TRIM_BATCH => (entries.last().map_or(floor, |(p, _)| *p), true),
+            None => (limit, false),
+        };
+        if to <= floor {
+            return Ok(Some((0, false)));
+        }
+        let removed = sqlx::query(&format!("DELETE FROM {s}.changes WHERE position > $1 AND position <= $2"))
+            .bind(floor)
+            .bind(to)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query(&format!("UPDATE {s}.change_floor SET position = $1")).bind(to).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(Some((removed, more)))
+    }
+
+    /// Merges up to `COMPACT_BATCH` runs of updates in the kept log, up to
+    /// `compaction_lag` behind the head; the updates removed and whether
+    /// more runs may be left, or `None` if another server holds the group.
+    async fn compact_batch(&self, schema: &SchemaName) -> Result<Option<(u64, bool)>, AppError> {
+        let s = schema.ident();
+        let mut tx = self.pool.begin().await?;
+        if !hold(&mut tx, schema).await? {
+            return Ok(None);
+        }
+        let (floor, head): (i64, i64) =
+            sqlx::query_as(&format!("SELECT f.position, h.position FROM {s}.change_floor f, {s}.change_head h"))
+                .fetch_one(&mut *tx)
+                .await?;
+        let upto = head - self.settings.compaction_lag;
+        let done = self.compacted_to.lock().get(schema.as_str()).copied();
+        if upto <= floor || done.is_some_and(|done| done >= upto) {
+            return Ok(Some((0, false)));
+        }
+        // Each entry's run: its row's count of inserts and deletes so far,
+        // so the updates between two of them share one. A run of two or
+        // more updates keeps its last, with the first one's `old_value`.
+        let (runs, removed): (i64, i64) = sqlx::query_as(&format!(
+            "WITH w AS (
+                 SELECT position, relation, key, op,
+                        sum((op <> 'update')::int) OVER (PARTITION BY relation, key ORDER BY position) AS run
+                 FROM {s}.changes WHERE position > $1 AND position <= $2
+             ), runs AS (
+                 SELECT relation, key, run, min(position) AS first, max(position) AS last
+                 FROM w WHERE op = 'update' GROUP BY relation, key, run HAVING count(*) > 1
+                 ORDER BY min(position) LIMIT $3
+             ), firsts AS (
+                 SELECT r.last, c.old_value, coalesce(c.merged_from, c.position) AS merged_from
+                 FROM runs r JOIN {s}.changes c ON c.position = r.first
+             ), merged AS (
+                 UPDATE {s}.changes c SET old_value = f.old_value, merged_from = f.merged_from
+                 FROM firsts f WHERE c.position = f.last
+                 RETURNING 1
+             ), removed AS (
+                 DELETE FROM {s}.changes c USING w JOIN runs r USING (relation, key, run)
+                 WHERE c.position = w.position AND w.op = 'update' AND w.position <> r.last
+                 RETURNING 1
+             )
+             SELECT (SELECT count(*) FROM merged), (SELECT count(*) FROM removed)"
+        ))
+        .bind(floor)
+        .bind(upto)
+        .bind(COMPACT_BATCH)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let more = runs == COMPACT_BATCH;
+        if !more {
+            self.compacted_to.lock().insert(schema.as_str().to_owned(), upto);
+        }
+        Ok(Some((removed as u64, more)))
+    }
+}
+
+/// Takes the group's job lock for this transaction, if no one else holds it.
+async fn hold(conn: &mut PgConnection, schema: &SchemaName) -> Result<bool, AppError> {
+    Ok(sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('courtyard.log.' || $1, 0))")
+        .bind(schema.as_str())
+        .fetch_one(conn)
+        .await?)
+}
