@@ -55,8 +55,9 @@ BEGIN
             IF pinned THEN
                 PERFORM set_config('TimeZone', 'UTC', true), set_config('DateStyle', 'ISO, YMD', true);
             END IF;
-            -- The lock on this row is held since the statement began (0004).
-            SELECT position INTO base FROM %1$I.change_head;
+            -- The lock on this row is held since the statement began (0004);
+            -- taking it again costs nothing and does not depend on that.
+            SELECT position INTO base FROM %1$I.change_head FOR UPDATE;
             IF TG_OP = 'INSERT' THEN
                 INSERT INTO %1$I.changes (position, txid, op, relation, key, value)
                 SELECT base + row_number() OVER (), pg_current_xact_id(), 'insert', TG_TABLE_NAME, v ->> pk, v

@@ -8,7 +8,7 @@ mod common;
 use common::{shape_client::ShapeClient, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use server::shapes::retention::{Retention, Settings};
+use server::shapes::retention::{Retention, Settings, Swept};
 use sqlx::{postgres::PgPoolOptions, Connection, PgConnection};
 use std::time::Duration;
 use uuid::Uuid;
@@ -407,6 +407,20 @@ async fn compaction_merges_updates_and_every_client_ends_equal() {
     assert_eq!(of(flipper).await, ["insert", "update"]);
     assert_eq!(of(reborn).await, ["insert", "update", "delete", "insert", "update"]);
     assert_eq!(job.sweep(&app_schema(&schema)).await.unwrap().merged, 0, "a second pass finds nothing");
+    // Two more edits merge into the merged one, which keeps the first
+    // original update as where its run began.
+    let merged_from = |id: Uuid| {
+        let db = app.db.clone();
+        let sql = format!("SELECT merged_from FROM {s}.changes WHERE key = '{id}' AND op = 'update'");
+        async move { sqlx::query_scalar::<_, Option<i64>>(&sql).fetch_one(&db).await.unwrap() }
+    };
+    let first = merged_from(edited).await;
+    assert!(first.is_some());
+    update(format!("UPDATE {s}.announcements SET title = 'D' WHERE id = '{edited}'")).await;
+    update(format!("UPDATE {s}.announcements SET title = 'A' WHERE id = '{edited}'")).await;
+    assert_eq!(job.sweep(&app_schema(&schema)).await.unwrap(), Swept { merged: 2, ..Swept::default() });
+    assert_eq!(of(edited).await, ["insert", "update"]);
+    assert_eq!(merged_from(edited).await, first);
 
     let late: Vec<ShapeClient> = shapes.iter().map(|extra| follow(extra)).collect();
     let table = app.table_rows(&schema, "announcements").await;

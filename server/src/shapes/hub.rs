@@ -332,14 +332,17 @@ impl Tail {
         let mut state = self.state.write();
         let before = state.bytes;
         // The tail holds every position of its range (it finds a change by
-        // its distance from `start`).
-        let whole = head >= from && fresh.len() as i64 == head - from;
+        // its distance from `start`), and no merged update that replaces
+        // one it already holds (a client would get both).
+        let whole = head >= from
+            && fresh.len() as i64 == head - from
+            && fresh.iter().all(|change| change.merged_from.is_none_or(|first| first > from));
         if !loaded || !whole {
             // First load; or the log went back (a restored database): start
             // at its head, and clients ahead of it get 409 and resync; or
-            // positions are missing (removed by retention or merged by
-            // compaction before this tail read them): start at the head, and
-            // clients behind it read the database.
+            // positions are missing, or replaced (removed by retention or
+            // merged by compaction before this tail read them): start at the
+            // head, and clients behind it read the database.
             *state = TailState { loaded: true, start: head, head, changes: VecDeque::new(), bytes: 0, ..*state };
         } else {
             state.bytes += fresh.iter().map(|change| change.weight()).sum::<usize>();

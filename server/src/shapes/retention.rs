@@ -107,6 +107,11 @@ impl Retention {
         for name in names {
             let Some(schema) = SchemaName::parse(&name) else { continue };
             match self.sweep(&schema).await {
+                Ok(swept) if swept.skipped => {
+                    // Held by another server: look again next pass, in case
+                    // that one stops.
+                    self.long_logs.lock().insert(name);
+                }
                 Ok(swept) => {
                     total.trimmed += swept.trimmed;
                     total.merged += swept.merged;
@@ -160,6 +165,7 @@ impl Retention {
         let s = schema.ident();
         let mut tx = self.pool.begin().await?;
         if !hold(&mut tx, schema).await? {
+            tx.commit().await?;
             return Ok(None);
         }
         let (floor, head): (i64, i64) =
@@ -169,6 +175,9 @@ impl Retention {
         let limit = head - self.settings.keep_min;
         if limit <= floor {
             self.long_logs.lock().remove(schema.as_str());
+            // Ended now, not when the connection is next used: until then
+            // it would hold the group's lock.
+            tx.commit().await?;
             return Ok(Some((0, false)));
         }
         self.long_logs.lock().insert(schema.as_str().to_owned());
@@ -191,6 +200,9 @@ impl Retention {
             None => (limit, false),
         };
         if to <= floor {
+            // Ended now, not when the connection is next used: until then
+            // it would hold the group's lock.
+            tx.commit().await?;
             return Ok(Some((0, false)));
         }
         let removed = sqlx::query(&format!("DELETE FROM {s}.changes WHERE position > $1 AND position <= $2"))
@@ -211,6 +223,7 @@ impl Retention {
         let s = schema.ident();
         let mut tx = self.pool.begin().await?;
         if !hold(&mut tx, schema).await? {
+            tx.commit().await?;
             return Ok(None);
         }
         let (floor, head): (i64, i64) =
@@ -220,35 +233,50 @@ impl Retention {
         let upto = head - self.settings.compaction_lag;
         let done = self.compacted_to.lock().get(schema.as_str()).copied();
         if upto <= floor || done.is_some_and(|done| done >= upto) {
+            // Ended now, not when the connection is next used: until then
+            // it would hold the group's lock.
+            tx.commit().await?;
             return Ok(Some((0, false)));
         }
-        // Each entry's run: its row's count of inserts and deletes so far,
-        // so the updates between two of them share one. A run of two or
-        // more updates keeps its last, with the first one's `old_value`.
+        // Only rows updated since the last complete pass can have a run of
+        // two or more (earlier runs are merged already). Each of their
+        // entries gets its run: the row's count of inserts and deletes so
+        // far, so the updates between two of them share one. A run of two
+        // or more updates keeps its last, with the first one's `old_value`.
+        // Sent unprepared: a cached generic plan of this statement guesses
+        // one run and rescans the log per run.
+        let since = done.unwrap_or(floor).max(floor);
         let (runs, removed): (i64, i64) = sqlx::query_as(&format!(
-            "WITH w AS (
-                 SELECT position, relation, key, op,
-                        sum((op <> 'update')::int) OVER (PARTITION BY relation, key ORDER BY position) AS run
-                 FROM {s}.changes WHERE position > $1 AND position <= $2
-             ), runs AS (
-                 SELECT relation, key, run, min(position) AS first, max(position) AS last
-                 FROM w WHERE op = 'update' GROUP BY relation, key, run HAVING count(*) > 1
-                 ORDER BY min(position) LIMIT $3
-             ), firsts AS (
-                 SELECT r.last, c.old_value, coalesce(c.merged_from, c.position) AS merged_from
-                 FROM runs r JOIN {s}.changes c ON c.position = r.first
+            "WITH fresh AS (
+                 SELECT DISTINCT relation, key FROM {s}.changes
+                 WHERE position > $2 AND position <= $3 AND op = 'update'
+             ), w AS (
+                 SELECT c.position, c.relation, c.key, c.op, c.old_value, c.merged_from,
+                        sum((c.op <> 'update')::int) OVER (PARTITION BY c.relation, c.key ORDER BY c.position) AS run
+                 FROM {s}.changes c JOIN fresh USING (relation, key)
+                 WHERE c.position > $1 AND c.position <= $3
+             ), u AS (
+                 SELECT position, old_value, merged_from,
+                        min(position) OVER r AS first, max(position) OVER r AS last, count(*) OVER r AS n
+                 FROM w WHERE op = 'update'
+                 WINDOW r AS (PARTITION BY relation, key, run)
+             ), chosen AS (
+                 SELECT DISTINCT first FROM u WHERE n > 1 ORDER BY first LIMIT $4
+             ), m AS (
+                 SELECT u.* FROM u JOIN chosen USING (first)
              ), merged AS (
-                 UPDATE {s}.changes c SET old_value = f.old_value, merged_from = f.merged_from
-                 FROM firsts f WHERE c.position = f.last
+                 UPDATE {s}.changes c SET old_value = m.old_value, merged_from = coalesce(m.merged_from, m.position)
+                 FROM m WHERE m.position = m.first AND c.position = m.last
                  RETURNING 1
              ), removed AS (
-                 DELETE FROM {s}.changes c USING w JOIN runs r USING (relation, key, run)
-                 WHERE c.position = w.position AND w.op = 'update' AND w.position <> r.last
+                 DELETE FROM {s}.changes c USING m WHERE c.position = m.position AND m.position <> m.last
                  RETURNING 1
              )
              SELECT (SELECT count(*) FROM merged), (SELECT count(*) FROM removed)"
         ))
+        .persistent(false)
         .bind(floor)
+        .bind(since)
         .bind(upto)
         .bind(COMPACT_BATCH)
         .fetch_one(&mut *tx)
