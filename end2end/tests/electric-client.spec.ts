@@ -150,3 +150,116 @@ test('a where-filtered shape holds exactly the matching rows as they change', as
   expect(shape.currentRows.map((r) => r.id)).toEqual(pinned.rows.map((r) => r.id));
   stream.unsubscribeAll();
 });
+
+/** A fetch that records, for each request the client makes, whether it asked
+ * for an event stream and what came back. */
+function recordingFetch() {
+  const seen: { sse: boolean; status: number; type: string }[] = [];
+  const fetchClient: typeof fetch = async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const response = await fetch(input, init);
+    seen.push({
+      sse: new URL(url).searchParams.get('live_sse') === 'true',
+      status: response.status,
+      type: response.headers.get('content-type') ?? '',
+    });
+    return response;
+  };
+  return { seen, fetchClient };
+}
+
+test.describe('over server-sent events (liveSse)', () => {
+  test('every table follows inserts, updates and deletes live', async ({ request }) => {
+    const { slug, headers, schema } = await setUp(request);
+    const { seen, fetchClient } = recordingFetch();
+    const shapes = new Map<string, Shape<Row>>();
+    const streams: ShapeStream<Row>[] = [];
+    for (const table of tables) {
+      const stream = new ShapeStream({ url: `${base}/g/${slug}/v1/shape`, params: { table }, headers, liveSse: true, fetchClient });
+      streams.push(stream);
+      const shape = new Shape(stream);
+      await shape.rows;
+      shapes.set(table, shape);
+    }
+    const room = randomUUID();
+    const notice = randomUUID();
+    const ask = randomUUID();
+    const booking = randomUUID();
+    await mutate(request, slug, 'resource.create', { id: room, name: 'Laundry' });
+    await mutate(request, slug, 'announcement.create', { id: notice, title: 'Bins', body: 'Tuesday' });
+    await mutate(request, slug, 'request.create', { id: ask, title: 'Tap', description: 'drips' });
+    await mutate(request, slug, 'request.comment', { id: randomUUID(), request_id: ask, body: 'on it' });
+    const startsAt = new Date(Date.now() + 86_400_000);
+    await mutate(request, slug, 'booking.create', {
+      id: booking, resource_id: room,
+      starts_at: startsAt.toISOString(), ends_at: new Date(startsAt.getTime() + 3_600_000).toISOString(),
+    });
+    await mutate(request, slug, 'member.update_profile', { display_name: 'Ann B', unit: '2B' });
+    await mutate(request, slug, 'announcement.update', { id: notice, title: 'Bins moved' });
+    await mutate(request, slug, 'request.set_status', { id: ask, status: 'resolved' });
+    await mutate(request, slug, 'booking.cancel', { id: booking });
+    await mutate(request, slug, 'announcement.delete', { id: notice });
+    // Each table's rows end equal to the database's, whole rows compared.
+    for (const table of tables) {
+      const pk = table === 'members' ? 'user_id' : 'id';
+      const inDb = await db.query(`SELECT ${pk}::text AS pk, * FROM "${schema}"."${table}"`);
+      const expected = new Map(inDb.rows.map((r) => [r.pk as string, r]));
+      await until(shapes.get(table)!, (rows) => {
+        if (rows.length !== expected.size) return false;
+        return rows.every((row) => {
+          const want = expected.get(row[pk] as string);
+          return !!want && Object.keys(row).every((c) => String(row[c]) === String(want[c] instanceof Date ? row[c] : want[c]));
+        });
+      });
+    }
+    expect(shapes.get('members')!.currentRows[0].unit).toBe('2B');
+    expect(shapes.get('requests')!.currentRows[0].status).toBe('resolved');
+    // The live phase ran over event streams (and never fell back).
+    const live = seen.filter((s) => s.sse);
+    expect(live.length).toBeGreaterThan(0);
+    expect(live.every((s) => s.status === 200 && s.type === 'text/event-stream')).toBe(true);
+    for (const stream of streams) stream.unsubscribeAll();
+  });
+
+  test('a 409 (the log no longer holds the offset) makes the client refetch', async ({ request }) => {
+    const { slug, headers, schema } = await setUp(request);
+    await mutate(request, slug, 'announcement.create', { id: randomUUID(), title: 'Kept', body: 'b' });
+    const { seen, fetchClient } = recordingFetch();
+    const stream = new ShapeStream({
+      url: `${base}/g/${slug}/v1/shape`, params: { table: 'announcements' }, headers, liveSse: true, fetchClient,
+    });
+    const shape = new Shape(stream);
+    expect(titles(await shape.rows)).toEqual(['Kept']);
+    // The stream is open; the log then moves past where it stands, and is
+    // trimmed to after it (as the retention job does), in one transaction.
+    await expect.poll(() => seen.some((s) => s.sse)).toBe(true);
+    await db.query(`BEGIN;
+      INSERT INTO "${schema}".announcements (id, author_id, title, body)
+        SELECT gen_random_uuid(), gen_random_uuid(), 'new ' || i, '' FROM generate_series(1, 3) i;
+      DELETE FROM "${schema}".changes WHERE position < (SELECT position FROM "${schema}".change_head);
+      UPDATE "${schema}".change_floor SET position = (SELECT position FROM "${schema}".change_head) - 1;
+      COMMIT`);
+    const rows = await until(shape, (rows) => rows.length === 4);
+    expect(titles(rows)).toEqual(['Kept', 'new 1', 'new 2', 'new 3']);
+    const inDb = await db.query(`SELECT title FROM "${schema}".announcements`);
+    expect(titles(rows)).toEqual(inDb.rows.map((r) => r.title).sort());
+    stream.unsubscribeAll();
+  });
+
+  test('a removed member: the stream ends and the next request is refused', async ({ request }) => {
+    const { slug, headers } = await setUp(request);
+    const { seen, fetchClient } = recordingFetch();
+    const errors: unknown[] = [];
+    const stream = new ShapeStream({
+      url: `${base}/g/${slug}/v1/shape`, params: { table: 'announcements' }, headers, liveSse: true, fetchClient,
+      onError: (error) => { errors.push(error); },
+    });
+    const shape = new Shape(stream);
+    await shape.rows;
+    await expect.poll(() => seen.some((s) => s.sse)).toBe(true);
+    await db.query('DELETE FROM memberships WHERE group_id = (SELECT id FROM groups WHERE slug = $1)', [slug]);
+    await expect.poll(() => seen.some((s) => s.status === 404), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => errors.length, { timeout: 20_000 }).toBeGreaterThan(0);
+    stream.unsubscribeAll();
+  });
+});

@@ -188,6 +188,10 @@ test("offline across the change log's compaction and retention: the copy catches
       await expect(syncStatus(bo)).toHaveAttribute('data-waiting', '0', { timeout: 30_000 });
       await expect(board.locator('.badge.pending')).toHaveCount(0, { timeout: 20_000 });
     };
+    const refetches: string[] = [];
+    bo.on('response', (r) => {
+      if (r.status() === 409 && r.url().includes('/v1/shape')) refetches.push(r.url());
+    });
     await bo.goto(`/g/${slug}/announcements`);
     await synced(bo);
     await expect(board).toContainText('Edited 0');
@@ -204,6 +208,7 @@ test("offline across the change log's compaction and retention: the copy catches
     await backOnline();
     await expect(board).toContainText('Edited 150');
     await expect(board).toContainText('Queued first');
+    expect(refetches, 'merged changes are caught up on, not refetched').toEqual([]);
 
     // 2. Offline again with another queued post; the log then ages past
     // its retention and is trimmed beyond Bo's position: his copy refetches.
@@ -220,6 +225,7 @@ test("offline across the change log's compaction and retention: the copy catches
     await expect(board).toContainText('Edited again');
     await expect(board).toContainText('Queued second');
     await expect(board).toContainText('Queued first');
+    expect(refetches.length, 'below the floor: a 409, then a refetch').toBeGreaterThan(0);
 
     // Each queued post arrived once; the browser holds every row there is.
     const count = async (title: string) => (await one(`SELECT count(*)::int AS n FROM ${s}.announcements WHERE title = '${title}'`)).n;

@@ -68,6 +68,7 @@ pub struct GroupsConfig {
 #[serde(deny_unknown_fields)]
 pub struct SyncConfig {
     pub long_poll_timeout_secs: u64,
+    pub sse_timeout_secs: u64,
     pub chunk_bytes: usize,
     /// Bytes of recent changes all groups' in-memory tails may hold together.
     pub tail_budget_bytes: usize,
@@ -125,6 +126,9 @@ impl Config {
             return Err(ConfigError::Invalid { name, reason: "must be at least 1" });
         }
         let sync = &self.sync;
+        if sync.sse_timeout_secs < 2 {
+            return Err(ConfigError::Invalid { name: "sync.sse_timeout_secs", reason: "must be at least 2" });
+        }
         if sync.log_keep_min < 1 {
             return Err(ConfigError::Invalid { name: "sync.log_keep_min", reason: "must be at least 1" });
         }
@@ -154,6 +158,7 @@ impl Config {
         set(&env, "COURTYARD_GROUPS_MAX_PER_USER", &mut self.groups.max_per_user)?;
         let sync = &mut self.sync;
         set(&env, "COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", &mut sync.long_poll_timeout_secs)?;
+        set(&env, "COURTYARD_SYNC_SSE_TIMEOUT_SECS", &mut sync.sse_timeout_secs)?;
         set(&env, "COURTYARD_SYNC_CHUNK_BYTES", &mut sync.chunk_bytes)?;
         set(&env, "COURTYARD_SYNC_TAIL_BUDGET_BYTES", &mut sync.tail_budget_bytes)?;
         set(&env, "COURTYARD_SYNC_MAX_SNAPSHOT_LAG", &mut sync.max_snapshot_lag)?;

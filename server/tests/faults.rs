@@ -35,9 +35,15 @@ async fn write_until(db: sqlx::PgPool, schema: String, stop: Arc<AtomicBool>) ->
     committed
 }
 
-/// Follows the shape (retrying through failures) until `stop` and caught
-/// up with the log's head.
-async fn follow_until(mut client: ShapeClient, db: sqlx::PgPool, schema: String, stop: Arc<AtomicBool>) -> ShapeClient {
+/// Follows the shape (retrying through failures) until `written` (set once
+/// every writer has finished: a write still committing would come after a
+/// head read meanwhile) and caught up with the log's head.
+async fn follow_until(
+    mut client: ShapeClient,
+    db: sqlx::PgPool,
+    schema: String,
+    written: Arc<AtomicBool>,
+) -> ShapeClient {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
         assert!(tokio::time::Instant::now() < deadline, "the client never caught up");
@@ -47,7 +53,7 @@ async fn follow_until(mut client: ShapeClient, db: sqlx::PgPool, schema: String,
             Ok(reply) => assert!(reply.status.is_success() || reply.status.as_u16() == 409, "{}", reply.status),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
-        if stop.load(Ordering::SeqCst) && client.live {
+        if written.load(Ordering::SeqCst) && client.live {
             let head = sqlx::query_scalar::<_, i64>(&format!("SELECT position FROM \"{schema}\".change_head"))
                 .fetch_one(&db)
                 .await;
@@ -97,13 +103,13 @@ async fn clients_converge_after_the_server_is_killed_and_restarted() {
     let server = ServerProcess::start(&app.database_url, &[]).await;
     let (port, base) = (server.port, server.base.clone());
 
-    let stop = Arc::new(AtomicBool::new(false));
+    let (stop, written) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let writers: Vec<_> =
         (0..2).map(|_| tokio::spawn(write_until(app.db.clone(), schema.clone(), stop.clone()))).collect();
     let clients: Vec<_> = (0..20)
         .map(|_| {
             let client = ShapeClient::new(&admin, &base, &slug, "announcements", &[]);
-            tokio::spawn(follow_until(client, app.db.clone(), schema.clone(), stop.clone()))
+            tokio::spawn(follow_until(client, app.db.clone(), schema.clone(), written.clone()))
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -112,11 +118,12 @@ async fn clients_converge_after_the_server_is_killed_and_restarted() {
     let server = ServerProcess::start_on(&app.database_url, port, &[]).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     stop.store(true, Ordering::SeqCst);
-    let mut written = 0;
+    let mut writes = 0;
     for writer in writers {
-        written += writer.await.unwrap();
+        writes += writer.await.unwrap();
     }
-    assert!(written > 20, "{written} writes");
+    written.store(true, Ordering::SeqCst);
+    assert!(writes > 20, "{writes} writes");
     let mut followed = Vec::new();
     for client in clients {
         followed.push(client.await.unwrap());
@@ -136,11 +143,11 @@ async fn the_server_rides_out_a_postgres_restart() {
     let (admin, slug) = app.admin_of_new_group().await;
     let schema = app.schema_of(&slug).await;
 
-    let stop = Arc::new(AtomicBool::new(false));
+    let (stop, written) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicBool::new(false)));
     let clients: Vec<_> = (0..5)
         .map(|_| {
             let client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[]);
-            tokio::spawn(follow_until(client, app.db.clone(), schema.clone(), stop.clone()))
+            tokio::spawn(follow_until(client, app.db.clone(), schema.clone(), written.clone()))
         })
         .collect();
     let writer = tokio::spawn(write_until(app.db.clone(), schema.clone(), stop.clone()));
@@ -164,6 +171,7 @@ async fn the_server_rides_out_a_postgres_restart() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     stop.store(true, Ordering::SeqCst);
     writer.await.unwrap();
+    written.store(true, Ordering::SeqCst);
     let after: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".announcements"))
         .fetch_one(&app.db)
         .await

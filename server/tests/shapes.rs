@@ -338,3 +338,175 @@ async fn wake_answers_with_the_tables_that_changed_or_holds_until_the_timeout() 
     let (status, _, _) = get(&stranger, &url, &[("after", "0")]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// One event of a live event stream, as a client reads it.
+#[derive(Debug, PartialEq)]
+enum Event {
+    Data(Value),
+    Comment(String),
+}
+
+/// A live event stream (`live_sse=true`) being read.
+struct Events {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Events {
+    /// The next event; `None` once the server ended the stream.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let event = event.trim_end();
+                return Some(match event.strip_prefix("data: ") {
+                    Some(data) => Event::Data(serde_json::from_str(data).unwrap()),
+                    None => Event::Comment(event.strip_prefix(": ").expect("a data line or a comment").to_owned()),
+                });
+            }
+            let chunk = self.response.chunk().await.unwrap()?;
+            self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The data events up to and with the next `up-to-date` (skipping comments).
+    async fn batch(&mut self) -> Vec<Value> {
+        let mut batch = Vec::new();
+        loop {
+            match self.next().await.expect("a batch, not the stream's end") {
+                Event::Data(message) => {
+                    let done = message["headers"]["control"] == "up-to-date";
+                    batch.push(message);
+                    if done {
+                        return batch;
+                    }
+                }
+                Event::Comment(_) => {}
+            }
+        }
+    }
+}
+
+/// Opens a live event stream from where `client` is; the answer's status
+/// and headers, and the stream if it is one.
+async fn open_events(
+    client: &ShapeClient,
+    http: &Client,
+    url: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Events) {
+    let handle = client.handle.clone().unwrap();
+    let query = [
+        ("table", "announcements"),
+        ("offset", client.offset.as_str()),
+        ("handle", handle.as_str()),
+        ("live", "true"),
+        ("live_sse", "true"),
+    ];
+    let response = http.get(url).header("accept", "text/event-stream").query(&query).send().await.unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    (status, headers, Events { response, buffer: String::new() })
+}
+
+#[tokio::test]
+async fn an_event_stream_sends_each_batch_ending_up_to_date_keeps_alive_and_closes_in_time() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_SSE_TIMEOUT_SECS", "3")]).await;
+    let (admin, slug, schema) = group(&app).await;
+    let url = app.url(&format!("/g/{slug}/v1/shape"));
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[]);
+    client.sync().await;
+    let started = std::time::Instant::now();
+    let (status, headers, mut events) = open_events(&client, &admin, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert_eq!(header("content-type"), "text/event-stream");
+    assert_eq!(header("electric-offset"), client.offset);
+    assert_eq!(header("electric-handle"), client.handle.clone().unwrap());
+    assert!(!header("electric-cursor").is_empty(), "the client requires a cursor on live answers");
+    assert_eq!(header("cache-control"), "private, max-age=2");
+
+    // Two writes, two batches, each ending up to date at its position.
+    let id = Uuid::new_v4();
+    let body =
+        mutate(&app, &admin, &slug, "announcement.create", json!({"id": id, "title": "Lift", "body": "x"})).await;
+    let first = events.batch().await;
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(first[0]["headers"]["operation"], "insert");
+    assert_eq!(first[0]["headers"]["txids"][0].to_string(), body["txid"].as_str().unwrap());
+    assert_eq!(first[0]["value"]["title"], "Lift");
+    let lsn = first[0]["headers"]["lsn"].as_str().unwrap().to_owned();
+    assert_eq!(first[1]["headers"]["global_last_seen_lsn"], lsn.as_str());
+    mutate(&app, &admin, &slug, "announcement.update", json!({"id": id, "title": "Lift works"})).await;
+    let second = events.batch().await;
+    assert_eq!(second[0]["headers"]["operation"], "update");
+    assert_eq!(second[0]["value"]["title"], "Lift works");
+
+    // Then silence: a keep-alive, and the stream ends on time.
+    let mut rest = Vec::new();
+    while let Some(event) = events.next().await {
+        rest.push(event);
+    }
+    assert!(rest.contains(&Event::Comment("keep-alive".into())), "{rest:?}");
+    assert!(rest.iter().all(|e| matches!(e, Event::Comment(_))), "{rest:?}");
+    let lasted = started.elapsed();
+    assert!(
+        lasted >= std::time::Duration::from_millis(2_900) && lasted < std::time::Duration::from_secs(10),
+        "{lasted:?}"
+    );
+
+    // The client resumes from the last up-to-date's position and has it all.
+    let resumed = second.last().unwrap()["headers"]["global_last_seen_lsn"].as_str().unwrap().to_owned();
+    client.offset = format!("{resumed}_0");
+    client.sync().await;
+    let (_, _, mut events) = open_events(&client, &admin, &url).await;
+    mutate(&app, &admin, &slug, "announcement.delete", json!({"id": id})).await;
+    assert_eq!(events.batch().await[0]["headers"]["operation"], "delete");
+    assert!(app.table_rows(&schema, "announcements").await.is_empty());
+}
+
+#[tokio::test]
+async fn an_event_stream_is_refused_or_ended_where_the_log_cannot_go_on() {
+    let app = TestApp::spawn().await;
+    let (admin, slug, _) = group(&app).await;
+    let url = app.url(&format!("/g/{slug}/v1/shape"));
+    let mut client = ShapeClient::new(&admin, &app.base, &slug, "announcements", &[]);
+    client.sync().await;
+
+    // Not live: 400 naming the parameter.
+    let handle = client.handle.clone().unwrap();
+    let query = [
+        ("table", "announcements"),
+        ("offset", client.offset.as_str()),
+        ("handle", handle.as_str()),
+        ("live_sse", "true"),
+    ];
+    let (status, _, body) = get(&admin, &url, &query).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["errors"]["live_sse"].is_array(), "{body}");
+
+    // An offset past the head, or a handle not the shape's: a plain 409.
+    let at = client.offset.clone();
+    client.offset = "999999_0".into();
+    let (status, headers, _) = open_events(&client, &admin, &url).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(headers["electric-handle"].to_str().unwrap(), handle);
+    client.offset = at;
+    client.handle = Some("1-not-this-shape".into());
+    let (status, _, _) = open_events(&client, &admin, &url).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    client.handle = Some(handle);
+
+    // A resident streaming when removed: the stream ends at once; the next
+    // request is a 404.
+    let resident = app.resident(&admin, &slug, "Bo").await;
+    let mut theirs = ShapeClient::new(&resident, &app.base, &slug, "announcements", &[]);
+    theirs.sync().await;
+    let (status, _, mut events) = open_events(&theirs, &resident, &url).await;
+    assert_eq!(status, StatusCode::OK);
+    sqlx::query("DELETE FROM memberships WHERE role = 'resident'").execute(&app.db).await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Event::Comment(_)) = events.next().await {}
+    });
+    assert!(ended.await.is_ok(), "the stream ends when the membership does");
+    let (status, _, _) = open_events(&theirs, &resident, &url).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -23,6 +23,9 @@ pub struct ShapeParams {
     pub offset: Offset,
     pub handle: Option<String>,
     pub live: bool,
+    /// `live_sse` (or Electric's older `experimental_live_sse`): the live
+    /// phase as one held event stream rather than long-polls.
+    pub sse: bool,
     pub cursor: Option<String>,
     pub columns: Option<Vec<String>>,
     pub where_clause: Option<(String, where_clause::Expr)>,
@@ -85,6 +88,11 @@ impl ShapeParams {
         if live && matches!(offset, Offset::Start | Offset::Now) {
             fail("live", "can't be true when offset is -1 or now".into());
         }
+        // As Electric reads it: any value but `false` asks for it.
+        let sse = get("live_sse").or_else(|| get("experimental_live_sse")).is_some_and(|v| v != "false");
+        if sse && !live {
+            fail("live_sse", "can't be true unless live is also true".into());
+        }
         let handle = get("handle").filter(|h| !h.is_empty()).map(str::to_owned);
         if handle.as_ref().is_some_and(|h| h.len() > MAX_SHORT_LENGTH) {
             fail("handle", "is too long".into());
@@ -119,7 +127,7 @@ impl ShapeParams {
         if !errors.is_empty() {
             return Err(errors);
         }
-        Ok(Self { table, offset, handle, live, cursor, columns, where_clause, params, replica, changes_only })
+        Ok(Self { table, offset, handle, live, sse, cursor, columns, where_clause, params, replica, changes_only })
     }
 }
 

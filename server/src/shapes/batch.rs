@@ -4,11 +4,15 @@
 //! `headers.last`.
 
 use super::{change::LogChange, offset::Offset, shape::Shape};
+use axum::body::Bytes;
 use serde_json::{json, Value};
+use std::sync::{Arc, OnceLock};
 
 pub struct Batch {
     body: Vec<u8>,
     messages: usize,
+    /// Where each message lies in `body`.
+    spans: Vec<(usize, usize)>,
     cap: usize,
     /// The current transaction's messages, held until it ends.
     open_tx: Vec<Value>,
@@ -25,10 +29,32 @@ pub struct Batch {
 /// at one offset share it).
 #[derive(Clone)]
 pub struct Answer {
-    pub body: axum::body::Bytes,
+    pub body: Bytes,
     pub messages: usize,
     pub offset: Offset,
     pub up_to_date: bool,
+    spans: Arc<[(usize, usize)]>,
+    /// The same messages as server-sent events, made once when first asked
+    /// for and shared by every stream sent this answer.
+    events: Arc<OnceLock<Bytes>>,
+}
+
+impl Answer {
+    /// The messages as server-sent events: `data: <message>\n\n` each (a
+    /// message is one line of JSON).
+    pub fn events(&self) -> Bytes {
+        self.events
+            .get_or_init(|| {
+                let mut events = Vec::with_capacity(self.body.len() + self.spans.len() * 8);
+                for &(start, end) in self.spans.iter() {
+                    events.extend_from_slice(b"data: ");
+                    events.extend_from_slice(&self.body[start..end]);
+                    events.extend_from_slice(b"\n\n");
+                }
+                events.into()
+            })
+            .clone()
+    }
 }
 
 impl Batch {
@@ -36,6 +62,7 @@ impl Batch {
         Self {
             body: b"[".to_vec(),
             messages: 0,
+            spans: Vec::new(),
             cap,
             open_tx: Vec::new(),
             open_txid: None,
@@ -51,13 +78,17 @@ impl Batch {
 
     pub fn push(&mut self, message: &Value) {
         self.separate();
+        let start = self.body.len();
         serde_json::to_writer(&mut self.body, message).expect("a JSON value serialises");
+        self.spans.push((start, self.body.len()));
     }
 
     /// A message already serialised (snapshot rows come from Postgres so).
     pub fn push_raw(&mut self, message: &str) {
         self.separate();
+        let start = self.body.len();
         self.body.extend_from_slice(message.as_bytes());
+        self.spans.push((start, self.body.len()));
     }
 
     fn separate(&mut self) {
@@ -125,7 +156,14 @@ impl Batch {
             self.push(&json!({ "headers": { "control": "up-to-date", "global_last_seen_lsn": head } }));
         }
         self.body.push(b']');
-        Answer { messages: self.messages, body: self.body.into(), offset, up_to_date }
+        Answer {
+            messages: self.messages,
+            body: self.body.into(),
+            offset,
+            up_to_date,
+            spans: self.spans.into(),
+            events: Arc::default(),
+        }
     }
 
     /// Whether any change (not control) message was written or is pending.

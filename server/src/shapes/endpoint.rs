@@ -4,12 +4,12 @@
 use super::{
     access::Access,
     fetch::{self, Fetched},
-    live::{Outcome, Wait},
+    live::{deadline, Outcome, Wait},
     offset::Offset,
     request::ShapeParams,
     response::{self, Kind},
     shape::Shape,
-    Shapes,
+    sse, Shapes,
 };
 use app::{
     backend::{auth, groups, groups::Member},
@@ -118,30 +118,33 @@ async fn answer(
             Fetched::Unknown => response::must_refetch(shape.handle()),
         });
     }
+    let from = offset.position().unwrap_or(0);
+    if params.sse {
+        let who = token.map(str::to_owned);
+        return sse::open(shapes.clone(), access.clone(), who, shape, from, params.cursor.as_deref()).await;
+    }
     let wait = Wait {
         hub: &shapes.hub,
         who: (token, &member.group.slug),
-        session_ends: access.session_ends,
         pool: &shapes.app.pool,
         schema,
         shape: &shape,
         limits: shapes.limits,
-        timeout: shapes.long_poll_timeout,
     };
-    let from = offset.position().unwrap_or(0);
-    Ok(match wait.run(from).await? {
-        Outcome::Answer(answer) => {
-            let cursor =
-                response::live_cursor(chrono::Utc::now(), shapes.long_poll_timeout.as_secs(), params.cursor.as_deref());
-            response::answer(shape.handle(), Kind::Live { cursor: &cursor }, answer)
-        }
+    let live = |answer| {
+        let cursor =
+            response::live_cursor(chrono::Utc::now(), shapes.long_poll_timeout.as_secs(), params.cursor.as_deref());
+        response::answer(shape.handle(), Kind::Live { cursor: &cursor }, answer)
+    };
+    Ok(match wait.run(from, deadline(shapes.long_poll_timeout, access.session_ends)).await? {
+        Outcome::Answer(answer) => live(answer),
+        Outcome::Idle(position) | Outcome::AccessEnded(position) => live(Outcome::idle_answer(position)),
         Outcome::Unknown => response::must_refetch(shape.handle()),
         Outcome::SchemaChanged => match build(shapes, member, params).await? {
             Ok(rebuilt) if rebuilt.handle() == shape.handle() => {
                 // Same definition after all (e.g. a reconnect): the client retries.
-                let idle = super::batch::Batch::new(0, from).finish(Offset::Log(from), true);
                 let cursor = response::live_cursor(chrono::Utc::now(), 1, params.cursor.as_deref());
-                response::answer(shape.handle(), Kind::Live { cursor: &cursor }, idle)
+                response::answer(shape.handle(), Kind::Live { cursor: &cursor }, Outcome::idle_answer(from))
             }
             Ok(rebuilt) => response::must_refetch(rebuilt.handle()),
             Err(response) => response,

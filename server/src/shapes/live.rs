@@ -18,6 +18,12 @@ use tokio::time::Instant;
 
 pub enum Outcome {
     Answer(Answer),
+    /// Nothing new by the deadline: the client is up to date at this
+    /// position.
+    Idle(i64),
+    /// The asker's access may have ended (a membership or session ended
+    /// somewhere): answer as idle, and check it again before going on.
+    AccessEnded(i64),
     /// The offset is not one this group's log gave.
     Unknown,
     /// The group's schema changed while waiting: the shape must be rebuilt.
@@ -29,21 +35,18 @@ pub struct Wait<'a> {
     /// The asker's token and group: when access ends somewhere, a waiter
     /// whose own access is no longer known answers at once.
     pub who: (Option<&'a str>, &'a str),
-    /// When the asker's session ends: the wait ends then too, and the next
-    /// request is refused.
-    pub session_ends: chrono::DateTime<chrono::Utc>,
     pub pool: &'a PgPool,
     pub schema: &'a SchemaName,
     pub shape: &'a Shape,
     pub limits: Limits,
-    pub timeout: Duration,
 }
 
 impl Wait<'_> {
-    pub async fn run(&self, from: i64) -> Result<Outcome, AppError> {
+    /// Waits until the shape has changes after `from` or `deadline` passes
+    /// (see [`deadline`]).
+    pub async fn run(&self, from: i64, deadline: Instant) -> Result<Outcome, AppError> {
         let (tail, mut updates) = self.hub.follow(self.schema);
         let mut access_ended = self.hub.access.subscribe();
-        let deadline = deadline(self.timeout, self.session_ends);
         let mut position = from;
         let mut epoch = None;
         let mut checked_ahead = false;
@@ -53,19 +56,16 @@ impl Wait<'_> {
                 Step::Again => continue,
                 Step::Wait => {}
             }
-            let idle = |position| {
-                Ok(Outcome::Answer(Batch::new(self.limits.cap, position).finish(Offset::Log(position), true)))
-            };
             tokio::select! {
                 changed = updates.changed() => if changed.is_err() { return Err(AppError::Internal) },
                 _ = access_ended.changed() => {
                     if let (Some(token), slug) = self.who {
                         if !self.hub.access.holds(token, slug) {
-                            return idle(position);
+                            return Ok(Outcome::AccessEnded(position));
                         }
                     }
                 }
-                () = tokio::time::sleep_until(deadline) => return idle(position),
+                () = tokio::time::sleep_until(deadline) => return Ok(Outcome::Idle(position)),
             }
         }
     }
@@ -143,7 +143,14 @@ impl Wait<'_> {
     }
 }
 
-/// The long-poll's end: after `timeout`, or when the session ends if sooner.
+impl Outcome {
+    /// A waiting answer's `[up-to-date]` at `position`.
+    pub fn idle_answer(position: i64) -> Answer {
+        Batch::new(0, position).finish(Offset::Log(position), true)
+    }
+}
+
+/// A wait's end: after `timeout`, or when the session ends if sooner.
 pub fn deadline(timeout: Duration, session_ends: chrono::DateTime<chrono::Utc>) -> Instant {
     let left = (session_ends - chrono::Utc::now()).to_std().unwrap_or_default();
     Instant::now() + timeout.min(left)

@@ -6,7 +6,7 @@
 //! `shape` checks it against the group's `catalog` and names it (the
 //! handle), `fetch` answers from the database (snapshot chunks, then the
 //! log) through `reader`, `live` answers long-polls from the `hub`'s
-//! in-memory tails, `batch` builds the body and `response` the headers.
+//! in-memory tails (and `sse` holds event streams on them), `batch` builds the body and `response` the headers.
 //! `wake` is one long-poll for a whole group, for browsers following all its
 //! tables. `retention` keeps each group's log bounded.
 
@@ -22,6 +22,7 @@ mod reader;
 mod response;
 pub mod retention;
 mod shape;
+mod sse;
 mod wake;
 
 pub use shape_query::{offset, request, where_clause};
@@ -40,6 +41,7 @@ pub struct Shapes {
     retention: Arc<retention::Retention>,
     limits: fetch::Limits,
     long_poll_timeout: Duration,
+    sse_timeout: Duration,
 }
 
 impl Shapes {
@@ -65,6 +67,7 @@ impl Shapes {
             retention,
             limits: fetch::Limits { cap: config.chunk_bytes, max_snapshot_lag: config.max_snapshot_lag },
             long_poll_timeout: Duration::from_secs(config.long_poll_timeout_secs),
+            sse_timeout: Duration::from_secs(config.sse_timeout_secs),
         }
     }
 

@@ -2,9 +2,10 @@
 //! values, CORS, and the error bodies (400 `{"message","errors"}`, 409
 //! `must-refetch`).
 
-use super::{batch::Answer, request::FieldErrors};
+use super::{batch::Answer, offset::Offset, request::FieldErrors};
 use app::error::AppError;
 use axum::{
+    body::Body,
     http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -58,6 +59,22 @@ pub fn answer(handle: &str, kind: Kind<'_>, answer: Answer) -> Response {
     set(&mut headers, header::CACHE_CONTROL.as_str(), cache);
     set(&mut headers, header::CONTENT_TYPE.as_str(), "application/json");
     (StatusCode::OK, headers, answer.body).into_response()
+}
+
+/// The head of a live event stream (`live_sse=true`): `offset` is where
+/// it starts; it is cacheable for the stream's length less a second, as
+/// Electric's, but by the browser only.
+pub fn event_stream(handle: &str, offset: i64, cursor: &str, timeout: std::time::Duration, body: Body) -> Response {
+    let mut headers = base_headers();
+    set(&mut headers, "electric-handle", handle);
+    set(&mut headers, "electric-offset", &Offset::Log(offset).to_string());
+    set(&mut headers, "electric-cursor", cursor);
+    let max_age = timeout.as_secs().saturating_sub(1).max(1);
+    set(&mut headers, header::CACHE_CONTROL.as_str(), &format!("private, max-age={max_age}"));
+    set(&mut headers, header::CONTENT_TYPE.as_str(), "text/event-stream");
+    // nginx passes it through as it comes rather than buffering it.
+    set(&mut headers, "x-accel-buffering", "no");
+    (StatusCode::OK, headers, body).into_response()
 }
 
 pub fn must_refetch(handle: &str) -> Response {

@@ -35,6 +35,24 @@ fn what_the_official_client_sends_is_accepted() {
     assert_eq!(params.columns, Some(vec!["id".to_owned(), "title".to_owned()]));
     assert_eq!(params.params, ["true"]);
     assert_eq!(params.replica, Replica::Full);
+    assert!(!params.sse);
+}
+
+#[test]
+fn server_sent_events_are_asked_for_as_electric_reads_it() {
+    let live = [("table", "announcements"), ("offset", "12_0"), ("handle", "h"), ("live", "true")];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut query = live.to_vec();
+        query.extend_from_slice(extra);
+        parse(&query)
+    };
+    // The client sends both names; Electric takes any value but `false`.
+    assert!(with(&[("experimental_live_sse", "true"), ("live_sse", "true")]).unwrap().sse);
+    assert!(with(&[("experimental_live_sse", "1")]).unwrap().sse);
+    assert!(!with(&[("live_sse", "false")]).unwrap().sse);
+    assert!(!with(&[("live_sse", "false"), ("experimental_live_sse", "true")]).unwrap().sse);
+    let not_live = [("table", "announcements"), ("offset", "12_0"), ("handle", "h"), ("live_sse", "true")];
+    assert_eq!(fields(&not_live), ["live_sse"]);
 }
 
 #[test]
