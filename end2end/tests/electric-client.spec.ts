@@ -154,11 +154,12 @@ test('a where-filtered shape holds exactly the matching rows as they change', as
 /** A fetch that records, for each request the client makes, whether it asked
  * for an event stream and what came back. */
 function recordingFetch() {
-  const seen: { sse: boolean; status: number; type: string }[] = [];
+  const seen: { live: boolean; sse: boolean; status: number; type: string }[] = [];
   const fetchClient: typeof fetch = async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const response = await fetch(input, init);
     seen.push({
+      live: new URL(url).searchParams.get('live') === 'true',
       sse: new URL(url).searchParams.get('live_sse') === 'true',
       status: response.status,
       type: response.headers.get('content-type') ?? '',
@@ -214,10 +215,10 @@ test.describe('over server-sent events (liveSse)', () => {
     }
     expect(shapes.get('members')!.currentRows[0].unit).toBe('2B');
     expect(shapes.get('requests')!.currentRows[0].status).toBe('resolved');
-    // The live phase ran over event streams (and never fell back).
-    const live = seen.filter((s) => s.sse);
+    // The live phase ran over event streams, and never fell back to long-polls.
+    const live = seen.filter((s) => s.live);
     expect(live.length).toBeGreaterThan(0);
-    expect(live.every((s) => s.status === 200 && s.type === 'text/event-stream')).toBe(true);
+    expect(live.every((s) => s.sse && s.status === 200 && s.type === 'text/event-stream')).toBe(true);
     for (const stream of streams) stream.unsubscribeAll();
   });
 
@@ -241,6 +242,7 @@ test.describe('over server-sent events (liveSse)', () => {
       COMMIT`);
     const rows = await until(shape, (rows) => rows.length === 4);
     expect(titles(rows)).toEqual(['Kept', 'new 1', 'new 2', 'new 3']);
+    expect(seen.some((s) => s.status === 409), 'the refetch followed a 409').toBe(true);
     const inDb = await db.query(`SELECT title FROM "${schema}".announcements`);
     expect(titles(rows)).toEqual(inDb.rows.map((r) => r.title).sort());
     stream.unsubscribeAll();

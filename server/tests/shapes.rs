@@ -440,6 +440,14 @@ async fn an_event_stream_sends_each_batch_ending_up_to_date_keeps_alive_and_clos
     assert_eq!(second[0]["headers"]["operation"], "update");
     assert_eq!(second[0]["value"]["title"], "Lift works");
 
+    // Another table moves the log on: this stream says where it now is,
+    // at its next keep-alive, so its client resumes from there.
+    mutate(&app, &admin, &slug, "resource.create", json!({"id": Uuid::new_v4(), "name": "Laundry"})).await;
+    let head: i64 =
+        sqlx::query_scalar(&format!("SELECT position FROM \"{schema}\".change_head")).fetch_one(&app.db).await.unwrap();
+    let moved = events.batch().await;
+    assert_eq!(moved, [json!({"headers": {"control": "up-to-date", "global_last_seen_lsn": head.to_string()}})]);
+
     // Then silence: a keep-alive, and the stream ends on time.
     let mut rest = Vec::new();
     while let Some(event) = events.next().await {
@@ -454,7 +462,7 @@ async fn an_event_stream_sends_each_batch_ending_up_to_date_keeps_alive_and_clos
     );
 
     // The client resumes from the last up-to-date's position and has it all.
-    let resumed = second.last().unwrap()["headers"]["global_last_seen_lsn"].as_str().unwrap().to_owned();
+    let resumed = moved[0]["headers"]["global_last_seen_lsn"].as_str().unwrap().to_owned();
     client.offset = format!("{resumed}_0");
     client.sync().await;
     let (_, _, mut events) = open_events(&client, &admin, &url).await;
@@ -504,9 +512,46 @@ async fn an_event_stream_is_refused_or_ended_where_the_log_cannot_go_on() {
     assert_eq!(status, StatusCode::OK);
     sqlx::query("DELETE FROM memberships WHERE role = 'resident'").execute(&app.db).await.unwrap();
     let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
-        while let Some(Event::Comment(_)) = events.next().await {}
+        loop {
+            match events.next().await {
+                Some(Event::Comment(_)) => {}
+                other => return other,
+            }
+        }
     });
-    assert!(ended.await.is_ok(), "the stream ends when the membership does");
+    assert_eq!(ended.await, Ok(None), "the stream ends, with nothing more, when the membership does");
     let (status, _, _) = open_events(&theirs, &resident, &url).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// The server speaks HTTP/2 without TLS to a client that knows it does
+/// (h2c with prior knowledge): sign-up, a group, a shape and an event
+/// stream, all over it.
+#[tokio::test]
+async fn http2_with_prior_knowledge_serves_the_api_shapes_and_event_streams() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_SSE_TIMEOUT_SECS", "3")]).await;
+    let h2 = Client::builder().http2_prior_knowledge().cookie_store(true).build().unwrap();
+    app.sign_up(&h2, "Ann").await;
+    let slug = app.create_group(&h2, "Elm").await;
+    let url = app.url(&format!("/g/{slug}/v1/shape"));
+    let first = h2.get(&url).query(&[("table", "announcements"), ("offset", "-1")]).send().await.unwrap();
+    assert_eq!(first.version(), reqwest::Version::HTTP_2);
+    assert_eq!(first.status(), StatusCode::OK);
+    let handle = first.headers()["electric-handle"].to_str().unwrap().to_owned();
+    let offset = first.headers()["electric-offset"].to_str().unwrap().to_owned();
+    let live = [
+        ("table", "announcements"),
+        ("offset", offset.as_str()),
+        ("handle", handle.as_str()),
+        ("live", "true"),
+        ("live_sse", "true"),
+    ];
+    let response = h2.get(&url).query(&live).send().await.unwrap();
+    assert_eq!(response.version(), reqwest::Version::HTTP_2);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut events = Events { response, buffer: String::new() };
+    mutate(&app, &h2, &slug, "announcement.create", json!({"id": Uuid::new_v4(), "title": "Over h2", "body": "x"}))
+        .await;
+    let batch = events.batch().await;
+    assert_eq!(batch[0]["value"]["title"], "Over h2");
 }

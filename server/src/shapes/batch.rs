@@ -40,6 +40,12 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// The bytes it may come to hold: its body, where each message lies,
+    /// and its events once made (about the body again).
+    pub fn weight(&self) -> usize {
+        2 * self.body.len() + self.spans.len() * std::mem::size_of::<(usize, usize)>()
+    }
+
     /// The messages as server-sent events: `data: <message>\n\n` each (a
     /// message is one line of JSON).
     pub fn events(&self) -> Bytes {

@@ -164,7 +164,7 @@ impl Hub {
             .iter()
             .map(|tail| {
                 let changes: usize = tail.state().changes.iter().map(|change| change.weight()).sum();
-                let answers: usize = tail.answers.lock().by_shape.values().map(|answer| answer.body.len()).sum();
+                let answers: usize = tail.answers.lock().by_shape.values().map(Answer::weight).sum();
                 changes + answers
             })
             .sum();
@@ -197,13 +197,13 @@ impl Hub {
             self.held.fetch_sub(std::mem::take(&mut answers.bytes), Ordering::Relaxed);
             *answers = SharedAnswers { head, ..SharedAnswers::default() };
         }
-        let size = answer.body.len();
+        let size = answer.weight();
         if self.held.load(Ordering::Relaxed) + size > self.budget {
             return;
         }
         if let Some(replaced) = answers.by_shape.insert((handle.to_owned(), position), answer.clone()) {
-            answers.bytes -= replaced.body.len();
-            self.held.fetch_sub(replaced.body.len(), Ordering::Relaxed);
+            answers.bytes -= replaced.weight();
+            self.held.fetch_sub(replaced.weight(), Ordering::Relaxed);
         }
         answers.bytes += size;
         self.held.fetch_add(size, Ordering::Relaxed);

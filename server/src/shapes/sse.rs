@@ -7,7 +7,10 @@
 //!
 //! Each stream has one task that waits on the group's in-memory tail
 //! exactly as a long-poll does (`live::Wait`) and hands the answers it gets
-//! to the response body through a channel of `BUFFERED` answers. An answer
+//! to the response body through a channel of `BUFFERED` answers; when
+//! nothing changed for its shape but the log moved on, it sends an
+//! `up-to-date` at the new position instead of a keep-alive, so a quiet
+//! shape in a busy group never falls behind its group's log. An answer
 //! is encoded as events once, however many streams it is sent to
 //! (`Answer::events`, shared through the hub's answer cache). A subscriber
 //! whose socket does not drain fills the channel; after `SLOW` of that its
@@ -35,11 +38,12 @@ use axum::{
 use std::{convert::Infallible, time::Duration};
 use tokio::{sync::mpsc, time::Instant};
 
-/// Longest silence on a stream before a keep-alive comment (half the
+/// Longest silence on a stream before a keep-alive comment (a third of the
 /// stream's time if that is shorter).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
-/// Answers a stream may have waiting to be written.
-const BUFFERED: usize = 8;
+/// Answers a stream may have waiting to be written (each at most
+/// `sync.chunk_bytes`; live answers from the tail are usually far smaller).
+const BUFFERED: usize = 4;
 /// How long a full buffer may stay full before the stream is dropped.
 const SLOW: Duration = Duration::from_secs(10);
 
@@ -107,17 +111,28 @@ async fn follow(
         shape,
         limits: shapes.limits,
     };
-    let keep_alive = KEEP_ALIVE.min(shapes.sse_timeout / 2);
+    let keep_alive = KEEP_ALIVE.min(shapes.sse_timeout / 3);
     let mut position = from;
     loop {
         let now = Instant::now();
         if now >= end {
             return Ok(());
         }
-        let chunk = match wait.run(position, end.min(now + keep_alive)).await? {
+        let outcome = tokio::select! {
+            outcome = wait.run(position, end.min(now + keep_alive)) => outcome?,
+            // The client went away: stop waiting for it now.
+            () = sender.closed() => return Ok(()),
+        };
+        let chunk = match outcome {
             Outcome::Answer(answer) => {
                 position = answer.offset.position().unwrap_or(position);
                 answer.events()
+            }
+            // Other tables moved the log on: say so, so the client resumes
+            // from there (and the next wait starts there).
+            Outcome::Idle(reached) if reached > position && Instant::now() < end => {
+                position = reached;
+                Outcome::idle_answer(reached).events()
             }
             Outcome::Idle(_) if Instant::now() < end => Bytes::from_static(b": keep-alive\n\n"),
             // The stream's time is up; or what the client follows changed:
