@@ -26,14 +26,6 @@ CREATE TABLE change_floor (
 );
 INSERT INTO change_floor (position) VALUES (0);
 
-DROP TRIGGER capture_change ON members;
-DROP TRIGGER capture_change ON announcements;
-DROP TRIGGER capture_change ON requests;
-DROP TRIGGER capture_change ON request_comments;
-DROP TRIGGER capture_change ON resources;
-DROP TRIGGER capture_change ON bookings;
-DROP FUNCTION capture_change();
-
 -- Values are logged as Postgres prints them in UTC and ISO style. The
 -- server's sessions already print so; any other session (psql in another
 -- time zone) has both settings pinned for the trigger's own statement only
@@ -98,39 +90,25 @@ BEGIN
 END
 $migration$;
 
-CREATE TRIGGER capture_insert AFTER INSERT ON members REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('user_id');
-CREATE TRIGGER capture_update AFTER UPDATE ON members REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('user_id');
-CREATE TRIGGER capture_delete AFTER DELETE ON members REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('user_id');
-CREATE TRIGGER capture_insert AFTER INSERT ON announcements REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_update AFTER UPDATE ON announcements REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_delete AFTER DELETE ON announcements REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_insert AFTER INSERT ON requests REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_update AFTER UPDATE ON requests REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_delete AFTER DELETE ON requests REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_insert AFTER INSERT ON request_comments REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_update AFTER UPDATE ON request_comments REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_delete AFTER DELETE ON request_comments REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_insert AFTER INSERT ON resources REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_update AFTER UPDATE ON resources REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_delete AFTER DELETE ON resources REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_insert AFTER INSERT ON bookings REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_update AFTER UPDATE ON bookings REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
-CREATE TRIGGER capture_delete AFTER DELETE ON bookings REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION capture_changes('id');
+-- Each synced table (its name and primary key): the row trigger goes, the
+-- three statement triggers come.
+DO $triggers$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN SELECT * FROM (VALUES
+        ('members', 'user_id'), ('announcements', 'id'), ('requests', 'id'),
+        ('request_comments', 'id'), ('resources', 'id'), ('bookings', 'id')
+    ) AS synced (name, pk) LOOP
+        EXECUTE format('DROP TRIGGER capture_change ON %I', t.name);
+        EXECUTE format('CREATE TRIGGER capture_insert AFTER INSERT ON %I REFERENCING NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION capture_changes(%L)', t.name, t.pk);
+        EXECUTE format('CREATE TRIGGER capture_update AFTER UPDATE ON %I
+            REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION capture_changes(%L)', t.name, t.pk);
+        EXECUTE format('CREATE TRIGGER capture_delete AFTER DELETE ON %I REFERENCING OLD TABLE AS old_rows
+            FOR EACH STATEMENT EXECUTE FUNCTION capture_changes(%L)', t.name, t.pk);
+    END LOOP;
+END
+$triggers$;
+DROP FUNCTION capture_change();

@@ -83,12 +83,12 @@ struct Run {
     samples: Vec<(f64, i64, i64)>,
 }
 
-async fn log_size(bench: &Bench) -> (i64, i64) {
+/// The log's entries and bytes (table and indexes).
+async fn log_size(db: &sqlx::PgPool, schema: &str) -> (i64, i64) {
     sqlx::query_as(&format!(
-        "SELECT (SELECT count(*) FROM \"{0}\".changes), pg_total_relation_size('\"{0}\".changes')",
-        bench.schema
+        "SELECT (SELECT count(*) FROM \"{schema}\".changes), pg_total_relation_size('\"{schema}\".changes')"
     ))
-    .fetch_one(&bench.db)
+    .fetch_one(db)
     .await
     .unwrap()
 }
@@ -110,12 +110,7 @@ async fn run(bench: &Bench, ids: &[uuid::Uuid], job: Option<(Arc<Retention>, app
         tokio::spawn(async move {
             let mut samples = Vec::new();
             while !done.load(Ordering::Relaxed) {
-                let (entries, bytes): (i64, i64) = sqlx::query_as(&format!(
-                    "SELECT (SELECT count(*) FROM \"{schema}\".changes), pg_total_relation_size('\"{schema}\".changes')"
-                ))
-                .fetch_one(&db)
-                .await
-                .unwrap();
+                let (entries, bytes) = log_size(&db, &schema).await;
                 samples.push((started.elapsed().as_secs_f64(), entries, bytes));
                 tokio::time::sleep(Duration::from_secs(2)).await;
             }
@@ -149,7 +144,7 @@ async fn run(bench: &Bench, ids: &[uuid::Uuid], job: Option<(Arc<Retention>, app
         sweeper.await.unwrap();
     }
     let samples = sampler.await.unwrap();
-    Run { rate, end: log_size(bench).await, samples }
+    Run { rate, end: log_size(&bench.db, &bench.schema).await, samples }
 }
 
 /// A client at the log's head, then every row edited 100 times: catching

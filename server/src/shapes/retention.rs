@@ -19,10 +19,10 @@
 //! group's advisory lock for the job, so where several servers run the job
 //! only one works on a group at a time; the others skip it.
 
-use super::hub::Hub;
+use super::{hub::Hub, reader};
 use app::{backend::SchemaName, error::AppError};
 use parking_lot::Mutex;
-use sqlx::{PgConnection, PgPool};
+use sqlx::{PgPool, Postgres, Transaction};
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
@@ -163,15 +163,7 @@ impl Retention {
     /// server holds the group.
     async fn trim_batch(&self, schema: &SchemaName) -> Result<Option<(u64, bool)>, AppError> {
         let s = schema.ident();
-        let mut tx = self.pool.begin().await?;
-        if !hold(&mut tx, schema).await? {
-            tx.commit().await?;
-            return Ok(None);
-        }
-        let (floor, head): (i64, i64) =
-            sqlx::query_as(&format!("SELECT f.position, h.position FROM {s}.change_floor f, {s}.change_head h"))
-                .fetch_one(&mut *tx)
-                .await?;
+        let Some((mut tx, floor, head)) = self.begin_held(schema).await? else { return Ok(None) };
         let limit = head - self.settings.keep_min;
         if limit <= floor {
             self.long_logs.lock().remove(schema.as_str());
@@ -221,15 +213,7 @@ impl Retention {
     /// more runs may be left, or `None` if another server holds the group.
     async fn compact_batch(&self, schema: &SchemaName) -> Result<Option<(u64, bool)>, AppError> {
         let s = schema.ident();
-        let mut tx = self.pool.begin().await?;
-        if !hold(&mut tx, schema).await? {
-            tx.commit().await?;
-            return Ok(None);
-        }
-        let (floor, head): (i64, i64) =
-            sqlx::query_as(&format!("SELECT f.position, h.position FROM {s}.change_floor f, {s}.change_head h"))
-                .fetch_one(&mut *tx)
-                .await?;
+        let Some((mut tx, floor, head)) = self.begin_held(schema).await? else { return Ok(None) };
         let upto = head - self.settings.compaction_lag;
         let done = self.compacted_to.lock().get(schema.as_str()).copied();
         if upto <= floor || done.is_some_and(|done| done >= upto) {
@@ -290,10 +274,24 @@ impl Retention {
     }
 }
 
-/// Takes the group's job lock for this transaction, if no one else holds it.
-async fn hold(conn: &mut PgConnection, schema: &SchemaName) -> Result<bool, AppError> {
-    Ok(sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('courtyard.log.' || $1, 0))")
-        .bind(schema.as_str())
-        .fetch_one(conn)
-        .await?)
+impl Retention {
+    /// A transaction holding the group's job lock, and the log's floor and
+    /// head in it; `None` if another server holds the lock.
+    async fn begin_held(
+        &self,
+        schema: &SchemaName,
+    ) -> Result<Option<(Transaction<'static, Postgres>, i64, i64)>, AppError> {
+        let mut tx = self.pool.begin().await?;
+        let held: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('courtyard.log.' || $1, 0))")
+                .bind(schema.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+        if !held {
+            tx.commit().await?;
+            return Ok(None);
+        }
+        let (floor, head) = reader::bounds(&mut tx, schema).await?;
+        Ok(Some((tx, floor, head)))
+    }
 }
