@@ -2,8 +2,13 @@
 //! environment variable. Loaded once in `main`; nothing below reads the
 //! environment.
 
+use crate::shapes::retention::MAX_RETENTION;
 use serde::Deserialize;
 use std::{fmt, net::SocketAddr, path::Path, time::Duration};
+
+/// Longest a held request may be held (`sync.long_poll_timeout_secs`,
+/// `sync.sse_timeout_secs`): an hour.
+const MAX_HOLD_SECS: u64 = 3600;
 
 #[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -27,6 +32,21 @@ pub struct ServerConfig {
     /// The origin browsers reach the site at (`https://courtyard.example`);
     /// empty: the request's own `Host`, over https when cookies are Secure.
     pub public_origin: String,
+    /// PEM files of the certificate chain and its private key: both set,
+    /// the server speaks HTTPS (HTTP/2 or HTTP/1.1 by ALPN); both empty,
+    /// plain HTTP (HTTP/1.1, or HTTP/2 with prior knowledge).
+    #[serde(default)]
+    pub tls_cert: String,
+    #[serde(default)]
+    pub tls_key: String,
+}
+
+impl ServerConfig {
+    /// The certificate chain's and the key's files, when TLS is on.
+    pub fn tls(&self) -> Option<(&Path, &Path)> {
+        let (cert, key) = (self.tls_cert.trim(), self.tls_key.trim());
+        (!cert.is_empty() && !key.is_empty()).then(|| (Path::new(cert), Path::new(key)))
+    }
 }
 
 #[derive(Clone, Deserialize)]
@@ -111,8 +131,17 @@ impl Config {
         Ok(config)
     }
 
-    /// Settings that would make every request fail, refused at start-up.
+    /// Settings that would make every request fail, or overflow a time
+    /// computed from them, refused at start-up.
     fn check(&self) -> Result<(), ConfigError> {
+        let server = &self.server;
+        if server.tls_cert.trim().is_empty() != server.tls_key.trim().is_empty() {
+            let name = if server.tls_cert.trim().is_empty() { "server.tls_cert" } else { "server.tls_key" };
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must be set too (server.tls_cert and server.tls_key go together)",
+            });
+        }
         let session = &self.session;
         let at_least_one = [
             ("session.max_login_failures_per_account", session.max_login_failures_per_account),
@@ -129,11 +158,33 @@ impl Config {
         if sync.sse_timeout_secs < 2 {
             return Err(ConfigError::Invalid { name: "sync.sse_timeout_secs", reason: "must be at least 2" });
         }
+        let held = [
+            ("sync.long_poll_timeout_secs", sync.long_poll_timeout_secs),
+            ("sync.sse_timeout_secs", sync.sse_timeout_secs),
+        ];
+        if let Some((name, _)) = held.into_iter().find(|(_, secs)| *secs > MAX_HOLD_SECS) {
+            return Err(ConfigError::Invalid { name, reason: "must be at most 3600 (an hour)" });
+        }
+        if sync.log_retention.is_zero() {
+            return Err(ConfigError::Invalid { name: "sync.log_retention", reason: "must be longer than 0s" });
+        }
+        if sync.log_retention > MAX_RETENTION {
+            return Err(ConfigError::Invalid {
+                name: "sync.log_retention",
+                reason: "must be at most 10 years (\"10y\")",
+            });
+        }
         if sync.log_keep_min < 1 {
             return Err(ConfigError::Invalid { name: "sync.log_keep_min", reason: "must be at least 1" });
         }
         if sync.log_sweep_interval.is_zero() {
             return Err(ConfigError::Invalid { name: "sync.log_sweep_interval", reason: "must be longer than 0s" });
+        }
+        if sync.log_sweep_interval > MAX_RETENTION {
+            return Err(ConfigError::Invalid {
+                name: "sync.log_sweep_interval",
+                reason: "must be at most 10 years (\"10y\")",
+            });
         }
         Ok(())
     }
@@ -142,6 +193,8 @@ impl Config {
         set(&env, "COURTYARD_SITE_ADDR", &mut self.server.site_addr)?;
         set(&env, "RUST_LOG", &mut self.server.log)?;
         set(&env, "COURTYARD_PUBLIC_ORIGIN", &mut self.server.public_origin)?;
+        set(&env, "COURTYARD_TLS_CERT", &mut self.server.tls_cert)?;
+        set(&env, "COURTYARD_TLS_KEY", &mut self.server.tls_key)?;
         set(&env, "DATABASE_URL", &mut self.database.url)?;
         set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
         set(&env, "COURTYARD_SESSION_TTL_DAYS", &mut self.session.ttl_days)?;
@@ -179,7 +232,9 @@ impl Config {
         let origin = self.server.public_origin.trim().trim_end_matches('/');
         app::backend::Settings {
             session_ttl: chrono::Duration::days(session.ttl_days.into()),
-            secure_cookies: session.secure_cookie,
+            // Served over HTTPS, the site's origin is https and its cookie
+            // Secure, whatever `session.secure_cookie` says.
+            secure_cookies: session.secure_cookie || self.server.tls().is_some(),
             invite_ttl: chrono::Duration::hours(self.invites.ttl_hours.into()),
             login_limits: app::backend::LoginLimits {
                 per_account: session.max_login_failures_per_account.into(),
@@ -302,6 +357,51 @@ mod tests {
         assert!(error.to_string().contains("log_keep_min"), "{error}");
         let error = load(&[("COURTYARD_SYNC_LOG_SWEEP_INTERVAL", "0s")]).unwrap_err();
         assert!(error.to_string().contains("log_sweep_interval"), "{error}");
+    }
+
+    #[test]
+    fn times_that_could_overflow_are_refused_at_start_up() {
+        for (name, value, key) in [
+            ("COURTYARD_SYNC_SSE_TIMEOUT_SECS", "3601", "sync.sse_timeout_secs"),
+            ("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "3601", "sync.long_poll_timeout_secs"),
+            ("COURTYARD_SYNC_LOG_RETENTION", "0s", "sync.log_retention"),
+            ("COURTYARD_SYNC_LOG_RETENTION", "11y", "sync.log_retention"),
+            ("COURTYARD_SYNC_LOG_RETENTION", "100000000y", "sync.log_retention"),
+            ("COURTYARD_SYNC_LOG_SWEEP_INTERVAL", "11y", "sync.log_sweep_interval"),
+        ] {
+            let error = load(&[(name, value)]).unwrap_err();
+            assert!(matches!(error, ConfigError::Invalid { name, .. } if name == key), "{name}={value}: {error}");
+        }
+        // The bounds themselves are fine.
+        let config = load(&[
+            ("COURTYARD_SYNC_SSE_TIMEOUT_SECS", "3600"),
+            ("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "3600"),
+            ("COURTYARD_SYNC_LOG_RETENTION", "10y"),
+            ("COURTYARD_SYNC_LOG_SWEEP_INTERVAL", "10y"),
+        ])
+        .unwrap();
+        assert_eq!(config.sync.log_retention, MAX_RETENTION);
+    }
+
+    #[test]
+    fn tls_needs_both_the_certificate_and_the_key() {
+        let leptos = leptos::config::LeptosOptions::builder().output_name("courtyard").build();
+        let config = load(&[]).unwrap();
+        assert_eq!(config.server.tls(), None, "plain HTTP unless set");
+        assert!(!config.settings(&leptos).secure_cookies);
+        let error = load(&[("COURTYARD_TLS_CERT", "/etc/courtyard/cert.pem")]).unwrap_err();
+        assert!(error.to_string().contains("server.tls_key"), "{error}");
+        let error = load(&[("COURTYARD_TLS_KEY", "/etc/courtyard/key.pem")]).unwrap_err();
+        assert!(error.to_string().contains("server.tls_cert"), "{error}");
+        let config =
+            load(&[("COURTYARD_TLS_CERT", "/etc/courtyard/cert.pem"), ("COURTYARD_TLS_KEY", "/etc/courtyard/key.pem")])
+                .unwrap();
+        assert_eq!(
+            config.server.tls(),
+            Some((Path::new("/etc/courtyard/cert.pem"), Path::new("/etc/courtyard/key.pem")))
+        );
+        // Served over HTTPS: the cookie is Secure and the origin https.
+        assert!(config.settings(&leptos).secure_cookies);
     }
 
     #[test]

@@ -6,15 +6,16 @@ pub mod config;
 mod offline;
 mod routes;
 pub mod shapes;
+pub mod tls;
 
 use app::{backend::AppState, error::AppError, shell, App};
-use axum::{extract::MatchedPath, http::Request, Router};
+use axum::{extract::MatchedPath, http::Request, serve::ListenerExt, Router};
 use config::Config;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use shapes::Shapes;
 use sqlx::{postgres::PgPoolOptions, PgPool};
-use std::{future::Future, sync::OnceLock, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::OnceLock, time::Duration};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -26,6 +27,8 @@ pub enum StartError {
     Migrate(AppError),
     #[error("leptos configuration: {0}")]
     Leptos(String),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
     #[error("serving failed: {0}")]
     Serve(#[from] std::io::Error),
 }
@@ -102,16 +105,42 @@ pub fn app(config: &Config, pool: PgPool) -> Result<Router, StartError> {
     Ok(router(state, shapes))
 }
 
-/// Connects, migrates and serves on `listener` until `shutdown` resolves.
+/// Connects, migrates and serves on `listener` until `shutdown` resolves:
+/// HTTPS when `server.tls_cert` and `server.tls_key` are set (their files
+/// are read first, so a bad one stops the start at once), plain HTTP
+/// otherwise. When `shutdown` resolves, no new connection is taken, held
+/// event streams and long-polls end at once, and this returns when every
+/// connection has finished.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    let tls = match config.server.tls() {
+        Some((cert, key)) => Some(tls::acceptor(cert, key)?),
+        None => None,
+    };
     let pool = connect(&config).await?;
-    let app = app(&config, pool)?;
-    tracing::info!(addr = %listener.local_addr()?, "serving");
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+    let state = state(&config, pool)?;
+    let shapes = Shapes::start(state.clone(), &config.sync);
+    let app = router(state, shapes.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let shutdown = async move {
+        shutdown.await;
+        shapes.close();
+    };
+    let addr = listener.local_addr()?;
+    match tls {
+        Some(acceptor) => {
+            tracing::info!(%addr, "serving HTTPS (HTTP/2 or HTTP/1.1 by ALPN)");
+            // (`tap_io` only for axum's `Connected` impl: handlers get the
+            // peer's `SocketAddr` as over plain TCP.)
+            let listener = tls::Listener::new(listener, acceptor)?.tap_io(|_| {});
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        }
+        None => {
+            tracing::info!(%addr, "serving");
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        }
+    }
     Ok(())
 }

@@ -339,6 +339,100 @@ async fn wake_answers_with_the_tables_that_changed_or_holds_until_the_timeout() 
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
+#[tokio::test]
+async fn a_wake_stream_sends_each_move_of_the_log_and_ends_with_access() {
+    let app = TestApp::spawn_with(&[("COURTYARD_SYNC_SSE_TIMEOUT_SECS", "3")]).await;
+    let (admin, slug, schema) = group(&app).await;
+    let head = || async {
+        sqlx::query_scalar::<_, i64>(&format!("SELECT position FROM \"{schema}\".change_head"))
+            .fetch_one(&app.db)
+            .await
+            .unwrap()
+    };
+    let url = app.url(&format!("/g/{slug}/v1/wake"));
+    let open = |http: &Client, after: i64| {
+        let request = http.get(&url).query(&[("after", after.to_string()), ("live_sse", "true".into())]);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()["content-type"], "text/event-stream");
+            assert_eq!(response.headers()["cache-control"], "no-store");
+            Events { response, buffer: String::new() }
+        }
+    };
+    let started = std::time::Instant::now();
+    let before = head().await;
+    let mut events = open(&admin, before).await;
+    // A comment at once (a client tells a buffering proxy by its absence).
+    assert_eq!(events.next().await, Some(Event::Comment("keep-alive".into())));
+    mutate(&app, &admin, &slug, "resource.create", json!({"id": Uuid::new_v4(), "name": "Laundry"})).await;
+    assert_eq!(events.data().await, json!({"head": head().await, "tables": ["resources"]}));
+    mutate(&app, &admin, &slug, "announcement.create", json!({"id": Uuid::new_v4(), "title": "A", "body": "b"})).await;
+    assert_eq!(events.data().await, json!({"head": head().await, "tables": ["announcements"]}));
+    // Silence, then the stream ends on time.
+    let mut rest = Vec::new();
+    while let Some(event) = events.next().await {
+        rest.push(event);
+    }
+    assert!(rest.iter().all(|e| matches!(e, Event::Comment(_))), "{rest:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+
+    // Behind the log: the first event says so at once; past it: the head.
+    let mut events = open(&admin, before).await;
+    assert_eq!(events.data().await["head"], head().await);
+    let mut events = open(&admin, 999_999).await;
+    assert_eq!(events.data().await, json!({"head": head().await, "tables": null}));
+
+    // A removed resident's stream: told to catch everything up (each
+    // catch-up then gets 404), and ended.
+    let resident = app.resident(&admin, &slug, "Bo").await;
+    let mut theirs = open(&resident, head().await).await;
+    assert_eq!(theirs.next().await, Some(Event::Comment("keep-alive".into())));
+    sqlx::query("DELETE FROM memberships WHERE role = 'resident'").execute(&app.db).await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        let told = theirs.data().await;
+        (told, theirs.next().await)
+    })
+    .await
+    .expect("ended at once");
+    assert_eq!(ended.0["tables"], Value::Null);
+    assert_eq!(ended.1, None);
+    let response = resident.get(&url).query(&[("after", "0"), ("live_sse", "true")]).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn one_person_holds_at_most_64_event_streams() {
+    let app = TestApp::spawn().await;
+    let (admin, slug, _) = group(&app).await;
+    let url = app.url(&format!("/g/{slug}/v1/wake"));
+    let open = || admin.get(&url).query(&[("after", "0"), ("live_sse", "true")]).send();
+    let mut held = Vec::new();
+    for _ in 0..64 {
+        let response = open().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        held.push(response);
+    }
+    let refused = open().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    // Another person is not affected.
+    let other = app.resident(&admin, &slug, "Bo").await;
+    assert_eq!(other.get(&url).query(&[("after", "0"), ("live_sse", "true")]).send().await.unwrap().status(), 200);
+    // A stream given up gives its place back.
+    held.pop();
+    let reopened = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            let response = open().await.unwrap();
+            if response.status() == StatusCode::OK {
+                return response;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    });
+    reopened.await.expect("a place once one stream closed");
+}
+
 /// One event of a live event stream, as a client reads it.
 #[derive(Debug, PartialEq)]
 enum Event {
@@ -366,6 +460,16 @@ impl Events {
             }
             let chunk = self.response.chunk().await.unwrap()?;
             self.buffer.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    }
+
+    /// The next data event (skipping comments).
+    async fn data(&mut self) -> Value {
+        loop {
+            match self.next().await.expect("an event, not the stream's end") {
+                Event::Data(data) => return data,
+                Event::Comment(_) => {}
+            }
         }
     }
 

@@ -136,7 +136,12 @@ async fn answer(
             response::live_cursor(chrono::Utc::now(), shapes.long_poll_timeout.as_secs(), params.cursor.as_deref());
         response::answer(shape.handle(), Kind::Live { cursor: &cursor }, answer)
     };
-    Ok(match wait.run(from, deadline(shapes.long_poll_timeout, access.session_ends)).await? {
+    let outcome = tokio::select! {
+        outcome = wait.run(from, deadline(shapes.long_poll_timeout, access.session_ends)) => outcome?,
+        // The server is shutting down: up to date as it stands, at once.
+        () = shapes.closing() => Outcome::Idle(from),
+    };
+    Ok(match outcome {
         Outcome::Answer(answer) => live(answer),
         Outcome::Idle(position) | Outcome::AccessEnded(position) => live(Outcome::idle_answer(position)),
         Outcome::Unknown => response::must_refetch(shape.handle()),

@@ -30,7 +30,8 @@ pub use shape_query::{offset, request, where_clause};
 use crate::config::SyncConfig;
 use app::backend::AppState;
 use axum::{routing::get, Router};
-use std::{sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
 
 /// What the shape endpoint needs: the app's state, the process's hub and
 /// the sync settings.
@@ -42,6 +43,10 @@ pub struct Shapes {
     limits: fetch::Limits,
     long_poll_timeout: Duration,
     sse_timeout: Duration,
+    /// The event streams each user holds (at most `sse::MAX_PER_USER`).
+    held: Arc<sse::Held>,
+    /// Cancelled when the server begins shutting down (see `closing`).
+    closing: CancellationToken,
 }
 
 impl Shapes {
@@ -68,7 +73,27 @@ impl Shapes {
             limits: fetch::Limits { cap: config.chunk_bytes, max_snapshot_lag: config.max_snapshot_lag },
             long_poll_timeout: Duration::from_secs(config.long_poll_timeout_secs),
             sse_timeout: Duration::from_secs(config.sse_timeout_secs),
+            held: Arc::default(),
+            closing: CancellationToken::new(),
         }
+    }
+
+    /// Resolves once the server begins shutting down (at once if it has):
+    /// held requests (event streams, long-polls) end on it, so a graceful
+    /// shutdown need not wait out their timeouts.
+    pub fn closing(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.closing.clone().cancelled_owned()
+    }
+
+    /// Whether the server has begun shutting down.
+    pub fn is_closing(&self) -> bool {
+        self.closing.is_cancelled()
+    }
+
+    /// Begins shutting down: every `closing()` resolves (`serve` calls it
+    /// when its shutdown signal comes).
+    pub fn close(&self) {
+        self.closing.cancel();
     }
 
     /// The process's hub (tests and benchmarks look at its memory).

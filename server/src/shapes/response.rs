@@ -77,6 +77,15 @@ pub fn event_stream(handle: &str, offset: i64, cursor: &str, timeout: std::time:
     (StatusCode::OK, headers, body).into_response()
 }
 
+/// The head of a wake event stream: never cached (each is one tab's wait).
+pub fn wake_stream(body: Body) -> Response {
+    let mut headers = base_headers();
+    set(&mut headers, header::CACHE_CONTROL.as_str(), "no-store");
+    set(&mut headers, header::CONTENT_TYPE.as_str(), "text/event-stream");
+    set(&mut headers, "x-accel-buffering", "no");
+    (StatusCode::OK, headers, body).into_response()
+}
+
 pub fn must_refetch(handle: &str) -> Response {
     let mut headers = base_headers();
     set(&mut headers, "electric-handle", handle);

@@ -33,6 +33,12 @@ use std::{
 const TRIM_BATCH: i64 = 5_000;
 /// Runs of updates merged per compacting transaction.
 const COMPACT_BATCH: i64 = 1_000;
+/// The longest `sync.log_retention` (and `sync.log_sweep_interval`) the
+/// configuration allows: 10 years as humantime counts them ("10y", 365.25
+/// days each). A longer retention given to [`Retention::new`] is taken as
+/// this, so the cutoff Postgres computes (`now()` minus it) always stays
+/// within its timestamps' range.
+pub const MAX_RETENTION: Duration = Duration::from_secs(10 * 31_557_600);
 
 #[derive(Debug, Clone, Copy)]
 pub struct Settings {
@@ -180,7 +186,7 @@ impl Retention {
         ))
         .bind(floor)
         .bind(limit)
-        .bind(self.settings.retention.as_secs_f64())
+        .bind(self.settings.retention.min(MAX_RETENTION).as_secs_f64())
         .bind(TRIM_BATCH)
         .fetch_all(&mut *tx)
         .await?;

@@ -35,17 +35,59 @@ use axum::{
     body::{Body, Bytes},
     response::Response,
 };
-use std::{convert::Infallible, time::Duration};
+use parking_lot::Mutex;
+use std::{collections::HashMap, convert::Infallible, sync::Arc, time::Duration};
 use tokio::{sync::mpsc, time::Instant};
+use uuid::Uuid;
 
 /// Longest silence on a stream before a keep-alive comment (a third of the
 /// stream's time if that is shorter).
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(super) const KEEP_ALIVE: Duration = Duration::from_secs(15);
+pub(super) const KEEP_ALIVE_COMMENT: &[u8] = b": keep-alive\n\n";
 /// Answers a stream may have waiting to be written (each at most
 /// `sync.chunk_bytes`; live answers from the tail are usually far smaller).
-const BUFFERED: usize = 4;
+pub(super) const BUFFERED: usize = 4;
 /// How long a full buffer may stay full before the stream is dropped.
-const SLOW: Duration = Duration::from_secs(10);
+pub(super) const SLOW: Duration = Duration::from_secs(10);
+/// Event streams (shapes and wake together) one person may hold at once:
+/// a browser holds one per open group, Electric's client one per shape;
+/// past this, 429, so no one holds unbounded tasks and buffers.
+pub(super) const MAX_PER_USER: usize = 64;
+
+/// The event streams held, per user.
+#[derive(Default)]
+pub struct Held(Mutex<HashMap<Uuid, usize>>);
+
+/// One held stream: its place is given back when it is dropped.
+pub(super) struct Slot {
+    held: Arc<Held>,
+    user: Uuid,
+}
+
+impl Held {
+    /// A place for one more stream of `user`, or 429.
+    pub(super) fn take(self: &Arc<Self>, user: Uuid) -> Result<Slot, AppError> {
+        let mut held = self.0.lock();
+        let count = held.entry(user).or_default();
+        if *count >= MAX_PER_USER {
+            return Err(AppError::RateLimited { retry_after_secs: 10 });
+        }
+        *count += 1;
+        Ok(Slot { held: self.clone(), user })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut held = self.held.0.lock();
+        if let Some(count) = held.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.user);
+            }
+        }
+    }
+}
 
 /// Opens the stream for `shape` from log position `from`, or answers 409
 /// if the log cannot go on from there.
@@ -63,8 +105,10 @@ pub async fn open(
     let timeout = shapes.sse_timeout;
     let cursor = response::live_cursor(chrono::Utc::now(), timeout.as_secs(), cursor);
     let handle = shape.handle().to_owned();
+    let slot = shapes.held.take(access.member.user_id)?;
     let (sender, receiver) = mpsc::channel::<Bytes>(BUFFERED);
     tokio::spawn(async move {
+        let _slot = slot;
         let end = deadline(timeout, access.session_ends);
         if let Err(error) = follow(&shapes, &access, token.as_deref(), &shape, from, end, &sender).await {
             tracing::warn!(?error, "an event stream stopped on an error");
@@ -119,6 +163,12 @@ async fn follow(
             return Ok(());
         }
         let outcome = tokio::select! {
+            // Looked at first: once the server is shutting down, not even
+            // an answer already there is sent.
+            biased;
+            // The server is shutting down: end the stream (the client
+            // resumes from its last up-to-date).
+            () = shapes.closing() => return Ok(()),
             outcome = wait.run(position, end.min(now + keep_alive)) => outcome?,
             // The client went away: stop waiting for it now.
             () = sender.closed() => return Ok(()),
@@ -134,7 +184,7 @@ async fn follow(
                 position = reached;
                 Outcome::idle_answer(reached).events()
             }
-            Outcome::Idle(_) if Instant::now() < end => Bytes::from_static(b": keep-alive\n\n"),
+            Outcome::Idle(_) if Instant::now() < end => Bytes::from_static(KEEP_ALIVE_COMMENT),
             // The stream's time is up; or what the client follows changed:
             // its next request learns how.
             Outcome::Idle(_) | Outcome::AccessEnded(_) | Outcome::Unknown | Outcome::SchemaChanged => return Ok(()),

@@ -5,10 +5,18 @@
 //! requests. Browsers allow six connections per host over HTTP/1.1: one
 //! waiting request per group leaves room for everything else, where a live
 //! request per table would not.
+//!
+//! With `live_sse=true` the same answers come as events of one held
+//! `text/event-stream` (`data: {"head","tables"}`), each from the last
+//! one's head, with a `: keep-alive` comment on silence (the first one at
+//! once, so a client can tell a proxy that buffers), until
+//! `sync.sse_timeout_secs`; a membership or session that may have ended
+//! ends the stream after a catch-up-everything event.
 
-use super::{access::Access, endpoint::member, reader, response, Shapes};
+use super::{access::Access, endpoint::member, live::deadline, reader, response, sse, Shapes};
 use app::error::AppError;
 use axum::{
+    body::{Body, Bytes},
     extract::{Path, Query, State},
     http::HeaderMap,
     response::{IntoResponse, Response},
@@ -16,10 +24,12 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use tokio::{sync::mpsc, time::Instant};
 
 #[derive(Deserialize)]
 pub struct WakeQuery {
     after: Option<String>,
+    live_sse: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -48,7 +58,14 @@ pub async fn wake(
             return response::invalid(errors.into_iter().collect());
         }
     };
-    match wait(&shapes, &access, after, (token.as_deref(), &slug)).await {
+    if query.live_sse.is_some_and(|v| v != "false") {
+        return match shapes.held.take(access.member.user_id) {
+            Ok(slot) => stream(shapes, access, token, slug, after, slot),
+            Err(error) => response::error(error),
+        };
+    }
+    let end = deadline(shapes.long_poll_timeout, access.session_ends);
+    match wait(&shapes, &access, after, (token.as_deref(), &slug), end).await {
         Ok(woken) => {
             let mut response = Json(woken).into_response();
             response.headers_mut().insert("cache-control", "no-store".parse().expect("a valid header"));
@@ -58,16 +75,74 @@ pub async fn wake(
     }
 }
 
+/// The wake answers as one event stream (see the module's note).
+fn stream(
+    shapes: Shapes,
+    access: Access,
+    token: Option<String>,
+    slug: String,
+    after: i64,
+    slot: sse::Slot,
+) -> Response {
+    let (sender, receiver) = mpsc::channel::<Bytes>(sse::BUFFERED);
+    tokio::spawn(async move {
+        let _slot = slot;
+        let end = deadline(shapes.sse_timeout, access.session_ends);
+        let who = (token.as_deref(), slug.as_str());
+        if let Err(error) = wake_events(&shapes, &access, after, who, end, &sender).await {
+            tracing::warn!(?error, "a wake stream stopped on an error");
+        }
+    });
+    let events = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|chunk| (Ok::<_, std::convert::Infallible>(chunk), receiver))
+    });
+    response::wake_stream(Body::from_stream(events))
+}
+
+async fn wake_events(
+    shapes: &Shapes,
+    access: &Access,
+    mut after: i64,
+    (token, slug): (Option<&str>, &str),
+    end: Instant,
+    sender: &mpsc::Sender<Bytes>,
+) -> Result<(), AppError> {
+    let keep_alive = sse::KEEP_ALIVE.min(shapes.sse_timeout / 3);
+    let mut chunk = Bytes::from_static(sse::KEEP_ALIVE_COMMENT);
+    loop {
+        if sender.send_timeout(chunk, sse::SLOW).await.is_err() {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now >= end || token.is_some_and(|token| !shapes.hub.access.holds(token, slug)) {
+            return Ok(());
+        }
+        let woken = tokio::select! {
+            woken = wait(shapes, access, after, (token, slug), end.min(now + keep_alive)) => woken?,
+            () = sender.closed() => return Ok(()),
+            () = shapes.closing() => return Ok(()),
+        };
+        chunk = match &woken.tables {
+            Some(tables) if tables.is_empty() => Bytes::from_static(sse::KEEP_ALIVE_COMMENT),
+            _ => {
+                after = woken.head;
+                let json = serde_json::to_string(&woken).map_err(|_| AppError::Internal)?;
+                Bytes::from(format!("data: {json}\n\n"))
+            }
+        };
+    }
+}
+
 async fn wait(
     shapes: &Shapes,
     access: &Access,
     after: i64,
     (token, slug): (Option<&str>, &str),
+    until: Instant,
 ) -> Result<Woken, AppError> {
     let schema = &access.member.group.schema;
     let (tail, mut updates) = shapes.hub.follow(schema);
     let mut access_ended = shapes.hub.access.subscribe();
-    let deadline = super::live::deadline(shapes.long_poll_timeout, access.session_ends);
     let mut checked_ahead = false;
     loop {
         // Decided with the lock held, acted on after (no guard across an await).
@@ -106,7 +181,9 @@ async fn wait(
                     return Ok(Woken { head: after, tables: None });
                 }
             }
-            () = tokio::time::sleep_until(deadline) => return Ok(Woken { head: after, tables: Some(BTreeSet::new()) }),
+            // Its time is up, or the server is shutting down: nothing yet.
+            () = tokio::time::sleep_until(until) => return Ok(Woken { head: after, tables: Some(BTreeSet::new()) }),
+            () = shapes.closing() => return Ok(Woken { head: after, tables: Some(BTreeSet::new()) }),
         }
     }
 }

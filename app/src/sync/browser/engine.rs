@@ -3,7 +3,7 @@
 //! writes laid over it. Its two tasks keep the rows current (`follow`) and
 //! send the outbox (`send`).
 
-use super::{store::Store, tabs::Tabs};
+use super::{events::EventStream, store::Store, tabs::Tabs};
 use crate::{
     model::GroupData,
     sync::{
@@ -11,6 +11,7 @@ use crate::{
         outbox::Outbox,
         protocol::ShapeState,
         ui::{Queue, Queued, SyncUi},
+        wakes::{Wake, Wakes},
     },
 };
 use futures::channel::mpsc;
@@ -58,6 +59,15 @@ pub struct Engine {
     pub(super) stopped: Cell<bool>,
     /// The wake long-poll in flight (aborted on stop).
     pub(super) waiting: RefCell<Option<AbortController>>,
+    /// The group's wake event stream, if this tab holds it, and the log
+    /// position it has reached.
+    pub(super) stream: RefCell<Option<(EventStream, i64)>>,
+    /// Whether to wait on the stream (false once it failed: long-polls).
+    pub(super) streaming: Cell<bool>,
+    /// What was heard of the group's log moving (here or from other tabs).
+    pub(super) wakes: RefCell<Wakes>,
+    /// Wakes the sync task's wait (another tab relayed a move).
+    pub(super) nudge_wake: mpsc::UnboundedSender<()>,
     /// Nudges the outbox task (a new write, back online).
     pub(super) kick_outbox: mpsc::UnboundedSender<()>,
     /// Nudges the sync task out of a retry pause (back online).
@@ -87,6 +97,8 @@ pub(super) enum TabMessage {
     OutboxChanged,
     /// The server refused these writes.
     Refused(Vec<crate::sync::outbox::Rejection>),
+    /// The tab holding the group's wake stream heard the log move.
+    Woke(Wake),
 }
 
 /// Starts the engine for `me`'s copy of group `slug`, kept in `local`;
@@ -113,6 +125,7 @@ pub fn start(slug: String, me: Uuid, local: RwSignal<Option<GroupData>>, ui: Syn
         };
         let (kick_outbox, outbox_kicks) = mpsc::unbounded();
         let (kick_sync, sync_kicks) = mpsc::unbounded();
+        let (nudge_wake, wake_nudges) = mpsc::unbounded();
         let started = Rc::new(Engine {
             slug,
             me,
@@ -128,6 +141,10 @@ pub fn start(slug: String, me: Uuid, local: RwSignal<Option<GroupData>>, ui: Syn
             seq: Cell::new(0),
             stopped: Cell::new(false),
             waiting: RefCell::default(),
+            stream: RefCell::default(),
+            streaming: Cell::new(true),
+            wakes: RefCell::default(),
+            nudge_wake,
             kick_outbox,
             kick_sync,
             online: RefCell::default(),
@@ -139,7 +156,9 @@ pub fn start(slug: String, me: Uuid, local: RwSignal<Option<GroupData>>, ui: Syn
             &format!("{me}/{}", started.slug),
             move || {
                 if let Some(engine) = leads.upgrade() {
+                    // This tab sends the outbox and holds the stream now.
                     engine.kick();
+                    let _ = engine.nudge_wake.unbounded_send(());
                 }
             },
             move |message| {
@@ -160,7 +179,7 @@ pub fn start(slug: String, me: Uuid, local: RwSignal<Option<GroupData>>, ui: Syn
         started.load().await;
         leptos::task::spawn_local(started.clone().accept(queued));
         leptos::task::spawn_local(started.clone().send_outbox(outbox_kicks));
-        started.follow(sync_kicks).await;
+        started.follow(sync_kicks, wake_nudges).await;
     });
     move || {
         if let Some(engine) = engine.borrow_mut().take() {
@@ -181,8 +200,10 @@ impl Engine {
         if let Some(request) = self.waiting.borrow_mut().take() {
             request.abort();
         }
+        self.stream.borrow_mut().take();
         self.kick_outbox.close_channel();
         self.kick_sync.close_channel();
+        self.nudge_wake.close_channel();
     }
 
     /// Back online (the browser says so): retry now rather than after the pause.
@@ -208,6 +229,10 @@ impl Engine {
                 let _ = self.kick_outbox.unbounded_send(());
             }
             Ok(TabMessage::Refused(rejected)) => self.ui.rejections.update(|list| list.extend(rejected)),
+            Ok(TabMessage::Woke(wake)) => {
+                self.wakes.borrow_mut().hear(wake);
+                let _ = self.nudge_wake.unbounded_send(());
+            }
             Err(_) => {}
         }
     }

@@ -1,14 +1,25 @@
 //! The sync task: catches the group's shapes up (plain shape requests from
-//! each stored offset), then waits on the group's wake long-poll and
-//! catches up what it names; pauses with backoff while unreachable.
+//! each stored offset), then waits for the group's log to move and
+//! catches up what moved; pauses with backoff while unreachable.
+//!
+//! The wait: the tab holding the outbox lock holds the group's wake event
+//! stream and relays what it hears to the group's other tabs over their
+//! BroadcastChannel, so a browser holds one stream per group however many
+//! tabs are open. Where the stream fails (nothing comes through at first:
+//! a proxy that buffers), or the other tabs hear nothing relayed for a
+//! while, they wait on the wake long-poll instead.
 
 use super::{
-    engine::{Engine, Halt, REQUEST_TIMEOUT_MS, WAKE_TIMEOUT_MS},
+    engine::{Engine, Halt, TabMessage, REQUEST_TIMEOUT_MS, WAKE_TIMEOUT_MS},
+    events::{self, Event},
     net,
 };
 use crate::{
     model::registry,
-    sync::protocol::{backoff, Outcome, ShapeState, Verdict},
+    sync::{
+        protocol::{backoff, Outcome, ShapeState, Verdict},
+        wakes::Wake,
+    },
 };
 use chrono::Utc;
 use futures::{channel::mpsc, StreamExt};
@@ -18,11 +29,25 @@ use web_sys::AbortController;
 
 /// How long the sync waits after an error it cannot work around.
 const FATAL_PAUSE_MS: u32 = 60_000;
+/// How long a new wake stream may stay silent (the server comments at
+/// once) before it is taken for one a proxy buffers.
+const STREAM_FIRST_MS: u32 = 10_000;
+/// How long an open stream, or the tab relaying one, may stay silent (the
+/// server comments every 15 s at most).
+const SILENCE_MS: u32 = 40_000;
+
+fn every_table() -> BTreeSet<String> {
+    registry::table_names().map(str::to_owned).collect()
+}
 
 impl Engine {
     /// Catches every shape up, then waits for the group to change, until stopped.
-    pub(super) async fn follow(self: Rc<Self>, mut kicks: mpsc::UnboundedReceiver<()>) {
-        let mut tables: BTreeSet<String> = registry::table_names().map(str::to_owned).collect();
+    pub(super) async fn follow(
+        self: Rc<Self>,
+        mut kicks: mpsc::UnboundedReceiver<()>,
+        mut nudges: mpsc::UnboundedReceiver<()>,
+    ) {
+        let mut tables = every_table();
         let mut attempt = 0;
         let mut kept = false;
         let mut after: Option<i64> = None;
@@ -44,7 +69,7 @@ impl Engine {
                 if self.stopped.get() {
                     return Ok((after.unwrap_or(shapes), BTreeSet::new()));
                 }
-                self.wake(after.map_or(shapes, |a| a.max(shapes))).await
+                self.wake(after.map_or(shapes, |a| a.max(shapes)), &mut nudges).await
             };
             match round.await {
                 Ok((head, changed)) => {
@@ -60,13 +85,14 @@ impl Engine {
                     tables = changed;
                 }
                 Err(Halt::Unreachable(retry)) => {
+                    self.stream.borrow_mut().take();
                     self.ui.online.set(false);
                     self.publish();
                     let pause = backoff(attempt, retry, js_sys::Math::random());
                     attempt += 1;
                     let tick = gloo_timers::future::TimeoutFuture::new(pause.as_millis() as u32);
                     futures::future::select(kicks.next(), tick).await;
-                    tables = registry::table_names().map(str::to_owned).collect();
+                    tables = every_table();
                     after = None;
                 }
                 Err(Halt::Fatal(message)) => {
@@ -78,7 +104,7 @@ impl Engine {
                     self.ui.online.set(true);
                     let tick = gloo_timers::future::TimeoutFuture::new(FATAL_PAUSE_MS);
                     futures::future::select(kicks.next(), tick).await;
-                    tables = registry::table_names().map(str::to_owned).collect();
+                    tables = every_table();
                     after = None;
                 }
                 Err(halt) => return self.halt(halt).await,
@@ -133,29 +159,121 @@ impl Engine {
     }
 
     /// Waits until the group's log passes `after`; the head it reached and
-    /// the tables to catch up.
-    async fn wake(&self, after: i64) -> Result<(i64, BTreeSet<String>), Halt> {
+    /// the tables to catch up. `nudges` says another tab relayed something.
+    async fn wake(
+        &self,
+        after: i64,
+        nudges: &mut mpsc::UnboundedReceiver<()>,
+    ) -> Result<(i64, BTreeSet<String>), Halt> {
+        loop {
+            if let Some((head, tables)) = self.wakes.borrow().past(after) {
+                return Ok((head, tables.unwrap_or_else(every_table)));
+            }
+            if self.stopped.get() {
+                return Ok((after, BTreeSet::new()));
+            }
+            if !self.is_leader() {
+                // The tab holding the stream relays it; if it says nothing
+                // for long (busy, or closing), ask the server here.
+                let silence = gloo_timers::future::TimeoutFuture::new(SILENCE_MS);
+                if let futures::future::Either::Left(_) = futures::future::select(nudges.next(), silence).await {
+                    continue;
+                }
+            } else if self.streaming.get() {
+                self.listen(after).await?;
+                continue;
+            }
+            return self.long_poll(after).await;
+        }
+    }
+
+    /// Hears the next word of the group's wake stream (opened from `after`
+    /// if none is open) and relays it to the other tabs.
+    async fn listen(&self, after: i64) -> Result<(), Halt> {
+        let held = self.stream.borrow_mut().take();
+        let (mut stream, at) = match held {
+            Some(held) => held,
+            None => {
+                let url = format!("/g/{}/v1/wake", self.slug);
+                let query = [("after", after.to_string()), ("live_sse", "true".to_owned())];
+                match events::open(&url, self.me, &query, REQUEST_TIMEOUT_MS).await {
+                    Err(_) => return Err(Halt::Unreachable(None)),
+                    Ok(Ok(stream)) => (stream, after),
+                    Ok(Err(answer)) => {
+                        verdict(&answer)?;
+                        // Answered, but not as a stream: long-polls from now on.
+                        self.streaming.set(false);
+                        let woken = woken(&answer.body)?;
+                        self.hear(Wake { from: after, head: woken.head, tables: woken.tables });
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let wait = if stream.heard { SILENCE_MS } else { STREAM_FIRST_MS };
+        match stream.next(wait).await {
+            Ok(Some(Event::Comment)) => {
+                self.hear(Wake { from: at, head: at, tables: Some(BTreeSet::new()) });
+                *self.stream.borrow_mut() = Some((stream, at));
+            }
+            Ok(Some(Event::Data(data))) => {
+                let woken = woken(&data)?;
+                self.hear(Wake { from: at, head: woken.head, tables: woken.tables });
+                *self.stream.borrow_mut() = Some((stream, woken.head));
+            }
+            // Ended by the server (its time was up, or access may have
+            // ended): the next wait opens another; one that never said
+            // anything went through something that holds it back.
+            Ok(None) => self.streaming.set(stream.heard),
+            Err(_) => {
+                self.streaming.set(stream.heard);
+                return Err(Halt::Unreachable(None));
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits on the wake long-poll once.
+    async fn long_poll(&self, after: i64) -> Result<(i64, BTreeSet<String>), Halt> {
         let abort = AbortController::new().map_err(|_| Halt::Unreachable(None))?;
         *self.waiting.borrow_mut() = Some(abort.clone());
         let url = format!("/g/{}/v1/wake", self.slug);
         let answer = net::get(&url, self.me, &[("after", after.to_string())], WAKE_TIMEOUT_MS, &abort).await;
         self.waiting.borrow_mut().take();
         let answer = answer.map_err(|_| Halt::Unreachable(None))?;
-        match Verdict::of(answer.status, |h| answer.header(h), &answer.body) {
-            Verdict::Ok => {}
-            Verdict::SignedOut => return Err(Halt::SignedOut),
-            Verdict::Gone => return Err(Halt::Gone),
-            Verdict::MustRefetch => return Err(Halt::Unreachable(None)),
-            Verdict::Later(after) => return Err(Halt::Unreachable(after)),
-            Verdict::BadRequest(reason) => return Err(Halt::Fatal(format!("wake refused: {reason}"))),
+        verdict(&answer)?;
+        let woken = woken(&answer.body)?;
+        if self.is_leader() {
+            self.hear(Wake { from: after, head: woken.head, tables: woken.tables.clone() });
         }
-        #[derive(serde::Deserialize)]
-        struct Woken {
-            head: i64,
-            tables: Option<BTreeSet<String>>,
-        }
-        let woken: Woken = serde_json::from_str(&answer.body).map_err(|e| Halt::Fatal(e.to_string()))?;
-        let tables = woken.tables.unwrap_or_else(|| registry::table_names().map(str::to_owned).collect());
-        Ok((woken.head, tables))
+        Ok((woken.head, woken.tables.unwrap_or_else(every_table)))
+    }
+
+    /// Notes a move of the log, and tells the other tabs.
+    fn hear(&self, wake: Wake) {
+        self.tell_tabs(&TabMessage::Woke(wake.clone()));
+        self.wakes.borrow_mut().hear(wake);
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Woken {
+    head: i64,
+    tables: Option<BTreeSet<String>>,
+}
+
+fn woken(body: &str) -> Result<Woken, Halt> {
+    serde_json::from_str(body).map_err(|e| Halt::Fatal(e.to_string()))
+}
+
+/// A wake answer's status, as the sync acts on it.
+fn verdict(answer: &net::Answer) -> Result<(), Halt> {
+    match Verdict::of(answer.status, |h| answer.header(h), &answer.body) {
+        Verdict::Ok => Ok(()),
+        Verdict::SignedOut => Err(Halt::SignedOut),
+        Verdict::Gone => Err(Halt::Gone),
+        Verdict::MustRefetch => Err(Halt::Unreachable(None)),
+        Verdict::Later(after) => Err(Halt::Unreachable(after)),
+        Verdict::BadRequest(reason) => Err(Halt::Fatal(format!("wake refused: {reason}"))),
     }
 }

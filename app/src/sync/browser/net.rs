@@ -32,16 +32,19 @@ pub async fn get(
     timeout_ms: u32,
     abort: &AbortController,
 ) -> Result<Answer, Unreachable> {
-    // Never from the HTTP cache: a catch-up at an offset asked before must
-    // see what came since (the rows live in IndexedDB anyway).
-    let request = Request::get(url)
-        .header(EXPECTED_USER_HEADER, &user.to_string())
-        .query(query.iter().map(|(k, v)| (*k, v.as_str())))
-        .cache(RequestCache::NoStore)
-        .abort_signal(Some(&abort.signal()))
-        .build()
-        .map_err(|_| Unreachable)?;
-    send(request, timeout_ms, abort).await
+    within(timeout_ms, abort, async { read(send(get_request(url, user, query, abort)?).await?).await }).await
+}
+
+/// A GET whose status and headers came in time, its body still to read
+/// (as it comes: `events`).
+pub async fn open(
+    url: &str,
+    user: Uuid,
+    query: &[(&str, String)],
+    timeout_ms: u32,
+    abort: &AbortController,
+) -> Result<Response, Unreachable> {
+    within(timeout_ms, abort, async { send(get_request(url, user, query, abort)?).await }).await
 }
 
 pub async fn post_json(
@@ -56,23 +59,51 @@ pub async fn post_json(
         .abort_signal(Some(&abort.signal()))
         .json(body)
         .map_err(|_| Unreachable)?;
-    send(request, timeout_ms, &abort).await
+    within(timeout_ms, &abort, async { read(send(request).await?).await }).await
 }
 
-async fn send(request: Request, timeout_ms: u32, abort: &AbortController) -> Result<Answer, Unreachable> {
-    let sent = request.send();
-    let timer = gloo_timers::future::TimeoutFuture::new(timeout_ms);
-    pin_mut!(sent);
-    let response: Response = match futures::future::select(sent, timer).await {
-        Either::Left((Ok(response), _)) => response,
-        Either::Left((Err(_), _)) => return Err(Unreachable),
-        Either::Right(_) => {
-            abort.abort();
-            return Err(Unreachable);
-        }
-    };
+fn get_request(
+    url: &str,
+    user: Uuid,
+    query: &[(&str, String)],
+    abort: &AbortController,
+) -> Result<Request, Unreachable> {
+    // Never from the HTTP cache: a catch-up at an offset asked before must
+    // see what came since (the rows live in IndexedDB anyway).
+    Request::get(url)
+        .header(EXPECTED_USER_HEADER, &user.to_string())
+        .query(query.iter().map(|(k, v)| (*k, v.as_str())))
+        .cache(RequestCache::NoStore)
+        .abort_signal(Some(&abort.signal()))
+        .build()
+        .map_err(|_| Unreachable)
+}
+
+async fn send(request: Request) -> Result<Response, Unreachable> {
+    request.send().await.map_err(|_| Unreachable)
+}
+
+/// The whole answer, its body as text.
+pub async fn read(response: Response) -> Result<Answer, Unreachable> {
     let headers = response.headers().entries().collect();
     let status = response.status();
     let body = response.text().await.map_err(|_| Unreachable)?;
     Ok(Answer { status, headers, body })
+}
+
+/// `work`, aborted if it takes longer than `timeout_ms`.
+async fn within<T>(
+    timeout_ms: u32,
+    abort: &AbortController,
+    work: impl std::future::Future<Output = Result<T, Unreachable>>,
+) -> Result<T, Unreachable> {
+    let timer = gloo_timers::future::TimeoutFuture::new(timeout_ms);
+    pin_mut!(work);
+    match futures::future::select(work, timer).await {
+        Either::Left((done, _)) => done,
+        Either::Right(_) => {
+            abort.abort();
+            Err(Unreachable)
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! Several tabs of one group share one outbox (in IndexedDB). One tab, the
 //! holder of the Web Lock `courtyard-outbox:<scope>`, sends it, so no write
 //! goes out twice; the others hand over by writing to the store and saying
-//! so on a BroadcastChannel. When the sending tab closes, the lock passes
+//! so on a BroadcastChannel. The same tab holds the group's wake stream and
+//! relays what it hears on that channel. When it closes, the lock passes
 //! to another tab.
 
 use js_sys::{Function, Promise, Reflect};
