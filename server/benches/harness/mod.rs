@@ -1,5 +1,6 @@
 //! What every benchmark needs: the real server binary (built with the bench
-//! profile) on a fresh database, a signed-in admin of a fresh group, and
+//! profile) on a fresh database, a signed-in admin of a fresh group (and
+//! members to spread many clients over), room for many connections, and
 //! small statistics helpers. Benchmarks print their own tables.
 #![allow(dead_code)] // each bench uses part of it
 
@@ -9,6 +10,10 @@ use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
+
+/// Event streams one person may hold at once: the server's
+/// `sse::MAX_PER_USER` (past it, 429).
+pub const STREAMS_PER_USER: usize = 64;
 
 pub struct Bench {
     pub base: String,
@@ -44,6 +49,8 @@ impl Bench {
             .env("DATABASE_URL", &url)
             .env("COURTYARD_SITE_ADDR", format!("127.0.0.1:{port}"))
             .env("RUST_LOG", "warn")
+            // Benchmarks sign many members up from one address.
+            .env("COURTYARD_SESSION_MAX_SIGNUPS_PER_IP", "1000000")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         for (key, value) in env {
@@ -58,13 +65,7 @@ impl Bench {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let email = format!("bench-{}@example.org", uuid::Uuid::new_v4().simple());
-        let credentials = json!({"email": email, "password": "correct horse", "name": "Bench"});
-        let signed = http.post(format!("{base}/api/auth/signup")).json(&credentials).send().await.unwrap();
-        assert!(signed.status().is_success());
-        let token: Value =
-            http.post(format!("{base}/api/auth/token")).json(&credentials).send().await.unwrap().json().await.unwrap();
-        let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
+        let bearer = sign_up(&http, &base).await;
         let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let created = http
             .post(format!("{base}/api/groups"))
@@ -89,6 +90,29 @@ impl Bench {
 
     pub fn shape_url(&self) -> String {
         self.url(&format!("/g/{}/v1/shape", self.slug))
+    }
+
+    /// `Authorization` values for `clients` clients of the group, to be
+    /// used round robin (client i takes `[i % len]`): the admin's, then
+    /// residents' who joined by invite, as few as keep each person within
+    /// `STREAMS_PER_USER`.
+    pub async fn bearers(&self, clients: usize) -> Vec<String> {
+        let mut bearers = vec![self.bearer.clone()];
+        let people = clients.div_ceil(STREAMS_PER_USER);
+        if people <= 1 {
+            return bearers;
+        }
+        let invites = self.url(&format!("/api/groups/{}/invites", self.slug));
+        let invite = self.http.post(invites).header("authorization", &self.bearer).json(&json!({})).send().await;
+        let invite: Value = invite.unwrap().json().await.unwrap();
+        let accept = self.url(&format!("/api/invites/{}/accept", invite["code"].as_str().unwrap()));
+        while bearers.len() < people {
+            let bearer = sign_up(&self.http, &self.base).await;
+            let joined = self.http.post(&accept).header("authorization", &bearer).json(&json!({})).send().await;
+            assert!(joined.unwrap().status().is_success());
+            bearers.push(bearer);
+        }
+        bearers
     }
 
     /// A shape request with this bench's bearer token.
@@ -148,6 +172,17 @@ impl Bench {
     }
 }
 
+/// Signs a new person up: their bearer token's `Authorization` value.
+async fn sign_up(http: &reqwest::Client, base: &str) -> String {
+    let email = format!("bench-{}@example.org", uuid::Uuid::new_v4().simple());
+    let credentials = json!({"email": email, "password": "correct horse", "name": "Bench"});
+    let signed = http.post(format!("{base}/api/auth/signup")).json(&credentials).send().await.unwrap();
+    assert!(signed.status().is_success());
+    let token: Value =
+        http.post(format!("{base}/api/auth/token")).json(&credentials).send().await.unwrap().json().await.unwrap();
+    format!("Bearer {}", token["token"].as_str().unwrap())
+}
+
 /// CPU seconds (user + system) of a process from its `/proc/<pid>/stat`.
 pub fn cpu_seconds(stat_path: &str) -> f64 {
     let stat = std::fs::read_to_string(stat_path).unwrap_or_default();
@@ -156,6 +191,34 @@ pub fn cpu_seconds(stat_path: &str) -> f64 {
         stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
     let ticks: f64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<f64>().ok()).sum();
     ticks / 100.0 // USER_HZ
+}
+
+/// Checks that `connections` sockets can be open at once, in this process
+/// and in the servers it starts (they inherit its limit on open files),
+/// and that there are as many ephemeral ports for their client ends;
+/// panics saying what to raise otherwise, before any server starts.
+/// `scripts/bench` raises the open files' soft limit to the hard one.
+pub fn check_room(connections: usize) {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let open_files = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .unwrap_or(usize::MAX); // "unlimited"
+    let needed = connections + 200; // the database pools, the listener, files
+    assert!(
+        open_files >= needed,
+        "{connections} connections need {needed} open files, the limit is {open_files}: `ulimit -n {needed}` first"
+    );
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let bounds: Vec<usize> = range.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    if let [low, high] = bounds[..] {
+        assert!(
+            high + 1 - low >= connections,
+            "{connections} connections need as many ephemeral ports, net.ipv4.ip_local_port_range has {}",
+            high + 1 - low
+        );
+    }
 }
 
 /// The `p`-th percentile (0..=100) of sorted values.
