@@ -86,6 +86,19 @@ export async function database() {
   return db;
 }
 
+/** Ends every resident's membership of group `slug`, behind the app's back. */
+export async function removeResidents(slug: string) {
+  const db = await database();
+  try {
+    await db.query(
+      `DELETE FROM memberships WHERE role = 'resident' AND group_id = (SELECT id FROM groups WHERE slug = $1)`,
+      [slug],
+    );
+  } finally {
+    await db.end();
+  }
+}
+
 /** Waits until the service worker keeps `path` for offline use. */
 export async function keptOffline(page: Page, path: string) {
   await expect
@@ -105,7 +118,20 @@ export async function synced(page: Page) {
 }
 
 /** How many synced rows the page's browser keeps in IndexedDB. */
-export function storedRows(page: Page): Promise<number> {
+export async function storedRows(page: Page): Promise<number> {
+  // The page may be moving on (signed out, the app goes to the login page):
+  // read again once it has.
+  for (;;) {
+    try {
+      return await countRows(page);
+    } catch (error) {
+      if (!String(error).includes('Execution context was destroyed')) throw error;
+      await page.waitForLoadState();
+    }
+  }
+}
+
+function countRows(page: Page): Promise<number> {
   return page.evaluate(
     () =>
       new Promise<number>((resolve, reject) => {

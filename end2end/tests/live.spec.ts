@@ -1,7 +1,7 @@
 // The local-first client: a change by one resident reaches another's open
 // page without a reload, and the sync indicator tells what is going on.
 import { type Page } from '@playwright/test';
-import { test, expect, groupWith, hydrated, person } from './helpers';
+import { test, expect, groupWith, hydrated, person, removeResidents } from './helpers';
 
 test('a notice posted by one resident appears for another without a reload', async ({ browser }) => {
   const ann = await person(browser, 'Ann Admin');
@@ -95,4 +95,21 @@ test('where the event stream fails (a proxy cutting it), the tab long-polls inst
   await expect(bo.getByRole('region', { name: 'Notice board' })).toContainText('Water off Friday');
   expect(wakes.filter((w) => w.stream).length).toBe(1);
   expect(wakes.some((w) => !w.stream)).toBe(true);
+});
+
+test("a removed member's tabs all learn it at once, the one holding the stream and the others", async ({ browser }) => {
+  const ann = await person(browser, 'Ann Admin');
+  const bo = await person(browser, 'Bo Resident');
+  const slug = await groupWith(ann, [bo]);
+  const tabs = [bo, await bo.context().newPage()];
+  for (const tab of tabs) {
+    await tab.goto(`/g/${slug}/announcements`);
+    await hydrated(tab);
+    await expect(tab.getByRole('status', { name: 'Sync' })).toContainText('synced');
+  }
+  await removeResidents(slug);
+  // Nothing else changes in the group: the stream itself says so.
+  for (const tab of tabs) {
+    await expect(tab.getByRole('alert')).toContainText('no longer a member', { timeout: 10_000 });
+  }
 });

@@ -2,7 +2,19 @@
 // pending, kept across reloads) and sends them, exactly once, when the
 // connection returns. Refusals and removed memberships are handled too.
 import { type Page } from '@playwright/test';
-import { test, expect, database, dayFromNow, groupWith, keptOffline, person, storedRows, synced, syncStatus } from './helpers';
+import {
+  test,
+  expect,
+  database,
+  dayFromNow,
+  groupWith,
+  keptOffline,
+  person,
+  removeResidents,
+  storedRows,
+  synced,
+  syncStatus,
+} from './helpers';
 
 async function addRoom(admin: Page, slug: string, name: string) {
   await admin.goto(`/g/${slug}/bookings`);
@@ -108,15 +120,7 @@ test("a removed member's browser drops the group's data", async ({ browser }) =>
   const stored = () => storedRows(bo);
   expect(await stored()).toBeGreaterThan(0);
 
-  const db = await database();
-  try {
-    await db.query(
-      `DELETE FROM memberships WHERE role = 'resident' AND group_id = (SELECT id FROM groups WHERE slug = $1)`,
-      [slug],
-    );
-  } finally {
-    await db.end();
-  }
+  await removeResidents(slug);
   // Any change wakes Bo's page, whose next request learns the news.
   await ann.goto(`/g/${slug}/announcements`);
   await synced(ann);

@@ -12,7 +12,7 @@
 use std::{io, net::SocketAddr, path::Path, sync::Arc, time::Duration};
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::mpsc,
+    sync::{mpsc, Semaphore},
 };
 use tokio_rustls::{
     rustls::{
@@ -27,6 +27,8 @@ use tokio_rustls::{
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections handshaken and not yet taken by the server's accept loop.
 const READY: usize = 64;
+/// Handshakes in progress at once.
+const HANDSHAKES: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -105,7 +107,11 @@ impl axum::serve::Listener for Listener {
 /// Accepts on `tcp` and handshakes each connection in a task of its own,
 /// until the [`Listener`] is dropped (the socket is closed then).
 async fn accept(mut tcp: TcpListener, acceptor: TlsAcceptor, ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>) {
+    let handshakes = Arc::new(Semaphore::new(HANDSHAKES));
     loop {
+        // At most `HANDSHAKES` at once: a flood of silent connections waits
+        // in the kernel's backlog, not in memory here.
+        let Ok(permit) = handshakes.clone().acquire_owned().await else { return };
         let (stream, peer) = tokio::select! {
             // axum's accept: retries, and pauses after errors such as too
             // many open files.
@@ -114,6 +120,7 @@ async fn accept(mut tcp: TcpListener, acceptor: TlsAcceptor, ready: mpsc::Sender
         };
         let (acceptor, ready) = (acceptor.clone(), ready.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(stream)) => {
                     let _ = ready.send((stream, peer)).await;

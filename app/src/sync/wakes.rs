@@ -24,10 +24,17 @@ const KEPT: usize = 64;
 #[derive(Default)]
 pub struct Wakes {
     heard: VecDeque<Wake>,
+    /// A move with tables not known was heard (the member's access may have
+    /// ended, or the tab was past the log): every table is caught up once,
+    /// wherever the tab is.
+    everything: Option<i64>,
 }
 
 impl Wakes {
     pub fn hear(&mut self, wake: Wake) {
+        if wake.tables.is_none() {
+            self.everything = Some(wake.head);
+        }
         if self.heard.len() == KEPT {
             self.heard.pop_front();
         }
@@ -35,8 +42,13 @@ impl Wakes {
     }
 
     /// How far the log went past `after` and the tables changed in between
-    /// (`None`: not known); `None` if nothing heard went past `after`.
-    pub fn past(&self, after: i64) -> Option<(i64, Option<BTreeSet<String>>)> {
+    /// (`None`: not known); `None` if nothing heard went past `after`. A
+    /// move with tables not known is answered once (with its head) even
+    /// if it is not past `after`.
+    pub fn past(&mut self, after: i64) -> Option<(i64, Option<BTreeSet<String>>)> {
+        if let Some(head) = self.everything.take() {
+            return Some((head, None));
+        }
         let mut moved: Vec<&Wake> = self.heard.iter().filter(|w| w.head > after).collect();
         if moved.is_empty() {
             return None;
@@ -91,6 +103,17 @@ mod tests {
         let mut wakes = Wakes::default();
         wakes.hear(wake(12, 12, Some(&[])));
         assert_eq!(wakes.past(10), Some((12, None)), "a stream ahead of the tab");
+    }
+
+    #[test]
+    fn an_unknown_move_means_every_table_once_wherever_the_tab_is() {
+        let mut wakes = Wakes::default();
+        wakes.hear(wake(42, 42, None));
+        assert_eq!(wakes.past(999_999), Some((42, None)), "a tab past the log goes back to its head");
+        assert_eq!(wakes.past(42), None, "once");
+        wakes.hear(wake(42, 42, None));
+        assert_eq!(wakes.past(42), Some((42, None)), "access may have ended: check every table");
+        assert_eq!(wakes.past(42), None);
     }
 
     #[test]

@@ -71,7 +71,9 @@ pub struct Retention {
     pool: PgPool,
     settings: Settings,
     hub: Option<Arc<Hub>>,
-    compacted_to: Mutex<HashMap<String, i64>>,
+    /// Per group, the last complete compaction pass: the positions it
+    /// looked at, `(from, to]`.
+    compacted: Mutex<HashMap<String, (i64, i64)>>,
     long_logs: Mutex<HashSet<String>>,
 }
 
@@ -79,7 +81,7 @@ impl Retention {
     /// The job over `pool`; with `hub`, passes skip the groups that were
     /// neither written nor hold a long log.
     pub fn new(pool: PgPool, settings: Settings, hub: Option<Arc<Hub>>) -> Arc<Self> {
-        Arc::new(Self { pool, settings, hub, compacted_to: Mutex::default(), long_logs: Mutex::default() })
+        Arc::new(Self { pool, settings, hub, compacted: Mutex::default(), long_logs: Mutex::default() })
     }
 
     /// Runs the job every interval on the current runtime, for as long as
@@ -221,7 +223,8 @@ impl Retention {
         let s = schema.ident();
         let Some((mut tx, floor, head)) = self.begin_held(schema).await? else { return Ok(None) };
         let upto = head - self.settings.compaction_lag;
-        let done = self.compacted_to.lock().get(schema.as_str()).copied();
+        let last = self.compacted.lock().get(schema.as_str()).copied();
+        let done = last.map(|(_, to)| to);
         if upto <= floor || done.is_some_and(|done| done >= upto) {
             // Ended now, not when the connection is next used: until then
             // it would hold the group's lock.
@@ -233,9 +236,14 @@ impl Retention {
         // entries gets its run: the row's count of inserts and deletes so
         // far, so the updates between two of them share one. A run of two
         // or more updates keeps its last, with the first one's `old_value`.
-        // Sent unprepared: a cached generic plan of this statement guesses
-        // one run and rescans the log per run.
+        // Their entries are read from where the last pass started, so an
+        // update merged then is merged again into a later one, but no
+        // further back: a pass reads what was written over two intervals,
+        // not the whole log (a row quiet for a whole pass keeps one more
+        // entry). Sent unprepared: a cached generic plan of this statement
+        // guesses one run and rescans the log per run.
         let since = done.unwrap_or(floor).max(floor);
+        let from = last.map_or(floor, |(from, _)| from).max(floor);
         let (runs, removed): (i64, i64) = sqlx::query_as(&format!(
             "WITH fresh AS (
                  SELECT DISTINCT relation, key FROM {s}.changes
@@ -265,7 +273,7 @@ impl Retention {
              SELECT (SELECT count(*) FROM merged), (SELECT count(*) FROM removed)"
         ))
         .persistent(false)
-        .bind(floor)
+        .bind(from)
         .bind(since)
         .bind(upto)
         .bind(COMPACT_BATCH)
@@ -274,7 +282,7 @@ impl Retention {
         tx.commit().await?;
         let more = runs == COMPACT_BATCH;
         if !more {
-            self.compacted_to.lock().insert(schema.as_str().to_owned(), upto);
+            self.compacted.lock().insert(schema.as_str().to_owned(), (since, upto));
         }
         Ok(Some((removed as u64, more)))
     }

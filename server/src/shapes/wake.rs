@@ -26,6 +26,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use tokio::{sync::mpsc, time::Instant};
 
+/// Longest a wake long-poll is held, whatever `sync.long_poll_timeout_secs`
+/// says: the app's client gives up on one after 40 s.
+const MAX_HOLD: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Deserialize)]
 pub struct WakeQuery {
     after: Option<String>,
@@ -64,7 +68,7 @@ pub async fn wake(
             Err(error) => response::error(error),
         };
     }
-    let end = deadline(shapes.long_poll_timeout, access.session_ends);
+    let end = deadline(shapes.long_poll_timeout.min(MAX_HOLD), access.session_ends);
     match wait(&shapes, &access, after, (token.as_deref(), &slug), end).await {
         Ok(woken) => {
             let mut response = Json(woken).into_response();

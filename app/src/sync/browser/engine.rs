@@ -62,8 +62,13 @@ pub struct Engine {
     /// The group's wake event stream, if this tab holds it, and the log
     /// position it has reached.
     pub(super) stream: RefCell<Option<(EventStream, i64)>>,
-    /// Whether to wait on the stream (false once it failed: long-polls).
-    pub(super) streaming: Cell<bool>,
+    /// Streams are not tried before this time (ms since the epoch): set
+    /// for a while when they fail (long-polls meanwhile).
+    pub(super) streams_from: Cell<f64>,
+    /// Streams that failed to open, or ended at once, in a row.
+    pub(super) stream_failures: Cell<u32>,
+    /// When another tab last relayed its stream (ms since the epoch).
+    pub(super) last_relay: Cell<f64>,
     /// What was heard of the group's log moving (here or from other tabs).
     pub(super) wakes: RefCell<Wakes>,
     /// Wakes the sync task's wait (another tab relayed a move).
@@ -142,7 +147,9 @@ pub fn start(slug: String, me: Uuid, local: RwSignal<Option<GroupData>>, ui: Syn
             stopped: Cell::new(false),
             waiting: RefCell::default(),
             stream: RefCell::default(),
-            streaming: Cell::new(true),
+            streams_from: Cell::new(0.0),
+            stream_failures: Cell::new(0),
+            last_relay: Cell::new(js_sys::Date::now()),
             wakes: RefCell::default(),
             nudge_wake,
             kick_outbox,
@@ -230,6 +237,7 @@ impl Engine {
             }
             Ok(TabMessage::Refused(rejected)) => self.ui.rejections.update(|list| list.extend(rejected)),
             Ok(TabMessage::Woke(wake)) => {
+                self.last_relay.set(js_sys::Date::now());
                 self.wakes.borrow_mut().hear(wake);
                 let _ = self.nudge_wake.unbounded_send(());
             }
@@ -350,8 +358,13 @@ impl Engine {
     pub(super) async fn halt(&self, halt: Halt) {
         match halt {
             Halt::Gone => {
-                // Not a member any more: nothing of the group stays here.
+                // Not a member any more: nothing of the group stays here
+                // (and another tab of it takes the lock, and learns so).
                 self.stopped.set(true);
+                self.stream.borrow_mut().take();
+                if let Some(tabs) = self.tabs.borrow_mut().take() {
+                    tabs.leave();
+                }
                 if let Err(error) = self.store.wipe().await {
                     leptos::logging::warn!("{error}");
                 }

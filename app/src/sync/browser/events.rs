@@ -24,6 +24,8 @@ pub struct EventStream {
     buffer: Vec<u8>,
     /// Whether anything came on it yet.
     pub heard: bool,
+    /// When it opened (ms since the epoch).
+    pub opened: f64,
 }
 
 impl Drop for EventStream {
@@ -32,27 +34,32 @@ impl Drop for EventStream {
     }
 }
 
-/// Opens `url` as an event stream; the answer itself if it is not one
-/// (an error status, or a server that does not stream).
+/// Opens `url` as an event stream (`abort` ends it); the answer itself if
+/// it is not one (an error status, or a server that does not stream).
 pub async fn open(
     url: &str,
     user: Uuid,
     query: &[(&str, String)],
     timeout_ms: u32,
+    abort: AbortController,
 ) -> Result<Result<EventStream, Answer>, Unreachable> {
-    let abort = AbortController::new().map_err(|_| Unreachable)?;
     let response: Response = net::open(url, user, query, timeout_ms, &abort).await?;
     let streamed = response.headers().get("content-type").is_some_and(|t| t.starts_with("text/event-stream"));
     match response.body() {
         Some(body) if response.status() == 200 && streamed => {
             let reader = body.get_reader().unchecked_into::<ReadableStreamDefaultReader>();
-            Ok(Ok(EventStream { reader, abort, buffer: Vec::new(), heard: false }))
+            Ok(Ok(EventStream { reader, abort, buffer: Vec::new(), heard: false, opened: js_sys::Date::now() }))
         }
         _ => Ok(Err(net::read(response).await?)),
     }
 }
 
 impl EventStream {
+    /// What aborts it (from elsewhere, while it is being read).
+    pub fn abort_handle(&self) -> AbortController {
+        self.abort.clone()
+    }
+
     /// The next event, waited for at most `timeout_ms`; `None` once the
     /// server ended the stream.
     pub async fn next(&mut self, timeout_ms: u32) -> Result<Option<Event>, Unreachable> {

@@ -35,6 +35,11 @@ const STREAM_FIRST_MS: u32 = 10_000;
 /// How long an open stream, or the tab relaying one, may stay silent (the
 /// server comments every 15 s at most).
 const SILENCE_MS: u32 = 40_000;
+/// A stream that ends sooner than this after opening counts as failed.
+const SHORT_STREAM_MS: f64 = 5_000.0;
+/// How long a tab long-polls once streams failed (twice in a row, or
+/// once with nothing coming through).
+const NO_STREAMS_MS: f64 = 300_000.0;
 
 fn every_table() -> BTreeSet<String> {
     registry::table_names().map(str::to_owned).collect()
@@ -166,20 +171,24 @@ impl Engine {
         nudges: &mut mpsc::UnboundedReceiver<()>,
     ) -> Result<(i64, BTreeSet<String>), Halt> {
         loop {
-            if let Some((head, tables)) = self.wakes.borrow().past(after) {
+            while nudges.try_recv().is_ok() {}
+            if let Some((head, tables)) = self.wakes.borrow_mut().past(after) {
                 return Ok((head, tables.unwrap_or_else(every_table)));
             }
             if self.stopped.get() {
                 return Ok((after, BTreeSet::new()));
             }
+            let now = js_sys::Date::now();
             if !self.is_leader() {
-                // The tab holding the stream relays it; if it says nothing
-                // for long (busy, or closing), ask the server here.
-                let silence = gloo_timers::future::TimeoutFuture::new(SILENCE_MS);
-                if let futures::future::Either::Left(_) = futures::future::select(nudges.next(), silence).await {
+                // The tab holding the stream relays it; while it says
+                // nothing (busy, paused, closing), ask the server here.
+                let quiet = now - self.last_relay.get();
+                if quiet < f64::from(SILENCE_MS) {
+                    let silence = gloo_timers::future::TimeoutFuture::new(SILENCE_MS - quiet as u32);
+                    futures::future::select(nudges.next(), silence).await;
                     continue;
                 }
-            } else if self.streaming.get() {
+            } else if now >= self.streams_from.get() {
                 self.listen(after).await?;
                 continue;
             }
@@ -196,13 +205,22 @@ impl Engine {
             None => {
                 let url = format!("/g/{}/v1/wake", self.slug);
                 let query = [("after", after.to_string()), ("live_sse", "true".to_owned())];
-                match events::open(&url, self.me, &query, REQUEST_TIMEOUT_MS).await {
-                    Err(_) => return Err(Halt::Unreachable(None)),
+                let abort = AbortController::new().map_err(|_| Halt::Unreachable(None))?;
+                *self.waiting.borrow_mut() = Some(abort.clone());
+                let opened = events::open(&url, self.me, &query, REQUEST_TIMEOUT_MS, abort).await;
+                self.waiting.borrow_mut().take();
+                match opened {
+                    _ if self.stopped.get() => return Ok(()),
+                    Err(_) => {
+                        self.stream_failed(false);
+                        return Err(Halt::Unreachable(None));
+                    }
                     Ok(Ok(stream)) => (stream, after),
                     Ok(Err(answer)) => {
+                        // Refused (429 past the streams one may hold, ...),
+                        // or answered but not as a stream: long-polls.
+                        self.stream_failed(answer.status == 200);
                         verdict(&answer)?;
-                        // Answered, but not as a stream: long-polls from now on.
-                        self.streaming.set(false);
                         let woken = woken(&answer.body)?;
                         self.hear(Wake { from: after, head: woken.head, tables: woken.tables });
                         return Ok(());
@@ -211,8 +229,15 @@ impl Engine {
             }
         };
         let wait = if stream.heard { SILENCE_MS } else { STREAM_FIRST_MS };
-        match stream.next(wait).await {
+        *self.waiting.borrow_mut() = Some(stream.abort_handle());
+        let next = stream.next(wait).await;
+        self.waiting.borrow_mut().take();
+        if self.stopped.get() {
+            return Ok(());
+        }
+        match next {
             Ok(Some(Event::Comment)) => {
+                self.stream_failures.set(0);
                 self.hear(Wake { from: at, head: at, tables: Some(BTreeSet::new()) });
                 *self.stream.borrow_mut() = Some((stream, at));
             }
@@ -222,15 +247,32 @@ impl Engine {
                 *self.stream.borrow_mut() = Some((stream, woken.head));
             }
             // Ended by the server (its time was up, or access may have
-            // ended): the next wait opens another; one that never said
-            // anything went through something that holds it back.
-            Ok(None) => self.streaming.set(stream.heard),
+            // ended): the next wait opens another. One that never said
+            // anything went through something that holds it back; one that
+            // ended at once may be cut by something on the way.
+            Ok(None) if !stream.heard => self.stream_failed(true),
+            Ok(None) if js_sys::Date::now() - stream.opened < SHORT_STREAM_MS => self.stream_failed(false),
+            Ok(None) => {}
             Err(_) => {
-                self.streaming.set(stream.heard);
+                if !stream.heard {
+                    self.stream_failed(true);
+                }
                 return Err(Halt::Unreachable(None));
             }
         }
         Ok(())
+    }
+
+    /// A stream failed: long-polls for a while if it is the second time in
+    /// a row, or at once if `held_back` (nothing came through on it).
+    fn stream_failed(&self, held_back: bool) {
+        let failures = self.stream_failures.get() + 1;
+        if held_back || failures >= 2 {
+            self.streams_from.set(js_sys::Date::now() + NO_STREAMS_MS);
+            self.stream_failures.set(0);
+        } else {
+            self.stream_failures.set(failures);
+        }
     }
 
     /// Waits on the wake long-poll once.
