@@ -1,6 +1,8 @@
 //! The write path: mutations/s through `/api/mutate` in batches of 1 and
 //! of 100, and what change capture costs: the same batches of 100 with the
-//! capture trigger disabled, as a ratio. `cargo bench -p server --bench write_path`.
+//! capture trigger disabled, as a ratio; then where capture's time goes:
+//! one more captured run with Postgres counting the time spent in each
+//! trigger function (`track_functions`). `cargo bench -p server --bench write_path`.
 
 mod harness;
 
@@ -13,7 +15,7 @@ const ROUNDS: usize = 3;
 
 #[tokio::main]
 async fn main() {
-    let bench = Bench::start(&[]).await;
+    let mut bench = Bench::start(&[]).await;
     println!("write path: {MUTATIONS} announcement.create per run, median of {ROUNDS} runs, one writer");
     println!("{:>22} {:>14}", "run", "mutations/s");
     let single = rate(&bench, 1).await;
@@ -33,6 +35,29 @@ async fn main() {
     triggers("ENABLE").await;
     println!("{:>22} {:>14.0}", "100, capture off", bare);
     println!("capture cost (time with / without, batches of 100): {:.2}", bare / captured);
+
+    let track = format!("ALTER DATABASE \"{}\" SET track_functions = 'pl'", bench.database);
+    sqlx::query(&track).execute(&bench.db).await.unwrap();
+    bench.restart(&[]).await;
+    sqlx::query("SELECT pg_stat_reset()").execute(&bench.db).await.unwrap();
+    let per_mutation = 1e6 / run(&bench, 100).await;
+    // A session flushes its function statistics at most once a second
+    // while busy, and 10 s after it goes idle (Postgres 15).
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let functions: Vec<(String, i64, f64, f64)> = sqlx::query_as(
+        "SELECT funcname::text, calls, total_time, self_time FROM pg_stat_user_functions
+         WHERE schemaname = $1 ORDER BY total_time DESC",
+    )
+    .bind(&bench.schema)
+    .fetch_all(&bench.db)
+    .await
+    .unwrap();
+    println!("one captured run, batches of 100: {per_mutation:.0} µs per mutation in all; in the trigger functions:");
+    println!("{:>22} {:>8} {:>14} {:>14}", "function", "calls", "µs / mutation", "self µs / m.");
+    for (name, calls, total, own) in functions {
+        let per = |ms: f64| ms * 1000.0 / MUTATIONS as f64;
+        println!("{name:>22} {calls:>8} {:>14.1} {:>14.1}", per(total), per(own));
+    }
     bench.stop().await;
 }
 
@@ -40,23 +65,28 @@ async fn main() {
 async fn rate(bench: &Bench, size: usize) -> f64 {
     let mut rates = Vec::new();
     for _ in 0..ROUNDS {
-        let batches: Vec<Value> = (0..MUTATIONS / size)
-            .map(|_| {
-                Value::Array(
-                    (0..size)
-                        .map(|_| {
-                            json!({"id": uuid::Uuid::new_v4(), "name": "announcement.create",
-                            "args": {"id": uuid::Uuid::new_v4(), "title": "bench", "body": "write path"}})
-                        })
-                        .collect(),
-                )
-            })
-            .collect();
-        let started = Instant::now();
-        for batch in batches {
-            assert!(bench.mutate(batch).await.is_success());
-        }
-        rates.push(MUTATIONS as f64 / started.elapsed().as_secs_f64());
+        rates.push(run(bench, size).await);
     }
     median(&mut rates)
+}
+
+/// Mutations per second for `MUTATIONS` creates in batches of `size`.
+async fn run(bench: &Bench, size: usize) -> f64 {
+    let batches: Vec<Value> = (0..MUTATIONS / size)
+        .map(|_| {
+            Value::Array(
+                (0..size)
+                    .map(|_| {
+                        json!({"id": uuid::Uuid::new_v4(), "name": "announcement.create",
+                        "args": {"id": uuid::Uuid::new_v4(), "title": "bench", "body": "write path"}})
+                    })
+                    .collect(),
+            )
+        })
+        .collect();
+    let started = Instant::now();
+    for batch in batches {
+        assert!(bench.mutate(batch).await.is_success());
+    }
+    MUTATIONS as f64 / started.elapsed().as_secs_f64()
 }

@@ -19,6 +19,8 @@ pub struct Config {
     pub invites: InviteConfig,
     pub groups: GroupsConfig,
     pub sync: SyncConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Running under `cargo leptos watch` (`LEPTOS_WATCH`), not a file setting.
     #[serde(skip)]
     pub live_reload: bool,
@@ -54,6 +56,22 @@ impl ServerConfig {
 pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
+    /// Group schemas migrated at once (in the background after start-up,
+    /// or by `server admin migrate`); 0 (or unset): `min(4, max_connections - 1)`.
+    #[serde(default)]
+    pub migrate_parallelism: usize,
+}
+
+impl DatabaseConfig {
+    /// Group schemas migrated at once: always leaves a connection of the
+    /// pool to the requests served meanwhile (unless the pool has only one).
+    pub fn migrate_parallelism(&self) -> usize {
+        let spare = (self.max_connections as usize).saturating_sub(1).max(1);
+        match self.migrate_parallelism {
+            0 => spare.min(4),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +125,25 @@ pub struct SyncConfig {
     pub log_sweep_interval: Duration,
 }
 
+#[derive(Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Label the change log's sizes and the mutations by group too (one
+    /// series per group: mind the cardinality).
+    pub per_group: bool,
+    /// Set: `/metrics` answers `Authorization: Bearer <token>` only.
+    /// Empty: it answers requests from this machine that came through no
+    /// proxy only.
+    pub token: String,
+}
+
+impl fmt::Debug for MetricsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let token = if self.token.trim().is_empty() { "" } else { "<set>" };
+        f.debug_struct("MetricsConfig").field("per_group", &self.per_group).field("token", &token).finish()
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]
@@ -140,6 +177,16 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name,
                 reason: "must be set too (server.tls_cert and server.tls_key go together)",
+            });
+        }
+        let database = &self.database;
+        if database.max_connections == 0 {
+            return Err(ConfigError::Invalid { name: "database.max_connections", reason: "must be at least 1" });
+        }
+        if database.migrate_parallelism > (database.max_connections as usize).saturating_sub(1).max(1) {
+            return Err(ConfigError::Invalid {
+                name: "database.migrate_parallelism",
+                reason: "must be below database.max_connections (requests need a connection meanwhile), or 0 for the default",
             });
         }
         let session = &self.session;
@@ -197,6 +244,7 @@ impl Config {
         set(&env, "COURTYARD_TLS_KEY", &mut self.server.tls_key)?;
         set(&env, "DATABASE_URL", &mut self.database.url)?;
         set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
+        set(&env, "COURTYARD_DATABASE_MIGRATE_PARALLELISM", &mut self.database.migrate_parallelism)?;
         set(&env, "COURTYARD_SESSION_TTL_DAYS", &mut self.session.ttl_days)?;
         set(&env, "COURTYARD_SESSION_SECURE_COOKIE", &mut self.session.secure_cookie)?;
         let session = &mut self.session;
@@ -219,6 +267,8 @@ impl Config {
         set(&env, "COURTYARD_SYNC_LOG_KEEP_MIN", &mut sync.log_keep_min)?;
         set(&env, "COURTYARD_SYNC_LOG_COMPACTION", &mut sync.log_compaction)?;
         set_duration(&env, "COURTYARD_SYNC_LOG_SWEEP_INTERVAL", &mut sync.log_sweep_interval)?;
+        set(&env, "COURTYARD_METRICS_PER_GROUP", &mut self.metrics.per_group)?;
+        set(&env, "COURTYARD_METRICS_TOKEN", &mut self.metrics.token)?;
         // Set by `cargo leptos watch`: its live-reload socket must pass the CSP.
         self.live_reload = env("LEPTOS_WATCH").is_some();
         Ok(())
@@ -250,6 +300,7 @@ impl Config {
             hashes_waiting: or_cores(session.password_hashes_waiting),
             public_origin: (!origin.is_empty()).then(|| origin.to_owned()),
             live_reload_port: self.live_reload.then(|| leptos.reload_external_port.unwrap_or(leptos.reload_port)),
+            metrics_per_group: self.metrics.per_group,
         }
     }
 }
@@ -287,6 +338,7 @@ impl fmt::Debug for Config {
             .field("invites", &self.invites)
             .field("groups", &self.groups)
             .field("sync", &self.sync)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -296,6 +348,7 @@ impl fmt::Debug for DatabaseConfig {
         f.debug_struct("DatabaseConfig")
             .field("url", &redact_password(&self.url))
             .field("max_connections", &self.max_connections)
+            .field("migrate_parallelism", &self.migrate_parallelism)
             .finish()
     }
 }
@@ -381,6 +434,45 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(config.sync.log_retention, MAX_RETENTION);
+    }
+
+    #[test]
+    fn migrations_leave_the_requests_a_connection() {
+        let config = load(&[]).unwrap();
+        assert_eq!(config.database.migrate_parallelism(), 4, "the default, from 10 connections");
+        let config = load(&[("COURTYARD_DATABASE_MAX_CONNECTIONS", "3")]).unwrap();
+        assert_eq!(config.database.migrate_parallelism(), 2);
+        let config = load(&[("COURTYARD_DATABASE_MAX_CONNECTIONS", "1")]).unwrap();
+        assert_eq!(config.database.migrate_parallelism(), 1);
+        let config = load(&[("COURTYARD_DATABASE_MIGRATE_PARALLELISM", "9")]).unwrap();
+        assert_eq!(config.database.migrate_parallelism(), 9);
+        let error = load(&[("COURTYARD_DATABASE_MIGRATE_PARALLELISM", "10")]).unwrap_err();
+        assert!(error.to_string().contains("migrate_parallelism"), "{error}");
+        let error = load(&[("COURTYARD_DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert!(error.to_string().contains("max_connections"), "{error}");
+    }
+
+    #[test]
+    fn a_config_file_from_before_the_metrics_section_still_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Leptos.toml");
+        let shipped = std::fs::read_to_string(path).unwrap();
+        let old: String = shipped
+            .split("\n[metrics]")
+            .next()
+            .unwrap()
+            .lines()
+            .filter(|line| !line.starts_with("migrate_parallelism"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let dir = std::env::temp_dir().join(format!("courtyard-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("Leptos.toml");
+        std::fs::write(&file, old).unwrap();
+        let config = Config::load(&file, |_| None).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(!config.metrics.per_group);
+        assert!(config.metrics.token.is_empty());
+        assert_eq!(config.database.migrate_parallelism(), 4);
     }
 
     #[test]

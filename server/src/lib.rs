@@ -1,16 +1,19 @@
 //! Courtyard's server: the axum app around the Leptos pages, the JSON API,
 //! the Postgres pool and start-up migrations. `main.rs` only loads the
-//! configuration and calls [`serve`]; tests call it too.
+//! configuration and calls [`serve`] (tests call it too) or an operator's
+//! task (`admin`).
 
+pub mod admin;
 pub mod config;
 mod offline;
+pub mod ops;
 mod routes;
 pub mod shapes;
 pub mod tls;
 
 use app::{backend::AppState, error::AppError, shell, App};
 use axum::{extract::MatchedPath, http::Request, serve::ListenerExt, Router};
-use config::Config;
+use config::{Config, MetricsConfig};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use shapes::Shapes;
@@ -33,7 +36,8 @@ pub enum StartError {
     Serve(#[from] std::io::Error),
 }
 
-/// Connects to Postgres and brings the global and every group schema up to date.
+/// Connects to Postgres and brings the registry (the global schema) up to
+/// date. Group schemas are [`migrate_groups`]' job.
 pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
     let pool = PgPoolOptions::new()
         .max_connections(config.database.max_connections)
@@ -41,9 +45,36 @@ pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
         .connect(&config.database.url)
         .await?;
     app::backend::migrations::run_global(&pool).await.map_err(StartError::Migrate)?;
-    let applied = app::backend::migrations::migrate_groups(&pool).await.map_err(StartError::Migrate)?;
-    tracing::info!(applied, "group schemas are up to date");
     Ok(pool)
+}
+
+/// Brings the group schemas behind the latest version up to date, on the
+/// current runtime, while the server serves (a request for a group not
+/// reached yet migrates that group first).
+pub fn migrate_groups(config: &Config, pool: PgPool) -> tokio::task::JoinHandle<()> {
+    let parallelism = config.database.migrate_parallelism();
+    tokio::spawn(async move {
+        let started = std::time::Instant::now();
+        // A group left behind (a failure, logged) is tried again when next
+        // asked for, and at the next start. The list is asked for until the
+        // registry answers (it may be away at start-up), less and less often.
+        let mut wait = Duration::from_secs(1);
+        loop {
+            match app::backend::migrations::migrate_groups(&pool, parallelism).await {
+                Ok(migrated) if migrated.failed == 0 => {
+                    tracing::info!(applied = migrated.applied, took = ?started.elapsed(), "group schemas are up to date");
+                    return;
+                }
+                Ok(migrated) => {
+                    tracing::error!(?migrated, "some group schemas could not be migrated");
+                    return;
+                }
+                Err(error) => tracing::error!(?error, retry_in = ?wait, "cannot list the group schemas to migrate"),
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(60));
+        }
+    })
 }
 
 pub fn state(config: &Config, pool: PgPool) -> Result<AppState, StartError> {
@@ -65,14 +96,16 @@ fn page_routes() -> Vec<AxumRouteListing> {
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
-/// The whole HTTP app: JSON API, shape stream, server functions, pages and
-/// static files.
-pub fn router(state: AppState, shapes: Shapes) -> Router {
+/// The whole HTTP app: JSON API, shape stream, server functions, pages,
+/// static files, and the operator's endpoints (health, metrics).
+pub fn router(state: AppState, shapes: Shapes, metrics: &MetricsConfig) -> Router {
     let pages = page_routes();
     let options = state.leptos_options.clone();
+    let ops = ops::Ops::new(state.clone(), shapes.clone(), metrics);
     Router::new()
         .merge(routes::api())
         .merge(shapes.routes())
+        .merge(ops.routes())
         .route(
             "/sw.js",
             axum::routing::get(offline::script).with_state(offline::ServiceWorker::for_site(&state.leptos_options)),
@@ -85,6 +118,7 @@ pub fn router(state: AppState, shapes: Shapes) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::same_origin))
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::security_headers))
         .layer(axum::middleware::from_fn(routes::limit_header_size))
+        .layer(axum::middleware::from_fn(ops::metrics::count_requests))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
             tracing::info_span!(
@@ -102,7 +136,7 @@ pub fn router(state: AppState, shapes: Shapes) -> Router {
 pub fn app(config: &Config, pool: PgPool) -> Result<Router, StartError> {
     let state = state(config, pool)?;
     let shapes = Shapes::start(state.clone(), &config.sync);
-    Ok(router(state, shapes))
+    Ok(router(state, shapes, &config.metrics))
 }
 
 /// Connects, migrates and serves on `listener` until `shutdown` resolves:
@@ -121,9 +155,10 @@ pub async fn serve(
         None => None,
     };
     let pool = connect(&config).await?;
+    migrate_groups(&config, pool.clone());
     let state = state(&config, pool)?;
     let shapes = Shapes::start(state.clone(), &config.sync);
-    let app = router(state, shapes.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state, shapes.clone(), &config.metrics).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {
         shutdown.await;
         shapes.close();

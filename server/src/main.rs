@@ -1,11 +1,32 @@
-//! The Courtyard server binary: configuration, logging, serve.
+//! The Courtyard server binary: configuration, logging, then serve (the
+//! default) or an operator's task (`server admin …`).
 
-use server::config::Config;
+use clap::{Parser, Subcommand};
+use server::{admin::Admin, config::Config};
 use std::{path::PathBuf, process::ExitCode};
 use tracing_subscriber::EnvFilter;
 
+/// Courtyard's server. Settings come from Leptos.toml (or the file named by
+/// COURTYARD_CONFIG), each overridden by its environment variable.
+#[derive(Parser)]
+#[command(name = "server", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the app (what the binary does when given no command).
+    Serve,
+    /// An operator's tasks against the databases (docs/deploy.md).
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    let cli = Cli::parse();
     let path = PathBuf::from(std::env::var("COURTYARD_CONFIG").unwrap_or_else(|_| "Leptos.toml".into()));
     let config = match Config::load(&path, |name| std::env::var(name).ok()) {
         Ok(config) => config,
@@ -15,8 +36,22 @@ async fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(EnvFilter::try_new(&config.server.log).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Admin(command) => match server::admin::run(&config, command, &mut std::io::stdout()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("courtyard: {error}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
     tracing::info!(?config, "starting");
     let listener = match tokio::net::TcpListener::bind(config.server.site_addr).await {
         Ok(listener) => listener,

@@ -38,10 +38,14 @@ async fn two_concurrent_startups_migrate_50_groups_exactly_once() {
     let schemas = groups_at_version_zero(&setup).await;
 
     let (one, two) = (common::config_for(&url, &[]), common::config_for(&url, &[]));
-    let (first, second) = (server::connect(&one), server::connect(&two));
-    let (first, second) = tokio::join!(first, second);
-    first.expect("first server starts");
-    second.expect("second server starts");
+    let (first, second) = tokio::join!(server::connect(&one), server::connect(&two));
+    let (first, second) = (first.expect("first server starts"), second.expect("second server starts"));
+    let (first, second) = tokio::join!(
+        app::backend::migrations::migrate_groups(&first, 4),
+        app::backend::migrations::migrate_groups(&second, 4)
+    );
+    assert_eq!(first.expect("the first server migrates").failed, 0);
+    assert_eq!(second.expect("the second server migrates").failed, 0);
 
     let latest = app::backend::migrations::latest_tenant_version();
     for schema in schemas {
@@ -62,6 +66,12 @@ async fn two_concurrent_startups_migrate_50_groups_exactly_once() {
         .await
         .unwrap();
         assert!(members, "{schema} has its members table");
+        let recorded: i64 = sqlx::query_scalar("SELECT tenant_version FROM groups WHERE schema_name = $1")
+            .bind(&schema)
+            .fetch_one(&setup)
+            .await
+            .unwrap();
+        assert_eq!(recorded, latest, "{schema}: the registry records its version");
     }
 }
 
@@ -71,9 +81,66 @@ async fn migrating_again_applies_nothing() {
     let pool = server::connect(&common::config_for(&url, &[])).await.unwrap();
     let admin_pool = pool.clone();
     groups_at_version_zero(&admin_pool).await;
-    let first = app::backend::migrations::migrate_groups(&pool).await.unwrap();
-    assert!(first >= 50);
-    assert_eq!(app::backend::migrations::migrate_groups(&pool).await.unwrap(), 0);
+    let first = app::backend::migrations::migrate_groups(&pool, 4).await.unwrap();
+    assert!(first.applied >= 50 && first.failed == 0, "{first:?}");
+    let again = app::backend::migrations::migrate_groups(&pool, 4).await.unwrap();
+    assert_eq!(again, app::backend::migrations::Migrated::default());
+}
+
+/// A group start-up has not migrated yet (here: one made at version zero
+/// after the server started, with a member) is brought up to date by the
+/// first request for it, before that request reads it; requests at once
+/// share the one migration.
+#[tokio::test]
+async fn a_group_behind_is_migrated_when_first_asked_for() {
+    let app = common::TestApp::spawn().await;
+    let (admin, slug) = app.admin_of_new_group().await;
+    let user: uuid::Uuid =
+        sqlx::query_scalar("SELECT m.user_id FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.slug = $1")
+            .bind(&slug)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let id = uuid::Uuid::new_v4();
+    let behind = format!("behind-{}", &id.simple().to_string()[..12]);
+    let schema = format!("g_{}", id.simple());
+    sqlx::query("INSERT INTO groups (id, slug, name, schema_name) VALUES ($1, $2, 'Behind', $3)")
+        .bind(id)
+        .bind(&behind)
+        .bind(&schema)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA \"{schema}\"; CREATE TABLE \"{schema}\".schema_migrations \
+         (version bigint PRIMARY KEY, description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+    ))
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO memberships (user_id, group_id, role) VALUES ($1, $2, 'admin')")
+        .bind(user)
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let path = format!("/g/{behind}/v1/shape?table=announcements&offset=-1");
+    let (first, second) = tokio::join!(app.get(&admin, &path), app.get(&admin, &path));
+    assert_eq!((first.0, second.0), (reqwest::StatusCode::OK, reqwest::StatusCode::OK), "{first:?} {second:?}");
+    let latest = app::backend::migrations::latest_tenant_version();
+    let versions: Vec<i64> =
+        sqlx::query_scalar(&format!("SELECT version FROM \"{schema}\".schema_migrations ORDER BY version"))
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(versions.last(), Some(&latest));
+    let recorded: i64 = sqlx::query_scalar("SELECT tenant_version FROM groups WHERE schema_name = $1")
+        .bind(&schema)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(recorded, latest);
 }
 
 /// The tenant migrations make exactly the tables the registry declares:
@@ -132,4 +199,50 @@ async fn the_migrations_match_the_table_registry() {
         .collect();
     expected.sort();
     assert_eq!(triggers, expected);
+}
+
+/// `server admin migrate` brings every group up to date and exits;
+/// `server admin groups` then lists them at the latest version.
+#[tokio::test]
+async fn the_admin_commands_migrate_and_list_the_groups() {
+    let url = common::fresh_database().await;
+    let setup = PgPoolOptions::new().max_connections(2).connect(&url).await.unwrap();
+    app::backend::migrations::run_global(&setup).await.unwrap();
+    let schemas = groups_at_version_zero(&setup).await;
+    let admin = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("DATABASE_URL", &url)
+            .env("RUST_LOG", "warn")
+            .arg("admin")
+            .args(args)
+            .output()
+            .expect("the server binary runs")
+    };
+
+    let migrate = admin(&["migrate"]);
+    assert!(migrate.status.success(), "{}", String::from_utf8_lossy(&migrate.stderr));
+    let said = String::from_utf8_lossy(&migrate.stdout);
+    let applied: usize = said.split_whitespace().next().unwrap().parse().unwrap();
+    assert!(applied >= schemas.len(), "{said}");
+
+    let latest = app::backend::migrations::latest_tenant_version();
+    let listed = admin(&["groups", "--json"]);
+    assert!(listed.status.success());
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&listed.stdout).lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(lines.len(), schemas.len());
+    for line in &lines {
+        assert_eq!(line["schema_version"], latest, "{line}");
+        assert_eq!(line["database"], "main");
+        assert_eq!(line["members"], 0);
+        assert!(line["log_bytes"].as_i64().unwrap() > 0, "{line}");
+    }
+    assert_eq!(lines[0]["slug"], "group-00");
+    let table = admin(&["groups"]);
+    assert!(String::from_utf8_lossy(&table.stdout).trim_end().ends_with("50 groups"));
+
+    let again = admin(&["migrate"]);
+    assert!(String::from_utf8_lossy(&again.stdout).starts_with("0 group migrations applied"));
+    assert!(!admin(&["no-such-task"]).status.success());
 }

@@ -7,7 +7,7 @@ use crate::{
     error::AppError,
     model::{validate, GroupSummary, MemberInfo, Role, UserInfo},
 };
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, PgPool};
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -65,18 +65,22 @@ pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -
     if created >= limit {
         return Err(AppError::Forbidden(format!("one account can create at most {limit} groups")));
     }
-    sqlx::query("INSERT INTO groups (id, slug, name, schema_name, created_by) VALUES ($1, $2, $3, $4, $5)")
-        .bind(group.id)
-        .bind(&group.slug)
-        .bind(&group.name)
-        .bind(group.schema.as_str())
-        .bind(user.id)
-        .execute(&mut *tx)
-        .await
-        .map_err(|error| match AppError::from(error) {
-            AppError::Conflict(_) => AppError::Conflict("that address is taken".into()),
-            other => other,
-        })?;
+    // Provisioned below at the latest version, in this transaction.
+    sqlx::query(
+        "INSERT INTO groups (id, slug, name, schema_name, created_by, tenant_version) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(group.id)
+    .bind(&group.slug)
+    .bind(&group.name)
+    .bind(group.schema.as_str())
+    .bind(user.id)
+    .bind(migrations::latest_tenant_version())
+    .execute(&mut *tx)
+    .await
+    .map_err(|error| match AppError::from(error) {
+        AppError::Conflict(_) => AppError::Conflict("that address is taken".into()),
+        other => other,
+    })?;
     migrations::provision(&mut tx, &group.schema).await?;
     let role = add_member(&mut tx, &group, user, Role::Admin).await?;
     tx.commit().await?;
@@ -138,21 +142,24 @@ pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<Group
 
 /// The user as a member of the group at `slug`; 404 alike for a group that
 /// does not exist and one the user is not in, so existence does not leak.
-pub async fn resolve(db: impl PgExecutor<'_>, user_id: Uuid, slug: &str) -> Result<Member, AppError> {
+/// A group whose schema start-up has not migrated yet is migrated first.
+pub async fn resolve(pool: &PgPool, user_id: Uuid, slug: &str) -> Result<Member, AppError> {
     if validate::slug(slug).is_err() {
         return Err(AppError::NotFound);
     }
-    let row: Option<(Uuid, String, String, String, Role)> = sqlx::query_as(
-        "SELECT g.id, g.slug, g.name, g.schema_name, m.role
+    let row: Option<(Uuid, String, String, String, i64, Role)> = sqlx::query_as(
+        "SELECT g.id, g.slug, g.name, g.schema_name, g.tenant_version, m.role
          FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1
          WHERE g.slug = $2",
     )
     .bind(user_id)
     .bind(slug)
-    .fetch_optional(db)
+    .fetch_optional(pool)
     .await?;
-    let (id, slug, name, schema, role) = row.ok_or(AppError::NotFound)?;
-    Ok(Member { group: Group { id, slug, name, schema: schema_name(&schema)? }, user_id, role })
+    let (id, slug, name, schema, version, role) = row.ok_or(AppError::NotFound)?;
+    let group = Group { id, slug, name, schema: schema_name(&schema)? };
+    migrations::ensure_current(pool, &group.schema, version).await?;
+    Ok(Member { group, user_id, role })
 }
 
 /// The group's directory, by display name.

@@ -5,7 +5,7 @@
 use crate::{
     backend::{
         groups::{self, Group, Member},
-        AppState,
+        migrations, AppState,
     },
     error::AppError,
     model::{GroupSummary, InviteInfo, Role, UserInfo},
@@ -33,15 +33,19 @@ pub async fn create(state: &AppState, member: &Member) -> Result<InviteInfo, App
 
 /// What an invite code leads to; 404 for an unknown or expired code.
 pub async fn info(db: impl PgExecutor<'_>, code: &str) -> Result<InviteInfo, AppError> {
-    let (group, expires_at) = live_invite(db, code).await?;
+    let (group, expires_at, _) = live_invite(db, code).await?;
     Ok(InviteInfo { code: code.to_owned(), group_name: group.name, expires_at })
 }
 
 /// Joins the invite's group as a resident. Accepting again (or as an
 /// existing member) changes nothing and answers the same.
 pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<GroupSummary, AppError> {
+    // The group's schema current first (start-up may not have reached it):
+    // the join writes its directory.
+    let (group, _, version) = live_invite(&state.pool, code).await?;
+    migrations::ensure_current(&state.pool, &group.schema, version).await?;
     let mut tx = state.pool.begin().await?;
-    let (group, _) = live_invite(&mut *tx, code).await?;
+    let (group, _, _) = live_invite(&mut *tx, code).await?;
     let role = groups::add_member(&mut tx, &group, user, Role::Resident).await?;
     // Checked again once joined: a removal that committed meanwhile (the
     // join waited for it if it was this person's) withdrew the invite.
@@ -50,15 +54,16 @@ pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<Gro
     Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role })
 }
 
-async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, DateTime<Utc>), AppError> {
+/// The invite's group, its expiry, and the group's tenant version.
+async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, DateTime<Utc>, i64), AppError> {
     // Codes are 32 hex digits: anything else names no invite (and never reaches SQL).
     if code.len() != 32 || !code.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
     }
     // An invite made before someone's membership ended is withdrawn: a
     // removed person cannot come back through it, under any account.
-    let row: Option<(Uuid, String, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT g.id, g.slug, g.name, g.schema_name, i.expires_at
+    let row: Option<(Uuid, String, String, String, DateTime<Utc>, i64)> = sqlx::query_as(
+        "SELECT g.id, g.slug, g.name, g.schema_name, i.expires_at, g.tenant_version
          FROM invites i JOIN groups g ON g.id = i.group_id
          WHERE i.code = $1 AND i.expires_at > now()
            AND NOT EXISTS (SELECT 1 FROM ended_memberships e
@@ -67,7 +72,7 @@ async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, Date
     .bind(code)
     .fetch_optional(db)
     .await?;
-    let (id, slug, name, schema, expires_at) = row.ok_or(AppError::NotFound)?;
+    let (id, slug, name, schema, expires_at, version) = row.ok_or(AppError::NotFound)?;
     let group = Group { id, slug, name, schema: groups::schema_name(&schema)? };
-    Ok((group, expires_at))
+    Ok((group, expires_at, version))
 }

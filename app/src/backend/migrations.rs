@@ -1,12 +1,31 @@
 //! Database migrations: the global schema (`migrations/global`) and each
 //! group's schema (`migrations/tenant`), whose applied versions are recorded
-//! in that schema's own `schema_migrations` table.
+//! in that schema's own `schema_migrations` table; `groups.tenant_version`
+//! records where each group is, so the ones behind are found in one query.
 
 use crate::{backend::SchemaName, error::AppError};
+use futures::StreamExt;
 use sqlx::{migrate::Migrator, Executor, PgConnection, PgPool};
+use std::{
+    collections::HashMap,
+    sync::{Arc, LazyLock, Mutex},
+};
 
-static GLOBAL: Migrator = sqlx::migrate!("../migrations/global");
+/// The registry's migrations. A database migrated by a newer server (its
+/// migrations unknown here) is accepted: during a rolling deployment the
+/// previous version keeps serving, so global migrations only ever add
+/// (docs/deploy.md).
+static GLOBAL: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("../migrations/global");
+    migrator.set_ignore_missing(true);
+    migrator
+});
 static TENANT: Migrator = sqlx::migrate!("../migrations/tenant");
+
+/// Groups being brought current by a request in this process, each with
+/// whether it is done: the requests for one group wait for one migration,
+/// rather than each holding a pooled connection on its advisory lock.
+static IN_FLIGHT: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>> = LazyLock::new(Default::default);
 
 /// Applies the global migrations (sqlx takes its own advisory lock).
 pub async fn run_global(pool: &PgPool) -> Result<(), AppError> {
@@ -40,26 +59,92 @@ pub async fn provision(conn: &mut PgConnection, schema: &SchemaName) -> Result<(
     apply_pending(conn, schema).await.map(|_| ())
 }
 
-/// Brings every group schema to the latest version. Each group migrates in a
-/// transaction of its own under a per-group advisory lock, so servers starting
-/// at once never apply a migration twice. Returns how many were applied.
-pub async fn migrate_groups(pool: &PgPool) -> Result<usize, AppError> {
+/// What a run over the groups did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    /// Migrations applied, over all groups.
+    pub applied: usize,
+    /// Groups whose migration failed (each logged; left behind, so the
+    /// next run, or the group's next request, tries again).
+    pub failed: usize,
+}
+
+/// Brings every group schema behind the latest version (as `groups`
+/// records it: one query finds them) up to date, `parallelism` groups at a
+/// time. Each group migrates in a transaction of its own under a per-group
+/// advisory lock, so servers starting at once never apply a migration
+/// twice, and a request for a group not reached yet migrates it first (see
+/// [`ensure_current`]). One group's failure does not stop the others.
+pub async fn migrate_groups(pool: &PgPool, parallelism: usize) -> Result<Migrated, AppError> {
     let names: Vec<String> =
-        sqlx::query_scalar("SELECT schema_name FROM groups ORDER BY created_at").fetch_all(pool).await?;
-    let mut applied = 0;
-    for name in names {
-        let Some(schema) = SchemaName::parse(&name) else {
-            tracing::error!(schema = %name, "group schema name has an unexpected form; skipped");
-            continue;
-        };
-        let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('courtyard.tenant.' || $1, 0))")
-            .bind(schema.as_str())
-            .execute(&mut *tx)
+        sqlx::query_scalar("SELECT schema_name FROM groups WHERE tenant_version < $1 ORDER BY created_at")
+            .bind(latest_tenant_version())
+            .fetch_all(pool)
             .await?;
-        applied += apply_pending(&mut tx, &schema).await?;
-        tx.commit().await?;
+    let mut migrated = Migrated::default();
+    // Collected first: a borrowing iterator inside the stream trips rustc's
+    // Send inference for a spawned task.
+    let mut schemas = Vec::with_capacity(names.len());
+    for name in names {
+        match SchemaName::parse(&name) {
+            Some(schema) => schemas.push(schema),
+            None => tracing::error!(schema = %name, "group schema name has an unexpected form; skipped"),
+        }
     }
+    let mut runs = futures::stream::iter(schemas.into_iter().map(|schema| {
+        let pool = pool.clone();
+        async move {
+            let result = migrate_group(&pool, &schema).await;
+            (schema, result)
+        }
+    }))
+    .buffer_unordered(parallelism.max(1));
+    while let Some((schema, result)) = runs.next().await {
+        match result {
+            Ok(applied) => migrated.applied += applied,
+            Err(error) => {
+                tracing::error!(?error, schema = schema.as_str(), "migrating a group schema failed");
+                migrated.failed += 1;
+            }
+        }
+    }
+    Ok(migrated)
+}
+
+/// Brings the group's schema up to date if `version` (its `groups` row's
+/// `tenant_version`) says it is behind: what a request does for a group
+/// start-up has not reached yet. Requests for one group meanwhile wait for
+/// the first one's migration.
+pub async fn ensure_current(pool: &PgPool, schema: &SchemaName, version: i64) -> Result<(), AppError> {
+    if version >= latest_tenant_version() {
+        return Ok(());
+    }
+    let slot = IN_FLIGHT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(schema.as_str().to_owned())
+        .or_default()
+        .clone();
+    let mut done = slot.lock().await;
+    if !*done {
+        migrate_group(pool, schema).await?;
+        *done = true;
+        // Later requests read the new version from `groups`.
+        IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(schema.as_str());
+    }
+    Ok(())
+}
+
+/// Migrates one group under its advisory lock; returns how many
+/// migrations were applied (none if another server did it meanwhile).
+pub async fn migrate_group(pool: &PgPool, schema: &SchemaName) -> Result<usize, AppError> {
+    let mut tx = pool.begin().await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('courtyard.tenant.' || $1, 0))")
+        .bind(schema.as_str())
+        .execute(&mut *tx)
+        .await?;
+    let applied = apply_pending(&mut tx, schema).await?;
+    tx.commit().await?;
     Ok(applied)
 }
 
@@ -89,6 +174,12 @@ async fn apply_pending(conn: &mut PgConnection, schema: &SchemaName) -> Result<u
             .await?;
         applied += 1;
     }
+    // Only ever forward: a server older than the schema leaves it as is.
+    sqlx::query("UPDATE groups SET tenant_version = $1 WHERE schema_name = $2 AND tenant_version < $1")
+        .bind(latest_tenant_version())
+        .bind(schema.as_str())
+        .execute(&mut *conn)
+        .await?;
     if applied > 0 {
         // Shape streams of this group name the old schema: servers following
         // it (docs/sync.md) send their clients 409 and a new handle.

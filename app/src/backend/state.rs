@@ -26,6 +26,8 @@ pub struct Settings {
     pub public_origin: Option<String>,
     /// The live-reload port of `cargo leptos watch` (allowed by the CSP).
     pub live_reload_port: Option<u32>,
+    /// Label the server's metrics by group too (`metrics.per_group`).
+    pub metrics_per_group: bool,
 }
 
 /// Sign-ups allowed per client address in `window`.
@@ -56,6 +58,7 @@ impl Default for Settings {
             hashes_waiting: std::thread::available_parallelism().map_or(2, usize::from),
             public_origin: None,
             live_reload_port: None,
+            metrics_per_group: false,
         }
     }
 }

@@ -7,6 +7,7 @@
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, PgPool};
 use std::{
+    os::unix::process::CommandExt,
     process::{Child, Command, Stdio},
     time::Duration,
 };
@@ -25,6 +26,11 @@ pub struct Bench {
     pub slug: String,
     pub schema: String,
     server: Child,
+    /// The database's URL, the server's port and its settings (kept across
+    /// restarts).
+    url: String,
+    port: u16,
+    env: Vec<(String, String)>,
 }
 
 /// Where benchmark databases are created (`BENCH_DATABASE_URL`, default
@@ -43,28 +49,10 @@ impl Bench {
         sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await.unwrap();
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_server"));
-        command
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            .env("DATABASE_URL", &url)
-            .env("COURTYARD_SITE_ADDR", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "warn")
-            // Benchmarks sign many members up from one address.
-            .env("COURTYARD_SESSION_MAX_SIGNUPS_PER_IP", "1000000")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        let server = command.spawn().expect("the server binary starts");
+        let server = spawn_server(&url, port, env);
         let base = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder().pool_max_idle_per_host(usize::MAX).build().unwrap();
-        for _ in 0..300 {
-            if http.get(format!("{base}/api/me")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        wait_until_up(&http, &base).await;
         let bearer = sign_up(&http, &base).await;
         let slug = format!("bench-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let created = http
@@ -81,7 +69,21 @@ impl Bench {
             .fetch_one(&db)
             .await
             .unwrap();
-        Self { base, db, database: name, http, bearer, slug, schema, server }
+        let env = env.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
+        Self { base, db, database: name, http, bearer, slug, schema, server, url, port, env }
+    }
+
+    /// Stops the server and starts it again on the same database and port,
+    /// with the settings it started with and then `env`; returns once it
+    /// answers `/healthz`, with when the new process was spawned.
+    pub async fn restart(&mut self, env: &[(&str, &str)]) -> std::time::Instant {
+        end(&mut self.server);
+        let mut settings: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        settings.extend_from_slice(env);
+        let spawned = std::time::Instant::now();
+        self.server = spawn_server(&self.url, self.port, &settings);
+        wait_until_up(&self.http, &self.base).await;
+        spawned
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -161,8 +163,7 @@ impl Bench {
     }
 
     pub async fn stop(mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
+        end(&mut self.server);
         self.db.close().await;
         if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
             let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.database))
@@ -170,6 +171,64 @@ impl Bench {
                 .await;
         }
     }
+}
+
+/// The server binary on `url`, listening on `port`, settings overridden by
+/// `env`; run under the profiler `BENCH_SERVER_WRAPPER` names if set (its
+/// command line: `heaptrack -o target/idle`, say). In a process group of
+/// its own, so [`end`] stops the profiler and the server alike.
+fn spawn_server(url: &str, port: u16, env: &[(&str, &str)]) -> Child {
+    let wrapper = std::env::var("BENCH_SERVER_WRAPPER").unwrap_or_default();
+    let mut wrapper = wrapper.split_whitespace();
+    let mut command = match wrapper.next() {
+        Some(profiler) => {
+            let mut command = Command::new(profiler);
+            command.args(wrapper).arg(env!("CARGO_BIN_EXE_server"));
+            command
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_server")),
+    };
+    command
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("DATABASE_URL", url)
+        .env("COURTYARD_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        // Benchmarks sign many members up from one address.
+        .env("COURTYARD_SESSION_MAX_SIGNUPS_PER_IP", "1000000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .process_group(0);
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.spawn().expect("the server binary starts")
+}
+
+/// Stops the server's process group: SIGTERM (a profiler writes its data
+/// out, the server shuts down), SIGKILL after 30 s.
+fn end(server: &mut Child) {
+    let group = format!("-{}", server.id());
+    let signal = |name: &str| Command::new("kill").args([name, "--", &group]).stderr(Stdio::null()).status();
+    let _ = signal("-TERM");
+    for _ in 0..300 {
+        if server.try_wait().is_ok_and(|status| status.is_some()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = signal("-KILL");
+    let _ = server.wait();
+}
+
+/// Polls `/healthz` every 5 ms until the server answers (at most 30 s).
+async fn wait_until_up(http: &reqwest::Client, base: &str) {
+    for _ in 0..6000 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("the server did not come up within 30 s");
 }
 
 /// Signs a new person up: their bearer token's `Authorization` value.

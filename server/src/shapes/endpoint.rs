@@ -9,8 +9,11 @@ use super::{
     request::ShapeParams,
     response::{self, Kind},
     shape::Shape,
-    sse, Shapes,
+    sse,
+    subscribers::Kind as Held,
+    Shapes,
 };
+use crate::ops::metrics;
 use app::{
     backend::{auth, groups, groups::Member},
     error::AppError,
@@ -136,13 +139,18 @@ async fn answer(
             response::live_cursor(chrono::Utc::now(), shapes.long_poll_timeout.as_secs(), params.cursor.as_deref());
         response::answer(shape.handle(), Kind::Live { cursor: &cursor }, answer)
     };
+    let held = shapes.subscribers.hold(Held::ShapeLongPoll);
     let outcome = tokio::select! {
         outcome = wait.run(from, deadline(shapes.long_poll_timeout, access.session_ends)) => outcome?,
         // The server is shutting down: up to date as it stands, at once.
         () = shapes.closing() => Outcome::Idle(from),
     };
+    drop(held);
     Ok(match outcome {
-        Outcome::Answer(answer) => live(answer),
+        Outcome::Answer(answer) => {
+            metrics::delivered(Held::ShapeLongPoll.label());
+            live(answer)
+        }
         Outcome::Idle(position) | Outcome::AccessEnded(position) => live(Outcome::idle_answer(position)),
         Outcome::Unknown => response::must_refetch(shape.handle()),
         Outcome::SchemaChanged => match build(shapes, member, params).await? {

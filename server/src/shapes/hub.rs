@@ -17,7 +17,7 @@ use sqlx::{postgres::PgListener, PgPool};
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
-        atomic::{AtomicU64, AtomicUsize, Ordering},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -43,6 +43,8 @@ pub struct Hub {
     pub access: AccessCache,
     /// Log reads made by tails (for tests and metrics).
     reads: AtomicU64,
+    /// Whether the LISTEN connection is up.
+    listening: AtomicBool,
     /// Bytes all tails may hold together, and what they hold.
     budget: usize,
     held: AtomicUsize,
@@ -106,6 +108,7 @@ impl Hub {
             pool,
             access: AccessCache::default(),
             reads: AtomicU64::new(0),
+            listening: AtomicBool::new(false),
             budget,
             held: AtomicUsize::new(0),
             tails: Mutex::default(),
@@ -148,6 +151,12 @@ impl Hub {
         tail.refresh_wanted.notify_one();
         let updates = tail.updated.subscribe();
         (tail, updates)
+    }
+
+    /// Whether the LISTEN connection is up (live subscribers hear of
+    /// changes only through it).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(Ordering::Relaxed)
     }
 
     /// How many times tails have read the change log.
@@ -378,6 +387,7 @@ async fn refresh_loop(hub: Arc<Hub>, tail: Arc<Tail>) {
         let mut delay = Duration::from_millis(100);
         loop {
             hub.reads.fetch_add(1, Ordering::Relaxed);
+            crate::ops::metrics::log_read();
             match tail.refresh(&hub.pool, &hub.held).await {
                 Ok(()) => {
                     hub.enforce_budget(&tail);
@@ -408,6 +418,7 @@ async fn listen(hub: Arc<Hub>) {
             }
         };
         delay = Duration::from_millis(100);
+        hub.listening.store(true, Ordering::Relaxed);
         hub.resync_all();
         loop {
             match listener.try_recv().await {
@@ -424,6 +435,7 @@ async fn listen(hub: Arc<Hub>) {
                 }
             }
         }
+        hub.listening.store(false, Ordering::Relaxed);
     }
 }
 

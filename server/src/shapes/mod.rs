@@ -8,7 +8,8 @@
 //! log) through `reader`, `live` answers long-polls from the `hub`'s
 //! in-memory tails (and `sse` holds event streams on them), `batch` builds the body and `response` the headers.
 //! `wake` is one long-poll for a whole group, for browsers following all its
-//! tables. `retention` keeps each group's log bounded.
+//! tables. `retention` keeps each group's log bounded. `subscribers`
+//! counts the held requests (for `/metrics`).
 
 mod access;
 mod batch;
@@ -23,6 +24,7 @@ mod response;
 pub mod retention;
 mod shape;
 mod sse;
+pub mod subscribers;
 mod wake;
 
 pub use shape_query::{offset, request, where_clause};
@@ -45,6 +47,8 @@ pub struct Shapes {
     sse_timeout: Duration,
     /// The event streams each user holds (at most `sse::MAX_PER_USER`).
     held: Arc<sse::Held>,
+    /// The held requests of each kind, counted.
+    subscribers: Arc<subscribers::Subscribers>,
     /// Cancelled when the server begins shutting down (see `closing`).
     closing: CancellationToken,
 }
@@ -74,6 +78,7 @@ impl Shapes {
             long_poll_timeout: Duration::from_secs(config.long_poll_timeout_secs),
             sse_timeout: Duration::from_secs(config.sse_timeout_secs),
             held: Arc::default(),
+            subscribers: Arc::default(),
             closing: CancellationToken::new(),
         }
     }
@@ -99,6 +104,11 @@ impl Shapes {
     /// The process's hub (tests and benchmarks look at its memory).
     pub fn hub(&self) -> &Arc<hub::Hub> {
         &self.hub
+    }
+
+    /// The held requests, counted by kind.
+    pub fn subscribers(&self) -> &subscribers::Subscribers {
+        &self.subscribers
     }
 
     /// The log's retention job (tests run a pass at will).

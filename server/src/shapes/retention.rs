@@ -121,6 +121,7 @@ impl Retention {
                     self.long_logs.lock().insert(name);
                 }
                 Ok(swept) => {
+                    crate::ops::metrics::log_removed(swept.trimmed, swept.merged);
                     total.trimmed += swept.trimmed;
                     total.merged += swept.merged;
                     if swept.trimmed + swept.merged > 0 {

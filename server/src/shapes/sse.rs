@@ -28,8 +28,10 @@ use super::{
     live::{deadline, Outcome, Wait},
     reader, response,
     shape::Shape,
+    subscribers::Kind,
     Shapes,
 };
+use crate::ops::metrics;
 use app::error::AppError;
 use axum::{
     body::{Body, Bytes},
@@ -109,6 +111,7 @@ pub async fn open(
     let (sender, receiver) = mpsc::channel::<Bytes>(BUFFERED);
     tokio::spawn(async move {
         let _slot = slot;
+        let _held = shapes.subscribers.hold(Kind::ShapeStream);
         let end = deadline(timeout, access.session_ends);
         if let Err(error) = follow(&shapes, &access, token.as_deref(), &shape, from, end, &sender).await {
             tracing::warn!(?error, "an event stream stopped on an error");
@@ -176,6 +179,7 @@ async fn follow(
         let chunk = match outcome {
             Outcome::Answer(answer) => {
                 position = answer.offset.position().unwrap_or(position);
+                metrics::delivered(Kind::ShapeStream.label());
                 answer.events()
             }
             // Other tables moved the log on: say so, so the client resumes

@@ -13,7 +13,8 @@
 //! `sync.sse_timeout_secs`; a membership or session that may have ended
 //! ends the stream after a catch-up-everything event.
 
-use super::{access::Access, endpoint::member, live::deadline, reader, response, sse, Shapes};
+use super::{access::Access, endpoint::member, live::deadline, reader, response, sse, subscribers::Kind, Shapes};
+use crate::ops::metrics;
 use app::error::AppError;
 use axum::{
     body::{Body, Bytes},
@@ -69,8 +70,14 @@ pub async fn wake(
         };
     }
     let end = deadline(shapes.long_poll_timeout.min(MAX_HOLD), access.session_ends);
-    match wait(&shapes, &access, after, (token.as_deref(), &slug), end).await {
+    let held = shapes.subscribers.hold(Kind::WakeLongPoll);
+    let woken = wait(&shapes, &access, after, (token.as_deref(), &slug), end).await;
+    drop(held);
+    match woken {
         Ok(woken) => {
+            if woken.tables.as_ref().is_none_or(|tables| !tables.is_empty()) {
+                metrics::delivered(Kind::WakeLongPoll.label());
+            }
             let mut response = Json(woken).into_response();
             response.headers_mut().insert("cache-control", "no-store".parse().expect("a valid header"));
             response
@@ -91,6 +98,7 @@ fn stream(
     let (sender, receiver) = mpsc::channel::<Bytes>(sse::BUFFERED);
     tokio::spawn(async move {
         let _slot = slot;
+        let _held = shapes.subscribers.hold(Kind::WakeStream);
         let end = deadline(shapes.sse_timeout, access.session_ends);
         let who = (token.as_deref(), slug.as_str());
         if let Err(error) = wake_events(&shapes, &access, after, who, end, &sender).await {
@@ -130,6 +138,7 @@ async fn wake_events(
             Some(tables) if tables.is_empty() => Bytes::from_static(sse::KEEP_ALIVE_COMMENT),
             _ => {
                 after = woken.head;
+                metrics::delivered(Kind::WakeStream.label());
                 let json = serde_json::to_string(&woken).map_err(|_| AppError::Internal)?;
                 Bytes::from(format!("data: {json}\n\n"))
             }

@@ -38,6 +38,15 @@ impl Cluster {
         self.pg_ctl("restart");
     }
 
+    /// Stops Postgres (a fast shutdown), until `resume`.
+    pub fn stop(&self) {
+        self.pg_ctl("stop");
+    }
+
+    pub fn resume(&self) {
+        self.pg_ctl("start");
+    }
+
     fn data(&self) -> String {
         self.dir.join("data").to_string_lossy().into_owned()
     }

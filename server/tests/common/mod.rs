@@ -78,9 +78,10 @@ impl TestApp {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(async move {
                 let pool = server::connect(&config).await.expect("server connects and migrates");
+                server::migrate_groups(&config, pool.clone());
                 let state = server::state(&config, pool).expect("app state");
                 let shapes = server::shapes::Shapes::start(state.clone(), &config.sync);
-                let app = server::router(state, shapes.clone());
+                let app = server::router(state, shapes.clone(), &config.metrics);
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let _ = ready.send(shapes);
                 axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -42,7 +42,7 @@ impl ServerProcess {
 
     async fn wait_until_up(&self) {
         for _ in 0..200 {
-            if Client::new().get(format!("{}/api/me", self.base)).send().await.is_ok() {
+            if Client::new().get(format!("{}/healthz", self.base)).send().await.is_ok() {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
