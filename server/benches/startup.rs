@@ -46,7 +46,8 @@ async fn main() {
     let schemas: Vec<String> = sqlx::query_scalar("SELECT schema_name FROM groups").fetch_all(&bench.db).await.unwrap();
     for schema in schemas {
         sqlx::raw_sql(&format!(
-            "DELETE FROM \"{schema}\".schema_migrations WHERE version = {latest};
+            "DELETE FROM \"{schema}\".schema_migrations
+               WHERE version = (SELECT max(version) FROM \"{schema}\".schema_migrations);
              ALTER TABLE \"{schema}\".changes RESET (autovacuum_vacuum_scale_factor,
                autovacuum_vacuum_threshold, autovacuum_vacuum_cost_delay);"
         ))

@@ -1,7 +1,7 @@
 //! `server admin …`: an operator's tasks, run against the databases without
 //! serving (docs/deploy.md lists them).
 
-use crate::{config::Config, connect, StartError};
+use crate::{config::Config, connect, pool, StartError};
 use std::io::Write;
 
 /// Where group schemas live, in listings (one database for now: the
@@ -48,9 +48,9 @@ struct GroupLine {
 
 /// Runs `command`, writing what it has to say to `out`.
 pub async fn run(config: &Config, command: Admin, out: &mut impl Write) -> Result<(), AdminError> {
-    let pool = connect(config).await?;
     match command {
         Admin::Migrate => {
+            let pool = connect(config).await?;
             let started = std::time::Instant::now();
             let migrated = app::backend::migrations::migrate_groups(&pool, config.database.migrate_parallelism())
                 .await
@@ -62,7 +62,8 @@ pub async fn run(config: &Config, command: Admin, out: &mut impl Write) -> Resul
             }
         }
         Admin::Groups { json } => {
-            let groups = groups(&pool).await?;
+            // Looking migrates nothing.
+            let groups = groups(&pool(config).await?).await?;
             if json {
                 for group in &groups {
                     let line = serde_json::to_string(group).map_err(std::io::Error::other)?;

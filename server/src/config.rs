@@ -57,20 +57,23 @@ pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
     /// Group schemas migrated at once (in the background after start-up,
-    /// or by `server admin migrate`); 0 (or unset): `min(4, max_connections - 1)`.
+    /// or by `server admin migrate`); 0 (or unset): `min(4, max_connections - 2)`.
     #[serde(default)]
     pub migrate_parallelism: usize,
 }
 
 impl DatabaseConfig {
-    /// Group schemas migrated at once: always leaves a connection of the
-    /// pool to the requests served meanwhile (unless the pool has only one).
+    /// Group schemas migrated at once: the pool less the LISTEN connection
+    /// and one for the requests served meanwhile.
     pub fn migrate_parallelism(&self) -> usize {
-        let spare = (self.max_connections as usize).saturating_sub(1).max(1);
         match self.migrate_parallelism {
-            0 => spare.min(4),
+            0 => self.spare_connections().min(4),
             n => n,
         }
+    }
+
+    fn spare_connections(&self) -> usize {
+        (self.max_connections as usize).saturating_sub(2).max(1)
     }
 }
 
@@ -180,13 +183,29 @@ impl Config {
             });
         }
         let database = &self.database;
-        if database.max_connections == 0 {
-            return Err(ConfigError::Invalid { name: "database.max_connections", reason: "must be at least 1" });
+        if database.max_connections < 3 {
+            return Err(ConfigError::Invalid {
+                name: "database.max_connections",
+                reason: "must be at least 3 (one is held for LISTEN, and requests and migrations need their own)",
+            });
         }
-        if database.migrate_parallelism > (database.max_connections as usize).saturating_sub(1).max(1) {
+        if database.migrate_parallelism > database.spare_connections() {
             return Err(ConfigError::Invalid {
                 name: "database.migrate_parallelism",
-                reason: "must be below database.max_connections (requests need a connection meanwhile), or 0 for the default",
+                reason: "must leave two of database.max_connections free (LISTEN, and the requests meanwhile), or be 0 for the default",
+            });
+        }
+        let metrics = &self.metrics;
+        if !metrics.token.is_empty() && metrics.token.trim().is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "metrics.token",
+                reason: "is only blanks: set a token or leave it empty",
+            });
+        }
+        if metrics.per_group && metrics.token.is_empty() {
+            return Err(ConfigError::Invalid {
+                name: "metrics.per_group",
+                reason: "needs metrics.token (per-group metrics name the groups)",
             });
         }
         let session = &self.session;
@@ -440,16 +459,24 @@ mod tests {
     fn migrations_leave_the_requests_a_connection() {
         let config = load(&[]).unwrap();
         assert_eq!(config.database.migrate_parallelism(), 4, "the default, from 10 connections");
+        let config = load(&[("COURTYARD_DATABASE_MAX_CONNECTIONS", "4")]).unwrap();
+        assert_eq!(config.database.migrate_parallelism(), 2, "LISTEN and the requests keep one each");
         let config = load(&[("COURTYARD_DATABASE_MAX_CONNECTIONS", "3")]).unwrap();
-        assert_eq!(config.database.migrate_parallelism(), 2);
-        let config = load(&[("COURTYARD_DATABASE_MAX_CONNECTIONS", "1")]).unwrap();
         assert_eq!(config.database.migrate_parallelism(), 1);
-        let config = load(&[("COURTYARD_DATABASE_MIGRATE_PARALLELISM", "9")]).unwrap();
-        assert_eq!(config.database.migrate_parallelism(), 9);
-        let error = load(&[("COURTYARD_DATABASE_MIGRATE_PARALLELISM", "10")]).unwrap_err();
+        let config = load(&[("COURTYARD_DATABASE_MIGRATE_PARALLELISM", "8")]).unwrap();
+        assert_eq!(config.database.migrate_parallelism(), 8);
+        let error = load(&[("COURTYARD_DATABASE_MIGRATE_PARALLELISM", "9")]).unwrap_err();
         assert!(error.to_string().contains("migrate_parallelism"), "{error}");
-        let error = load(&[("COURTYARD_DATABASE_MAX_CONNECTIONS", "0")]).unwrap_err();
+        let error = load(&[("COURTYARD_DATABASE_MAX_CONNECTIONS", "2")]).unwrap_err();
         assert!(error.to_string().contains("max_connections"), "{error}");
+    }
+
+    #[test]
+    fn per_group_metrics_need_a_token() {
+        let error = load(&[("COURTYARD_METRICS_PER_GROUP", "true")]).unwrap_err();
+        assert!(error.to_string().contains("metrics.per_group"), "{error}");
+        let config = load(&[("COURTYARD_METRICS_PER_GROUP", "true"), ("COURTYARD_METRICS_TOKEN", "t0ken")]).unwrap();
+        assert!(config.metrics.per_group);
     }
 
     #[test]

@@ -39,13 +39,18 @@ pub enum StartError {
 /// Connects to Postgres and brings the registry (the global schema) up to
 /// date. Group schemas are [`migrate_groups`]' job.
 pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
-    let pool = PgPoolOptions::new()
+    let pool = pool(config).await?;
+    app::backend::migrations::run_global(&pool).await.map_err(StartError::Migrate)?;
+    Ok(pool)
+}
+
+/// The pool on the registry's database, migrating nothing.
+pub async fn pool(config: &Config) -> Result<PgPool, StartError> {
+    Ok(PgPoolOptions::new()
         .max_connections(config.database.max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect(&config.database.url)
-        .await?;
-    app::backend::migrations::run_global(&pool).await.map_err(StartError::Migrate)?;
-    Ok(pool)
+        .await?)
 }
 
 /// Brings the group schemas behind the latest version up to date, on the
@@ -55,9 +60,10 @@ pub fn migrate_groups(config: &Config, pool: PgPool) -> tokio::task::JoinHandle<
     let parallelism = config.database.migrate_parallelism();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
-        // A group left behind (a failure, logged) is tried again when next
-        // asked for, and at the next start. The list is asked for until the
-        // registry answers (it may be away at start-up), less and less often.
+        // Until every group is current: a group left behind (a failure,
+        // logged) or a registry away is tried again, less and less often
+        // (at most every 5 minutes); a request for a group left behind
+        // tries it at once. `courtyard_groups_behind` counts them.
         let mut wait = Duration::from_secs(1);
         loop {
             match app::backend::migrations::migrate_groups(&pool, parallelism).await {
@@ -66,13 +72,12 @@ pub fn migrate_groups(config: &Config, pool: PgPool) -> tokio::task::JoinHandle<
                     return;
                 }
                 Ok(migrated) => {
-                    tracing::error!(?migrated, "some group schemas could not be migrated");
-                    return;
+                    tracing::error!(?migrated, retry_in = ?wait, "some group schemas could not be migrated")
                 }
                 Err(error) => tracing::error!(?error, retry_in = ?wait, "cannot list the group schemas to migrate"),
             }
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(60));
+            wait = (wait * 2).min(Duration::from_secs(300));
         }
     })
 }

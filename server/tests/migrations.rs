@@ -54,7 +54,7 @@ async fn two_concurrent_startups_migrate_50_groups_exactly_once() {
                 .fetch_all(&setup)
                 .await
                 .unwrap();
-        assert_eq!(versions.last(), Some(&latest), "{schema}");
+        assert_eq!(versions.len() as i64, latest, "{schema}: every migration");
         let mut unique = versions.clone();
         unique.dedup();
         assert_eq!(unique, versions, "{schema}: each version once");
@@ -134,7 +134,7 @@ async fn a_group_behind_is_migrated_when_first_asked_for() {
             .fetch_all(&app.db)
             .await
             .unwrap();
-    assert_eq!(versions.last(), Some(&latest));
+    assert_eq!(versions.len() as i64, latest, "every migration");
     let recorded: i64 = sqlx::query_scalar("SELECT tenant_version FROM groups WHERE schema_name = $1")
         .bind(&schema)
         .fetch_one(&app.db)

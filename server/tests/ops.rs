@@ -23,7 +23,16 @@ fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 }
 
 async fn scrape(app: &TestApp) -> String {
-    let response = reqwest::get(app.url("/metrics")).await.unwrap();
+    scrape_with(app, None).await
+}
+
+async fn scrape_with(app: &TestApp, token: Option<&str>) -> String {
+    let request = reqwest::Client::new().get(app.url("/metrics"));
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    let response = request.send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let kind = response.headers()["content-type"].to_str().unwrap().to_owned();
     assert!(kind.starts_with("text/plain; version=0.0.4"), "{kind}");
@@ -114,16 +123,18 @@ async fn health_readiness_and_metrics_count_what_happens() {
     assert!(sample(&after, "courtyard_db_pool_connections", &[("database", "main"), ("state", "in_use")]).is_some());
     assert_eq!(sample(&after, "courtyard_db_listen_up", &[("database", "main")]), Some(1.0));
     assert_eq!(sample(&after, "courtyard_groups", &[("database", "main")]), Some(1.0));
+    assert_eq!(sample(&after, "courtyard_groups_behind", &[("database", "main")]), Some(0.0));
     assert!(sample(&after, "courtyard_change_log_bytes", &[("database", "main")]).unwrap() > 0.0);
     assert!(sample(&after, "courtyard_http_request_duration_seconds_bucket", &[("route", "/api/mutate")]).is_some());
     // Routes by pattern, never the path asked: no slug in any label.
     assert!(!after.contains(&slug), "a group's slug in the metrics: {after}");
 
-    // Group labels only when asked for.
-    let per_group = TestApp::spawn_with(&[("COURTYARD_METRICS_PER_GROUP", "true")]).await;
+    // Group labels only when asked for (and then behind a token).
+    let per_group =
+        TestApp::spawn_with(&[("COURTYARD_METRICS_PER_GROUP", "true"), ("COURTYARD_METRICS_TOKEN", "per-group")]).await;
     let (admin, slug) = per_group.admin_of_new_group().await;
     per_group.mutate(&admin, &slug, create(Uuid::new_v4(), "Keys")).await;
-    let text = scrape(&per_group).await;
+    let text = scrape_with(&per_group, Some("per-group")).await;
     assert!(sample(&text, "courtyard_change_log_bytes", &[("group", &slug)]).unwrap() > 0.0, "{text}");
     assert_eq!(sample(&text, "courtyard_mutations_total", &[("group", &slug), ("outcome", "applied")]), Some(1.0));
 

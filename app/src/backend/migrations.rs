@@ -35,9 +35,12 @@ pub async fn run_global(pool: &PgPool) -> Result<(), AppError> {
     })
 }
 
-/// The version every group schema is brought to.
+/// The level every group schema is brought to, as `groups.tenant_version`
+/// records it: how many tenant migrations there are (a count, not the
+/// highest version, so a migration merged late with an earlier timestamp
+/// still raises it; migrations are never removed).
 pub fn latest_tenant_version() -> i64 {
-    tenant_migrations().map(|m| m.version).max().unwrap_or(0)
+    tenant_migrations().count() as i64
 }
 
 /// Creates a new group's schema at the latest version, inside the caller's
@@ -127,10 +130,12 @@ pub async fn ensure_current(pool: &PgPool, schema: &SchemaName, version: i64) ->
         .clone();
     let mut done = slot.lock().await;
     if !*done {
-        migrate_group(pool, schema).await?;
-        *done = true;
-        // Later requests read the new version from `groups`.
+        let migrated = migrate_group(pool, schema).await;
+        // Later requests read the new level from `groups` (or, after a
+        // failure, try again).
         IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(schema.as_str());
+        migrated?;
+        *done = true;
     }
     Ok(())
 }

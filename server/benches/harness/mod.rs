@@ -173,6 +173,14 @@ impl Bench {
     }
 }
 
+/// A benchmark that panics stops its server too (it runs in a process
+/// group of its own, out of reach of the terminal's Ctrl-C).
+impl Drop for Bench {
+    fn drop(&mut self) {
+        end(&mut self.server);
+    }
+}
+
 /// The server binary on `url`, listening on `port`, settings overridden by
 /// `env`; run under the profiler `BENCH_SERVER_WRAPPER` names if set (its
 /// command line: `heaptrack -o target/idle`, say). In a process group of
@@ -204,19 +212,27 @@ fn spawn_server(url: &str, port: u16, env: &[(&str, &str)]) -> Child {
     command.spawn().expect("the server binary starts")
 }
 
-/// Stops the server's process group: SIGTERM (a profiler writes its data
-/// out, the server shuts down), SIGKILL after 30 s.
+/// Stops the server: SIGTERM to the server (under a profiler, to the
+/// profiler's children, so the profiler then writes its data out), then
+/// waits for the process started (the profiler, if any); SIGKILL to the
+/// whole process group after 120 s.
 fn end(server: &mut Child) {
-    let group = format!("-{}", server.id());
-    let signal = |name: &str| Command::new("kill").args([name, "--", &group]).stderr(Stdio::null()).status();
-    let _ = signal("-TERM");
-    for _ in 0..300 {
+    if server.try_wait().is_ok_and(|status| status.is_some()) {
+        return;
+    }
+    let leader = server.id().to_string();
+    let _ = if std::env::var("BENCH_SERVER_WRAPPER").is_ok_and(|wrapper| !wrapper.trim().is_empty()) {
+        Command::new("pkill").args(["-TERM", "-P", &leader]).status()
+    } else {
+        Command::new("kill").args(["-TERM", &leader]).status()
+    };
+    for _ in 0..1200 {
         if server.try_wait().is_ok_and(|status| status.is_some()) {
             return;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = signal("-KILL");
+    let _ = Command::new("kill").args(["-KILL", "--", &format!("-{leader}")]).stderr(Stdio::null()).status();
     let _ = server.wait();
 }
 

@@ -27,6 +27,7 @@ pub const LOG_REMOVED: &str = "courtyard_change_log_removed_total";
 pub const LOG_BYTES: &str = "courtyard_change_log_bytes";
 pub const LOG_ENTRIES: &str = "courtyard_change_log_entries_estimate";
 pub const GROUPS: &str = "courtyard_groups";
+pub const GROUPS_BEHIND: &str = "courtyard_groups_behind";
 pub const POOL_CONNECTIONS: &str = "courtyard_db_pool_connections";
 pub const POOL_MAX: &str = "courtyard_db_pool_max_connections";
 pub const LISTEN_UP: &str = "courtyard_db_listen_up";

@@ -31,6 +31,9 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long one answer of the registry to `/readyz` stands: however many
 /// load balancers ask, the database is asked at most once a second.
 const CHECK_FRESH: Duration = Duration::from_secs(1);
+/// How long the change logs' sizes read for `/metrics` stand (however
+/// many scrapers ask).
+const LOGS_FRESH: Duration = Duration::from_secs(10);
 /// The group databases' name in metrics labels (one database for now: the
 /// registry's own).
 const DATABASE: &str = "main";
@@ -41,14 +44,32 @@ pub struct Ops {
     shapes: Shapes,
     settings: Arc<MetricsConfig>,
     handle: PrometheusHandle,
+    /// A connection of its own for the checks and the catalogue reads (not
+    /// the server's pool: a pool busy with requests is no reason to look
+    /// down), opened when first needed.
+    check: sqlx::PgPool,
     /// The registry's last answer to `/readyz` and when it was asked
     /// (locked while asking: one query at a time).
     registry: Arc<Mutex<Option<(Instant, &'static str)>>>,
+    /// When the change logs' gauges were last set (locked while reading).
+    logs: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Ops {
     pub fn new(app: AppState, shapes: Shapes, settings: &MetricsConfig) -> Self {
-        Self { app, shapes, settings: Arc::new(settings.clone()), handle: metrics::handle(), registry: Arc::default() }
+        let check = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(CHECK_TIMEOUT)
+            .connect_lazy_with((*app.pool.connect_options()).clone());
+        Self {
+            app,
+            shapes,
+            settings: Arc::new(settings.clone()),
+            handle: metrics::handle(),
+            check,
+            registry: Arc::default(),
+            logs: Arc::default(),
+        }
     }
 
     pub fn routes<S>(self) -> Router<S> {
@@ -96,7 +117,7 @@ async fn registry(ops: &Ops) -> &'static str {
             return answer;
         }
     }
-    let answer = match tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(&ops.app.pool)).await {
+    let answer = match tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(&ops.check)).await {
         Ok(Ok(_)) => "ok",
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness: the registry database is unreachable");
@@ -156,9 +177,16 @@ async fn set_gauges(ops: &Ops) {
     for kind in Kind::ALL {
         gauge!(metrics::SUBSCRIBERS, "kind" => kind.label()).set(ops.shapes.subscribers().count(kind) as f64);
     }
-    match tokio::time::timeout(CHECK_TIMEOUT, change_logs(pool)).await {
+    let mut last = ops.logs.lock().await;
+    if last.is_some_and(|at| at.elapsed() < LOGS_FRESH) {
+        return;
+    }
+    match tokio::time::timeout(CHECK_TIMEOUT, change_logs(&ops.check)).await {
         Ok(Ok(logs)) => {
+            *last = Some(Instant::now());
             gauge!(metrics::GROUPS, "database" => DATABASE).set(logs.len() as f64);
+            let behind = logs.iter().filter(|log| log.behind).count();
+            gauge!(metrics::GROUPS_BEHIND, "database" => DATABASE).set(behind as f64);
             let (mut bytes, mut entries) = (0.0, 0.0);
             for log in &logs {
                 bytes += log.bytes as f64;
@@ -186,6 +214,8 @@ struct ChangeLog {
     slug: String,
     bytes: i64,
     entries: i64,
+    /// Its schema is behind this server's migrations.
+    behind: bool,
 }
 
 /// Every group (a group whose schema is not there counts with an empty
@@ -196,11 +226,13 @@ async fn change_logs(pool: &sqlx::PgPool) -> Result<Vec<ChangeLog>, sqlx::Error>
     sqlx::query_as(
         "SELECT g.slug,
                 coalesce(pg_total_relation_size(c.oid), 0) AS bytes,
-                coalesce(greatest(c.reltuples, 0), 0)::bigint AS entries
+                coalesce(greatest(c.reltuples, 0), 0)::bigint AS entries,
+                g.tenant_version < $1 AS behind
          FROM groups g
          LEFT JOIN pg_namespace n ON n.nspname = g.schema_name
          LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relname = 'changes' AND c.relkind = 'r'",
     )
+    .bind(app::backend::migrations::latest_tenant_version())
     .fetch_all(pool)
     .await
 }

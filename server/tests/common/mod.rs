@@ -78,7 +78,9 @@ impl TestApp {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(async move {
                 let pool = server::connect(&config).await.expect("server connects and migrates");
-                server::migrate_groups(&config, pool.clone());
+                // Done before the test goes on: what a test does to groups
+                // afterwards is the requests' to handle, not this run's.
+                server::migrate_groups(&config, pool.clone()).await.expect("the groups are migrated");
                 let state = server::state(&config, pool).expect("app state");
                 let shapes = server::shapes::Shapes::start(state.clone(), &config.sync);
                 let app = server::router(state, shapes.clone(), &config.metrics);
