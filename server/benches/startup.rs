@@ -153,8 +153,15 @@ async fn make_groups(db: &PgPool, admin: Uuid, count: usize) -> Vec<String> {
     let tasks = chunks.into_iter().map(|chunk| {
         let db = db.clone();
         tokio::spawn(async move {
-            let mut conn = db.acquire().await.unwrap();
-            for slug in chunk {
+            // A new connection every 200 groups: a backend's catalogue
+            // caches grow with every schema it makes, and its DDL slows down
+            // with them (from 9 groups a second to 1.4 after 2 700).
+            let mut conn = db.acquire().await.unwrap().detach();
+            for (made, slug) in chunk.into_iter().enumerate() {
+                if made > 0 && made % 200 == 0 {
+                    conn.close().await.unwrap();
+                    conn = db.acquire().await.unwrap().detach();
+                }
                 let id = Uuid::new_v4();
                 let schema = SchemaName::for_group(id);
                 let mut tx = conn.begin().await.unwrap();

@@ -11,7 +11,9 @@
 //!   `old_value` becomes the first one's and `merged_from` the first one's
 //!   position. The latest `max_snapshot_lag` positions are left alone, so a
 //!   snapshot being resumed never meets a merged change (it would put a row
-//!   back to an older state than the snapshot's).
+//!   back to an older state than the snapshot's). A pass compacts at most
+//!   `COMPACT_SPAN` positions past the last one, so it stays short however
+//!   busy the log (compaction is the one that falls behind, not trimming).
 //!
 //! Both work in small transactions (a batch of entries or of runs each), on
 //! old entries writers no longer touch, and never take the lock writers
@@ -33,6 +35,12 @@ use std::{
 const TRIM_BATCH: i64 = 5_000;
 /// Runs of updates merged per compacting transaction.
 const COMPACT_BATCH: i64 = 1_000;
+/// Log positions one pass compacts at most. A pass's cost grows with the
+/// positions it reads (it sorts their entries by row); unbounded, a pass
+/// behind a busy log reads more each time, takes longer, and the trimming
+/// waits for it. Bounded, compaction may fall behind a very busy log (its
+/// entries are trimmed uncompacted), trimming never does.
+pub const COMPACT_SPAN: i64 = 20_000;
 /// The longest `sync.log_retention` (and `sync.log_sweep_interval`) the
 /// configuration allows: 10 years as humantime counts them ("10y", 365.25
 /// days each). A longer retention given to [`Retention::new`] is taken as
@@ -153,8 +161,12 @@ impl Retention {
         if !self.settings.compaction {
             return Ok(swept);
         }
+        // One pass compacts up to where the log was when it began: with
+        // writers going on, a bound read again per batch would keep finding
+        // new runs, and the pass (and the trimming after it) never end.
+        let mut upto = None;
         loop {
-            match self.compact_batch(schema).await? {
+            match self.compact_batch(schema, &mut upto).await? {
                 None => return Ok(Swept { skipped: true, ..swept }),
                 Some((removed, more)) => {
                     swept.merged += removed;
@@ -193,13 +205,13 @@ impl Retention {
         .bind(TRIM_BATCH)
         .fetch_all(&mut *tx)
         .await?;
-        // The floor moves past the old entries up to the first one still
-        // kept: the log stays one unbroken range of positions.
-        let (to, more) = match entries.iter().find(|(_, old)| !old) {
-            Some((kept, _)) => (kept - 1, false),
-            None if entries.len() as i64 == TRIM_BATCH => (entries.last().map_or(floor, |(p, _)| *p), true),
-            None => (limit, false),
-        };
+        // The floor moves past the old entries, no further: the positions
+        // between the last old entry and the first kept one may be updates
+        // compaction merged into a later entry, and a client there resumes
+        // from the log as it is (it gets the merged entry), not with a 409.
+        let old = entries.iter().take_while(|(_, old)| *old).count();
+        let to = if old == 0 { floor } else { entries[old - 1].0 };
+        let more = old as i64 == TRIM_BATCH;
         if to <= floor {
             // Ended now, not when the connection is next used: until then
             // it would hold the group's lock.
@@ -218,14 +230,20 @@ impl Retention {
     }
 
     /// Merges up to `COMPACT_BATCH` runs of updates in the kept log, up to
-    /// `compaction_lag` behind the head; the updates removed and whether
-    /// more runs may be left, or `None` if another server holds the group.
-    async fn compact_batch(&self, schema: &SchemaName) -> Result<Option<(u64, bool)>, AppError> {
+    /// `upto` (set by the pass's first batch: `compaction_lag` behind the
+    /// head, at most `COMPACT_SPAN` past the last pass); the updates removed and whether more runs may be left, or
+    /// `None` if another server holds the group.
+    async fn compact_batch(
+        &self,
+        schema: &SchemaName,
+        upto: &mut Option<i64>,
+    ) -> Result<Option<(u64, bool)>, AppError> {
         let s = schema.ident();
         let Some((mut tx, floor, head)) = self.begin_held(schema).await? else { return Ok(None) };
-        let upto = head - self.settings.compaction_lag;
         let last = self.compacted.lock().get(schema.as_str()).copied();
         let done = last.map(|(_, to)| to);
+        let since = done.unwrap_or(floor).max(floor);
+        let upto = *upto.get_or_insert((head - self.settings.compaction_lag).min(since + COMPACT_SPAN));
         if upto <= floor || done.is_some_and(|done| done >= upto) {
             // Ended now, not when the connection is next used: until then
             // it would hold the group's lock.
@@ -242,9 +260,10 @@ impl Retention {
         // further back: a pass reads what was written over two intervals,
         // not the whole log (a row quiet for a whole pass keeps one more
         // entry). Sent unprepared: a cached generic plan of this statement
-        // guesses one run and rescans the log per run.
-        let since = done.unwrap_or(floor).max(floor);
+        // guesses one run and rescans the log per run. Its sorts (the
+        // span's entries by row) fit in memory at 32 MB.
         let from = last.map_or(floor, |(from, _)| from).max(floor);
+        sqlx::query("SET LOCAL work_mem = '32MB'").execute(&mut *tx).await?;
         let (runs, removed): (i64, i64) = sqlx::query_as(&format!(
             "WITH fresh AS (
                  SELECT DISTINCT relation, key FROM {s}.changes
