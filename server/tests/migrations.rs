@@ -87,20 +87,19 @@ async fn migrating_again_applies_nothing() {
     assert_eq!(again, app::backend::migrations::Migrated::default());
 }
 
-/// A group start-up has not migrated yet (here: one made at version zero
-/// after the server started, with a member) is brought up to date by the
-/// first request for it, before that request reads it; requests at once
-/// share the one migration.
-#[tokio::test]
-async fn a_group_behind_is_migrated_when_first_asked_for() {
-    let app = common::TestApp::spawn().await;
-    let (admin, slug) = app.admin_of_new_group().await;
-    let user: uuid::Uuid =
-        sqlx::query_scalar("SELECT m.user_id FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.slug = $1")
-            .bind(&slug)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+/// The first group's admin's id.
+async fn admin_id(app: &common::TestApp, slug: &str) -> uuid::Uuid {
+    sqlx::query_scalar("SELECT m.user_id FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.slug = $1")
+        .bind(slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+/// A group made at version zero (its schema without any tenant migration)
+/// after the server started, with `user` as its admin in the registry: its
+/// slug and schema.
+async fn group_behind(app: &common::TestApp, user: uuid::Uuid) -> (String, String) {
     let id = uuid::Uuid::new_v4();
     let behind = format!("behind-{}", &id.simple().to_string()[..12]);
     let schema = format!("g_{}", id.simple());
@@ -124,6 +123,18 @@ async fn a_group_behind_is_migrated_when_first_asked_for() {
         .execute(&app.db)
         .await
         .unwrap();
+    (behind, schema)
+}
+
+/// A group start-up has not migrated yet (here: one made at version zero
+/// after the server started, with a member) is brought up to date by the
+/// first request for it, before that request reads it; requests at once
+/// share the one migration.
+#[tokio::test]
+async fn a_group_behind_is_migrated_when_first_asked_for() {
+    let app = common::TestApp::spawn().await;
+    let (admin, slug) = app.admin_of_new_group().await;
+    let (behind, schema) = group_behind(&app, admin_id(&app, &slug).await).await;
 
     let path = format!("/g/{behind}/v1/shape?table=announcements&offset=-1");
     let (first, second) = tokio::join!(app.get(&admin, &path), app.get(&admin, &path));
@@ -141,6 +152,37 @@ async fn a_group_behind_is_migrated_when_first_asked_for() {
         .await
         .unwrap();
     assert_eq!(recorded, latest);
+}
+
+/// Accepting an invite to a group start-up has not migrated yet migrates
+/// it first: the join writes the group's directory, which the migrations
+/// make.
+#[tokio::test]
+async fn an_invite_to_a_group_behind_is_accepted_after_its_migration() {
+    let app = common::TestApp::spawn().await;
+    let (_, slug) = app.admin_of_new_group().await;
+    let user = admin_id(&app, &slug).await;
+    let (behind, schema) = group_behind(&app, user).await;
+    let code = uuid::Uuid::new_v4().simple().to_string();
+    sqlx::query(
+        "INSERT INTO invites (code, group_id, created_by, expires_at)
+         SELECT $1, id, $2, now() + interval '1 day' FROM groups WHERE slug = $3",
+    )
+    .bind(&code)
+    .bind(user)
+    .bind(&behind)
+    .execute(&app.db)
+    .await
+    .unwrap();
+
+    let bob = app.client();
+    app.sign_up(&bob, "Bob").await;
+    let (status, body) = app.post(&bob, &format!("/api/invites/{code}/accept"), serde_json::json!({})).await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    assert_eq!(body["slug"], behind.as_str());
+    let listed: Vec<String> =
+        sqlx::query_scalar(&format!("SELECT display_name FROM \"{schema}\".members")).fetch_all(&app.db).await.unwrap();
+    assert_eq!(listed, ["Bob"]);
 }
 
 /// The tenant migrations make exactly the tables the registry declares:
