@@ -192,7 +192,8 @@ impl Config {
         if database.migrate_parallelism > database.spare_connections() {
             return Err(ConfigError::Invalid {
                 name: "database.migrate_parallelism",
-                reason: "must leave two of database.max_connections free (LISTEN, and the requests meanwhile), or be 0 for the default",
+                reason:
+                    "must leave two of database.max_connections free (LISTEN, and the requests), or 0 for the default",
             });
         }
         let metrics = &self.metrics;

@@ -27,6 +27,11 @@ static TENANT: Migrator = sqlx::migrate!("../migrations/tenant");
 /// rather than each holding a pooled connection on its advisory lock.
 static IN_FLIGHT: LazyLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<bool>>>>> = LazyLock::new(Default::default);
 
+/// Requests migrate one group at a time in a process (each such migration
+/// holds a pooled connection, and start-up's run holds others): a burst of
+/// requests for groups not reached yet never takes the whole pool.
+static REQUEST_MIGRATIONS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+
 /// Applies the global migrations (sqlx takes its own advisory lock).
 pub async fn run_global(pool: &PgPool) -> Result<(), AppError> {
     GLOBAL.run(pool).await.map_err(|error| {
@@ -130,6 +135,7 @@ pub async fn ensure_current(pool: &PgPool, schema: &SchemaName, version: i64) ->
         .clone();
     let mut done = slot.lock().await;
     if !*done {
+        let _turn = REQUEST_MIGRATIONS.acquire().await.map_err(|_| AppError::Internal)?;
         let migrated = migrate_group(pool, schema).await;
         // Later requests read the new level from `groups` (or, after a
         // failure, try again).

@@ -44,10 +44,12 @@ pub struct Ops {
     shapes: Shapes,
     settings: Arc<MetricsConfig>,
     handle: PrometheusHandle,
-    /// A connection of its own for the checks and the catalogue reads (not
-    /// the server's pool: a pool busy with requests is no reason to look
-    /// down), opened when first needed.
+    /// A connection of its own for `/readyz` (not the server's pool: a pool
+    /// busy with requests is no reason to look down), and another for the
+    /// catalogue reads of `/metrics` (a slow one never delays readiness);
+    /// each opened when first needed.
     check: sqlx::PgPool,
+    catalogue: sqlx::PgPool,
     /// The registry's last answer to `/readyz` and when it was asked
     /// (locked while asking: one query at a time).
     registry: Arc<Mutex<Option<(Instant, &'static str)>>>,
@@ -57,16 +59,20 @@ pub struct Ops {
 
 impl Ops {
     pub fn new(app: AppState, shapes: Shapes, settings: &MetricsConfig) -> Self {
-        let check = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(CHECK_TIMEOUT)
-            .connect_lazy_with((*app.pool.connect_options()).clone());
+        let own = || {
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .acquire_timeout(CHECK_TIMEOUT)
+                .connect_lazy_with((*app.pool.connect_options()).clone())
+        };
+        let (check, catalogue) = (own(), own());
         Self {
             app,
             shapes,
             settings: Arc::new(settings.clone()),
             handle: metrics::handle(),
             check,
+            catalogue,
             registry: Arc::default(),
             logs: Arc::default(),
         }
@@ -181,9 +187,10 @@ async fn set_gauges(ops: &Ops) {
     if last.is_some_and(|at| at.elapsed() < LOGS_FRESH) {
         return;
     }
-    match tokio::time::timeout(CHECK_TIMEOUT, change_logs(&ops.check)).await {
+    // Tried at most once per LOGS_FRESH, whether it worked or not.
+    *last = Some(Instant::now());
+    match tokio::time::timeout(CHECK_TIMEOUT, change_logs(&ops.catalogue)).await {
         Ok(Ok(logs)) => {
-            *last = Some(Instant::now());
             gauge!(metrics::GROUPS, "database" => DATABASE).set(logs.len() as f64);
             let behind = logs.iter().filter(|log| log.behind).count();
             gauge!(metrics::GROUPS_BEHIND, "database" => DATABASE).set(behind as f64);

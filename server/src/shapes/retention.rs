@@ -212,6 +212,12 @@ impl Retention {
         let old = entries.iter().take_while(|(_, old)| *old).count();
         let to = if old == 0 { floor } else { entries[old - 1].0 };
         let more = old as i64 == TRIM_BATCH;
+        if entries.is_empty() {
+            // Only positions compaction merged away lie below the limit:
+            // nothing can age out until the log grows (a write brings the
+            // group back to the job).
+            self.long_logs.lock().remove(schema.as_str());
+        }
         if to <= floor {
             // Ended now, not when the connection is next used: until then
             // it would hold the group's lock.
@@ -231,8 +237,9 @@ impl Retention {
 
     /// Merges up to `COMPACT_BATCH` runs of updates in the kept log, up to
     /// `upto` (set by the pass's first batch: `compaction_lag` behind the
-    /// head, at most `COMPACT_SPAN` past the last pass); the updates removed and whether more runs may be left, or
-    /// `None` if another server holds the group.
+    /// head, at most `COMPACT_SPAN` past the last pass); the updates removed
+    /// and whether more runs may be left, or `None` if another server holds
+    /// the group.
     async fn compact_batch(
         &self,
         schema: &SchemaName,
