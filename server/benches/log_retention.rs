@@ -60,7 +60,11 @@ async fn main() {
     .execute(&bench.db)
     .await
     .unwrap();
-    let job = Retention::new(bench.db.clone(), settings(Duration::from_secs(5), true), None);
+    let job = Retention::new(
+        std::sync::Arc::new(app::backend::Databases::single(bench.db.clone())),
+        settings(Duration::from_secs(5), true),
+        None,
+    );
     let with = run(&bench, &ids, Some((job, schema.clone()))).await;
     println!("{:>24} {:>12} {:>14} {:>12}", "run", "updates/s", "log entries", "log MiB");
     for (name, run) in [("without the job", &without), ("job every 1 s, 5 s kept", &with)] {
@@ -202,7 +206,11 @@ async fn catch_up(bench: &Bench, ids: &[uuid::Uuid], schema: &app::backend::Sche
     };
     let before = measure().await;
     // Every edit may merge (no snapshot is being resumed here).
-    let job = Retention::new(bench.db.clone(), Settings { compaction_lag: 0, ..settings }, None);
+    let job = Retention::new(
+        std::sync::Arc::new(app::backend::Databases::single(bench.db.clone())),
+        Settings { compaction_lag: 0, ..settings },
+        None,
+    );
     // Enough passes to reach the head (a pass compacts a bounded span).
     let (floor, head): (i64, i64) = sqlx::query_as(&format!(
         "SELECT f.position, h.position FROM \"{0}\".change_floor f, \"{0}\".change_head h",

@@ -166,13 +166,14 @@ async fn make_groups(db: &PgPool, admin: Uuid, count: usize) -> Vec<String> {
                 let schema = SchemaName::for_group(id);
                 let mut tx = conn.begin().await.unwrap();
                 sqlx::query(
-                    "INSERT INTO groups (id, slug, name, schema_name, created_at)
-                     VALUES ($1, $2, $2, $3, now() - interval '1 day' + $4 * interval '1 millisecond')",
+                    "INSERT INTO groups (id, slug, name, schema_name, created_at, tenant_version)
+                     VALUES ($1, $2, $2, $3, now() - interval '1 day' + $4 * interval '1 millisecond', $5)",
                 )
                 .bind(id)
                 .bind(&slug)
                 .bind(schema.as_str())
                 .bind(slug[8..].parse::<f64>().unwrap())
+                .bind(migrations::latest_tenant_version())
                 .execute(&mut *tx)
                 .await
                 .unwrap();

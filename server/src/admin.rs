@@ -1,12 +1,9 @@
 //! `server admin …`: an operator's tasks, run against the databases without
 //! serving (docs/deploy.md lists them).
 
-use crate::{config::Config, connect, pool, StartError};
-use std::io::Write;
-
-/// Where group schemas live, in listings (one database for now: the
-/// registry's own).
-const DATABASE: &str = "main";
+use crate::{config::Config, connect, open, StartError};
+use app::backend::Databases;
+use std::{collections::HashMap, io::Write};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Admin {
@@ -34,7 +31,7 @@ pub enum AdminError {
     Failed(usize),
 }
 
-#[derive(Debug, serde::Serialize, sqlx::FromRow)]
+#[derive(Debug, serde::Serialize)]
 struct GroupLine {
     slug: String,
     name: String,
@@ -50,9 +47,9 @@ struct GroupLine {
 pub async fn run(config: &Config, command: Admin, out: &mut impl Write) -> Result<(), AdminError> {
     match command {
         Admin::Migrate => {
-            let pool = connect(config).await?;
+            let databases = connect(config).await?;
             let started = std::time::Instant::now();
-            let migrated = app::backend::migrations::migrate_groups(&pool, config.database.migrate_parallelism())
+            let migrated = app::backend::migrations::migrate_groups(&databases, config.database.migrate_parallelism())
                 .await
                 .map_err(StartError::Migrate)?;
             let took = started.elapsed().as_secs_f64();
@@ -63,7 +60,7 @@ pub async fn run(config: &Config, command: Admin, out: &mut impl Write) -> Resul
         }
         Admin::Groups { json } => {
             // Looking migrates nothing.
-            let groups = groups(&pool(config).await?).await?;
+            let groups = groups(&open(config).await?).await?;
             if json {
                 for group in &groups {
                     let line = serde_json::to_string(group).map_err(std::io::Error::other)?;
@@ -90,22 +87,39 @@ pub async fn run(config: &Config, command: Admin, out: &mut impl Write) -> Resul
     Ok(())
 }
 
-/// Every group, from the registry and the catalogue (no table is read).
-async fn groups(pool: &sqlx::PgPool) -> Result<Vec<GroupLine>, sqlx::Error> {
-    let tables: Vec<&str> = app::model::registry::table_names().collect();
-    sqlx::query_as(
-        "SELECT g.slug, g.name, $2::text AS database, g.tenant_version AS schema_version,
-                (SELECT count(*) FROM memberships m WHERE m.group_id = g.id) AS members,
-                coalesce((SELECT sum(s.n_live_tup) FROM pg_stat_user_tables s
-                          WHERE s.schemaname = g.schema_name AND s.relname = ANY($1)), 0)::bigint AS rows_estimate,
-                coalesce((SELECT pg_total_relation_size(c.oid) FROM pg_class c
-                          JOIN pg_namespace n ON n.oid = c.relnamespace
-                          WHERE n.nspname = g.schema_name AND c.relname = 'changes' AND c.relkind = 'r'), 0)
-                  AS log_bytes
+/// Every group, from the registry and each group database's catalogue (no
+/// table is read).
+async fn groups(databases: &Databases) -> Result<Vec<GroupLine>, sqlx::Error> {
+    let rows: Vec<(String, String, String, String, i64, i64)> = sqlx::query_as(
+        "SELECT g.slug, g.name, g.schema_name, g.database, g.tenant_version,
+                (SELECT count(*) FROM memberships m WHERE m.group_id = g.id)
          FROM groups g ORDER BY g.slug",
     )
-    .bind(tables)
-    .bind(DATABASE)
-    .fetch_all(pool)
-    .await
+    .fetch_all(&databases.registry)
+    .await?;
+    let tables: Vec<&str> = app::model::registry::table_names().collect();
+    let mut sizes: HashMap<(String, String), (i64, i64)> = HashMap::new();
+    for db in databases.all() {
+        let found: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT n.nspname::text,
+                    coalesce((SELECT sum(s.n_live_tup) FROM pg_stat_user_tables s
+                              WHERE s.schemaname = n.nspname AND s.relname = ANY($1)), 0)::bigint,
+                    coalesce((SELECT pg_total_relation_size(c.oid) FROM pg_class c
+                              WHERE c.relnamespace = n.oid AND c.relname = 'changes' AND c.relkind = 'r'), 0)
+             FROM pg_namespace n WHERE n.nspname LIKE 'g\\_%'",
+        )
+        .bind(&tables)
+        .fetch_all(&db.pool)
+        .await?;
+        for (schema, rows, log) in found {
+            sizes.insert((db.name().to_owned(), schema), (rows, log));
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|(slug, name, schema, database, schema_version, members)| {
+            let (rows_estimate, log_bytes) = sizes.get(&(database.clone(), schema)).copied().unwrap_or_default();
+            GroupLine { slug, name, database, schema_version, members, rows_estimate, log_bytes }
+        })
+        .collect())
 }

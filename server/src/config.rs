@@ -3,6 +3,7 @@
 //! environment.
 
 use crate::shapes::retention::MAX_RETENTION;
+use app::backend::{Placement, MAIN};
 use serde::Deserialize;
 use std::{fmt, net::SocketAddr, path::Path, time::Duration};
 
@@ -21,6 +22,10 @@ pub struct Config {
     pub sync: SyncConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    /// The group databases (`[[databases]]`); none listed: one, `main`, the
+    /// registry's own (see [`Config::group_databases`]).
+    #[serde(default)]
+    pub databases: Vec<GroupDatabaseConfig>,
     /// Running under `cargo leptos watch` (`LEPTOS_WATCH`), not a file setting.
     #[serde(skip)]
     pub live_reload: bool,
@@ -60,6 +65,71 @@ pub struct DatabaseConfig {
     /// or by `server admin migrate`); 0 (or unset): `min(4, max_connections - 2)`.
     #[serde(default)]
     pub migrate_parallelism: usize,
+    /// Where new groups go among the group databases that take them.
+    #[serde(default)]
+    pub placement: Placement,
+}
+
+/// A group database: where group schemas may live.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupDatabaseConfig {
+    /// Recorded in `groups.database` for each group placed on it: never
+    /// rename one that holds groups.
+    pub name: String,
+    /// Empty: the registry's own database (and its pool).
+    #[serde(default)]
+    pub url: String,
+    /// Its pool's size (ignored for the registry's own database).
+    #[serde(default = "default_max_connections")]
+    pub max_connections: u32,
+    /// New groups may be placed on it (false: it keeps the groups it has).
+    #[serde(default = "yes")]
+    pub new_groups: bool,
+}
+
+fn default_max_connections() -> u32 {
+    10
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl GroupDatabaseConfig {
+    /// The registry's own database, as the one group database of a
+    /// single-machine install.
+    fn main() -> Self {
+        Self { name: MAIN.to_owned(), url: String::new(), max_connections: 0, new_groups: true }
+    }
+
+    /// Whether it is the registry's own database (sharing its pool).
+    pub fn is_registry(&self, registry_url: &str) -> bool {
+        self.url.trim().is_empty() || self.url.trim() == registry_url.trim()
+    }
+
+    /// `name=url` entries (whitespace between), as `COURTYARD_DATABASES`
+    /// gives them; an empty url is the registry's own database.
+    fn parse_list(text: &str) -> Option<Vec<Self>> {
+        text.split_whitespace()
+            .map(|entry| {
+                let (name, url) = entry.split_once('=')?;
+                let (name, url) = (name.to_owned(), url.to_owned());
+                Some(Self { name, url, max_connections: default_max_connections(), new_groups: true })
+            })
+            .collect()
+    }
+}
+
+impl fmt::Debug for GroupDatabaseConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GroupDatabaseConfig")
+            .field("name", &self.name)
+            .field("url", &redact_password(&self.url))
+            .field("max_connections", &self.max_connections)
+            .field("new_groups", &self.new_groups)
+            .finish()
+    }
 }
 
 impl DatabaseConfig {
@@ -196,6 +266,7 @@ impl Config {
                     "must leave two of database.max_connections free (LISTEN, and the requests), or 0 for the default",
             });
         }
+        self.check_databases()?;
         let metrics = &self.metrics;
         if !metrics.token.is_empty() && metrics.token.trim().is_empty() {
             return Err(ConfigError::Invalid {
@@ -256,6 +327,42 @@ impl Config {
         Ok(())
     }
 
+    /// The group databases: those listed, or else the registry's own.
+    pub fn group_databases(&self) -> Vec<GroupDatabaseConfig> {
+        if self.databases.is_empty() {
+            vec![GroupDatabaseConfig::main()]
+        } else {
+            self.databases.clone()
+        }
+    }
+
+    fn check_databases(&self) -> Result<(), ConfigError> {
+        let list = self.group_databases();
+        let invalid = |reason| Err(ConfigError::Invalid { name: "databases", reason });
+        for (i, db) in list.iter().enumerate() {
+            let name_ok = !db.name.is_empty()
+                && db.name.len() <= 32
+                && db.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            if !name_ok {
+                return invalid("each needs a name of 1 to 32 characters a-z, 0-9, _ or -");
+            }
+            if list[..i].iter().any(|other| other.name == db.name) {
+                return invalid("names must be distinct");
+            }
+            if list[..i].iter().any(|other| other.is_registry(&self.database.url) && db.is_registry(&self.database.url))
+            {
+                return invalid("name the registry's own database (empty url) once at most");
+            }
+            if !db.is_registry(&self.database.url) && db.max_connections < 3 {
+                return invalid("max_connections must be at least 3 (LISTEN, requests and migrations)");
+            }
+        }
+        if !list.iter().any(|db| db.new_groups) {
+            return invalid("at least one must take new groups (new_groups = true)");
+        }
+        Ok(())
+    }
+
     fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         set(&env, "COURTYARD_SITE_ADDR", &mut self.server.site_addr)?;
         set(&env, "RUST_LOG", &mut self.server.log)?;
@@ -265,6 +372,11 @@ impl Config {
         set(&env, "DATABASE_URL", &mut self.database.url)?;
         set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
         set(&env, "COURTYARD_DATABASE_MIGRATE_PARALLELISM", &mut self.database.migrate_parallelism)?;
+        set(&env, "COURTYARD_DATABASE_PLACEMENT", &mut self.database.placement)?;
+        if let Some(value) = env("COURTYARD_DATABASES") {
+            self.databases = GroupDatabaseConfig::parse_list(&value)
+                .ok_or(ConfigError::Env { name: "COURTYARD_DATABASES", value })?;
+        }
         set(&env, "COURTYARD_SESSION_TTL_DAYS", &mut self.session.ttl_days)?;
         set(&env, "COURTYARD_SESSION_SECURE_COOKIE", &mut self.session.secure_cookie)?;
         let session = &mut self.session;
@@ -359,6 +471,7 @@ impl fmt::Debug for Config {
             .field("groups", &self.groups)
             .field("sync", &self.sync)
             .field("metrics", &self.metrics)
+            .field("databases", &self.databases)
             .finish()
     }
 }
@@ -369,6 +482,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("url", &redact_password(&self.url))
             .field("max_connections", &self.max_connections)
             .field("migrate_parallelism", &self.migrate_parallelism)
+            .field("placement", &self.placement)
             .finish()
     }
 }
@@ -538,5 +652,49 @@ mod tests {
         let shown = format!("{config:?}");
         assert!(!shown.contains("hunter2"));
         assert!(shown.contains("u:***@db"));
+    }
+
+    #[test]
+    fn without_databases_listed_the_registry_is_the_one_group_database() {
+        let config = load(&[]).unwrap();
+        let list = config.group_databases();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].name, "main");
+        assert!(list[0].is_registry(&config.database.url) && list[0].new_groups);
+        assert_eq!(config.database.placement, Placement::FewestGroups);
+    }
+
+    #[test]
+    fn group_databases_from_the_environment() {
+        let config = load(&[
+            ("COURTYARD_DATABASES", "main= east=postgres://u:pw@east/groups"),
+            ("COURTYARD_DATABASE_PLACEMENT", "random"),
+        ])
+        .unwrap();
+        let list = config.group_databases();
+        assert_eq!(list.iter().map(|db| db.name.as_str()).collect::<Vec<_>>(), ["main", "east"]);
+        assert!(list[0].is_registry(&config.database.url));
+        assert!(!list[1].is_registry(&config.database.url));
+        assert_eq!(list[1].max_connections, 10);
+        assert_eq!(config.database.placement, Placement::Random);
+        assert!(!format!("{config:?}").contains("u:pw@"), "the password is hidden");
+        let error = load(&[("COURTYARD_DATABASES", "east")]).unwrap_err();
+        assert!(error.to_string().contains("COURTYARD_DATABASES"));
+        let error = load(&[("COURTYARD_DATABASE_PLACEMENT", "anywhere")]).unwrap_err();
+        assert!(error.to_string().contains("COURTYARD_DATABASE_PLACEMENT"));
+    }
+
+    #[test]
+    fn group_databases_that_cannot_work_are_refused() {
+        for list in [
+            "main= main=postgres://other/db",
+            "Main=",
+            "=postgres://other/db",
+            "a= b=",
+            "a-very-long-name-that-goes-on-and-on=postgres://x/y",
+        ] {
+            let error = load(&[("COURTYARD_DATABASES", list)]).unwrap_err();
+            assert!(error.to_string().starts_with("databases "), "{list}: {error}");
+        }
     }
 }

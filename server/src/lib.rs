@@ -11,14 +11,23 @@ mod routes;
 pub mod shapes;
 pub mod tls;
 
-use app::{backend::AppState, error::AppError, shell, App};
+use app::{
+    backend::{AppState, Databases, GroupDb},
+    error::AppError,
+    shell, App,
+};
 use axum::{extract::MatchedPath, http::Request, serve::ListenerExt, Router};
 use config::{Config, MetricsConfig};
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use shapes::Shapes;
-use sqlx::{postgres::PgPoolOptions, PgPool};
-use std::{future::Future, net::SocketAddr, sync::OnceLock, time::Duration};
+use sqlx::postgres::PgPoolOptions;
+use std::{
+    future::Future,
+    net::SocketAddr,
+    sync::{Arc, OnceLock},
+    time::Duration,
+};
 use tokio::net::TcpListener;
 use tower_http::trace::TraceLayer;
 
@@ -26,6 +35,8 @@ use tower_http::trace::TraceLayer;
 pub enum StartError {
     #[error("cannot connect to the database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("groups live on group databases not in the configuration: {0} (add them to [[databases]])")]
+    Unplaced(String),
     #[error("migrations failed: {0}")]
     Migrate(AppError),
     #[error("leptos configuration: {0}")]
@@ -36,27 +47,51 @@ pub enum StartError {
     Serve(#[from] std::io::Error),
 }
 
-/// Connects to Postgres and brings the registry (the global schema) up to
-/// date. Group schemas are [`migrate_groups`]' job.
-pub async fn connect(config: &Config) -> Result<PgPool, StartError> {
-    let pool = pool(config).await?;
-    app::backend::migrations::run_global(&pool).await.map_err(StartError::Migrate)?;
-    Ok(pool)
+/// Connects to the registry and brings it (the global schema) up to date,
+/// and opens the group databases. Group schemas are [`migrate_groups`]' job.
+pub async fn connect(config: &Config) -> Result<Databases, StartError> {
+    let databases = open(config).await?;
+    app::backend::migrations::run_global(&databases.registry).await.map_err(StartError::Migrate)?;
+    // A group on a database this configuration lacks could not be served:
+    // a configuration that lost one is refused rather than half-served.
+    let placed: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT database FROM groups").fetch_all(&databases.registry).await?;
+    let missing: Vec<String> = placed.into_iter().filter(|name| databases.find(name).is_none()).collect();
+    if !missing.is_empty() {
+        return Err(StartError::Unplaced(missing.join(", ")));
+    }
+    Ok(databases)
 }
 
-/// The pool on the registry's database, migrating nothing.
-pub async fn pool(config: &Config) -> Result<PgPool, StartError> {
-    Ok(PgPoolOptions::new()
+/// The registry's pool and the group databases', migrating nothing. The
+/// registry must answer; a group database is connected to when first used
+/// (one that is down does not stop the others' groups: `/readyz` says so).
+pub async fn open(config: &Config) -> Result<Databases, StartError> {
+    let registry = PgPoolOptions::new()
         .max_connections(config.database.max_connections)
         .acquire_timeout(Duration::from_secs(10))
         .connect(&config.database.url)
-        .await?)
+        .await?;
+    let mut groups = Vec::new();
+    for db in config.group_databases() {
+        let is_registry = db.is_registry(&config.database.url);
+        let pool = if is_registry {
+            registry.clone()
+        } else {
+            PgPoolOptions::new()
+                .max_connections(db.max_connections)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_lazy(&db.url)?
+        };
+        groups.push(GroupDb::new(&db.name, pool, db.new_groups, is_registry));
+    }
+    Ok(Databases::new(registry, groups, config.database.placement))
 }
 
 /// Brings the group schemas behind the latest version up to date, on the
 /// current runtime, while the server serves (a request for a group not
 /// reached yet migrates that group first).
-pub fn migrate_groups(config: &Config, pool: PgPool) -> tokio::task::JoinHandle<()> {
+pub fn migrate_groups(config: &Config, databases: Arc<Databases>) -> tokio::task::JoinHandle<()> {
     let parallelism = config.database.migrate_parallelism();
     tokio::spawn(async move {
         let started = std::time::Instant::now();
@@ -66,7 +101,7 @@ pub fn migrate_groups(config: &Config, pool: PgPool) -> tokio::task::JoinHandle<
         // tries it at once. `courtyard_groups_behind` counts them.
         let mut wait = Duration::from_secs(1);
         loop {
-            match app::backend::migrations::migrate_groups(&pool, parallelism).await {
+            match app::backend::migrations::migrate_groups(&databases, parallelism).await {
                 Ok(migrated) if migrated.failed == 0 => {
                     tracing::info!(applied = migrated.applied, took = ?started.elapsed(), "group schemas are up to date");
                     return;
@@ -82,12 +117,12 @@ pub fn migrate_groups(config: &Config, pool: PgPool) -> tokio::task::JoinHandle<
     })
 }
 
-pub fn state(config: &Config, pool: PgPool) -> Result<AppState, StartError> {
+pub fn state(config: &Config, databases: Databases) -> Result<AppState, StartError> {
     let mut leptos_options: LeptosOptions =
         leptos::config::get_configuration(None).map_err(|error| StartError::Leptos(error.to_string()))?.leptos_options;
     leptos_options.site_addr = config.server.site_addr;
     let settings = config.settings(&leptos_options);
-    Ok(AppState::new(pool, leptos_options, settings))
+    Ok(AppState::new(databases, leptos_options, settings))
 }
 
 /// The app's page routes, listed once per process. Listing them renders the
@@ -137,9 +172,9 @@ pub fn router(state: AppState, shapes: Shapes, metrics: &MetricsConfig) -> Route
         .with_state(state)
 }
 
-/// The app on a connected pool; starts the shape hub on the current runtime.
-pub fn app(config: &Config, pool: PgPool) -> Result<Router, StartError> {
-    let state = state(config, pool)?;
+/// The app on connected databases; starts the shape hub on the current runtime.
+pub fn app(config: &Config, databases: Databases) -> Result<Router, StartError> {
+    let state = state(config, databases)?;
     let shapes = Shapes::start(state.clone(), &config.sync);
     Ok(router(state, shapes, &config.metrics))
 }
@@ -159,9 +194,9 @@ pub async fn serve(
         Some((cert, key)) => Some(tls::acceptor(cert, key)?),
         None => None,
     };
-    let pool = connect(&config).await?;
-    migrate_groups(&config, pool.clone());
-    let state = state(&config, pool)?;
+    let databases = connect(&config).await?;
+    let state = state(&config, databases)?;
+    migrate_groups(&config, state.databases.clone());
     let shapes = Shapes::start(state.clone(), &config.sync);
     let app = router(state, shapes.clone(), &config.metrics).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {

@@ -249,7 +249,7 @@ async fn a_statement_of_many_rows_logs_each_row() {
 
 /// The job as the server runs it, on the test's pool, with `settings`.
 fn job(app: &TestApp, settings: Settings) -> std::sync::Arc<Retention> {
-    Retention::new(app.db.clone(), settings, None)
+    Retention::new(std::sync::Arc::new(app::backend::Databases::single(app.db.clone())), settings, None)
 }
 
 const KEEP_ALL: Settings = Settings {

@@ -68,7 +68,13 @@ async fn health_readiness_and_metrics_count_what_happens() {
     assert_eq!(healthz.status(), StatusCode::OK);
     assert_eq!(healthz.text().await.unwrap(), "ok\n");
     let body = wait_ready(&app, StatusCode::OK, Duration::from_secs(5)).await;
-    assert_eq!(body, json!({"ready": true, "registry": "ok", "listen": true, "closing": false}));
+    assert_eq!(
+        body,
+        json!({
+            "ready": true, "registry": "ok", "databases": {"main": "ok"},
+            "listen": true, "listening": {"main": true}, "closing": false
+        })
+    );
 
     let (admin, slug) = app.admin_of_new_group().await;
     let before = scrape(&app).await;
@@ -185,5 +191,11 @@ async fn readiness_follows_the_database() {
     cluster.resume();
     // The LISTEN connection comes back within its retry delay (at most 5 s).
     let body = wait_ready(&app, StatusCode::OK, Duration::from_secs(30)).await;
-    assert_eq!(body, json!({"ready": true, "registry": "ok", "listen": true, "closing": false}));
+    assert_eq!(
+        body,
+        json!({
+            "ready": true, "registry": "ok", "databases": {"main": "ok"},
+            "listen": true, "listening": {"main": true}, "closing": false
+        })
+    );
 }

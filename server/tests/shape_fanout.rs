@@ -3,7 +3,7 @@
 
 mod common;
 
-use app::backend::SchemaName;
+use app::backend::{groups::Group, Databases, SchemaName};
 use common::TestApp;
 use server::shapes::hub::Hub;
 use std::time::Duration;
@@ -14,9 +14,17 @@ async fn one_change_is_read_once_however_many_follow() {
     let (_, slug) = app.admin_of_new_group().await;
     let schema = SchemaName::parse(&app.schema_of(&slug).await).unwrap();
     let pool = sqlx::postgres::PgPoolOptions::new().max_connections(3).connect(&app.database_url).await.unwrap();
-    let hub = Hub::start(pool, usize::MAX);
+    let databases = Databases::single(pool);
+    let hub = Hub::start(&databases, usize::MAX);
+    let group = Group {
+        id: uuid::Uuid::nil(),
+        slug: slug.clone(),
+        name: "Elm".into(),
+        schema: schema.clone(),
+        db: databases.all()[0].clone(),
+    };
 
-    let followers: Vec<_> = (0..500).map(|_| hub.follow(&schema)).collect();
+    let followers: Vec<_> = (0..500).map(|_| hub.follow(&group)).collect();
     let tail = followers[0].0.clone();
     let loaded = async {
         while !tail.state().loaded {

@@ -88,26 +88,33 @@ async fn ann_and_her_group() -> (TestApp, Uuid, String, String) {
     (app, me, slug, schema)
 }
 
+/// The app's state on `pool` (its one group database too): views read
+/// through the member's group database, so through `pool`.
+fn on(pool: &sqlx::PgPool) -> app::backend::AppState {
+    let options = leptos::config::LeptosOptions::builder().output_name("courtyard").build();
+    app::backend::AppState::new(app::backend::Databases::single(pool.clone()), options, Default::default())
+}
+
 #[tokio::test]
 async fn each_view_reads_one_page_through_an_index() {
     let (app, me, slug, schema) = ann_and_her_group().await;
     seed(&app.db, &schema, me).await;
     // One connection: the views' reads and the counters are one session's.
     let one = PgPoolOptions::new().max_connections(1).connect(&app.database_url).await.unwrap();
-    let member = groups::resolve(&one, me, &slug).await.unwrap();
+    let member = groups::resolve(&on(&one), me, &slug).await.unwrap();
     let scans_before = seq_scans(&mut one.acquire().await.unwrap(), &schema).await;
 
-    let board = views::board(&one, &member, 50).await.unwrap();
+    let board = views::board(&member, 50).await.unwrap();
     assert_eq!(board.notices.len(), 50);
     assert!(board.more);
     assert!(board.notices[..50].iter().all(|n| n.pinned), "50 pinned notices lead");
     assert!(board.notices.windows(2).all(|w| w[0].created_at > w[1].created_at));
     assert_eq!(board.names.of(me), "Ann");
-    let whole = views::board(&one, &member, 100_000).await.unwrap();
+    let whole = views::board(&member, 100_000).await.unwrap();
     assert_eq!(whole.notices.len(), 1000, "a view reads at most MAX_VIEW_ROWS");
 
     for status in RequestStatus::ALL {
-        let list = views::requests(&one, &member, status, 50).await.unwrap();
+        let list = views::requests(&member, status, 50).await.unwrap();
         assert_eq!(list.requests.len(), 50);
         assert!(list.more && list.requests.iter().all(|r| r.status == status));
         assert!(list.requests.windows(2).all(|w| w[0].created_at > w[1].created_at));
@@ -117,15 +124,15 @@ async fn each_view_reads_one_page_through_an_index() {
         .fetch_one(&app.db)
         .await
         .unwrap();
-    let thread = views::thread(&one, &member, oldest, 50).await.unwrap();
+    let thread = views::thread(&member, oldest, 50).await.unwrap();
     assert_eq!((thread.request.id, thread.comments.len(), thread.more), (oldest, 50, true));
     assert!(thread.comments.iter().all(|c| c.request_id == oldest));
     assert!(thread.comments.windows(2).all(|w| w[0].created_at < w[1].created_at));
-    assert!(matches!(views::thread(&one, &member, Uuid::new_v4(), 50).await, Err(app::error::AppError::NotFound)));
+    assert!(matches!(views::thread(&member, Uuid::new_v4(), 50).await, Err(app::error::AppError::NotFound)));
 
     // Bookings run hour by hour, each on the half hour: the week holds 7 * 24
     // per room, and the one that started before Monday 00:00 and runs into it.
-    let week = views::rooms_between(&one, &member, monday(), monday() + Duration::days(7)).await.unwrap();
+    let week = views::rooms_between(&member, monday(), monday() + Duration::days(7)).await.unwrap();
     assert_eq!(week.rooms.len(), 10);
     assert!(week.rooms.windows(2).all(|w| w[0].name.to_lowercase() <= w[1].name.to_lowercase()));
     let per_room = week.bookings.iter().filter(|b| b.resource_id == week.rooms[0].id).count();
@@ -133,13 +140,13 @@ async fn each_view_reads_one_page_through_an_index() {
     assert!(week.bookings.iter().all(|b| b.ends_at > monday() && b.starts_at < monday() + Duration::days(7)));
     assert!(week.bookings.windows(2).all(|w| w[0].starts_at <= w[1].starts_at));
 
-    let directory = views::directory(&one, &member, 50).await.unwrap();
+    let directory = views::directory(&member, 50).await.unwrap();
     assert_eq!(directory.members.len(), 50);
     assert!(directory.more);
     let names: Vec<String> = directory.members.iter().map(|m| m.display_name.to_lowercase()).collect();
     assert!(names.windows(2).all(|w| w[0] <= w[1]), "{names:?}");
 
-    let summary = views::summary(&one, &member, monday(), monday() + Duration::days(1)).await.unwrap();
+    let summary = views::summary(&member, monday(), monday() + Duration::days(1)).await.unwrap();
     assert_eq!(summary.notices, board.notices[..RECENT]);
     let open: i64 =
         sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".requests WHERE status <> 'resolved'"))
@@ -196,7 +203,7 @@ async fn the_browsers_copy_reads_the_same_views_as_the_server() {
     .await
     .unwrap();
     let pool = &app.db;
-    let member = groups::resolve(pool, me, &slug).await.unwrap();
+    let member = groups::resolve(&on(pool), me, &slug).await.unwrap();
     let mut rows = LocalRows::default();
     for table in app::model::registry::table_names() {
         *rows.table_mut(table) = app.table_rows(&schema, table).await.into_iter().collect();
@@ -206,17 +213,17 @@ async fn the_browsers_copy_reads_the_same_views_as_the_server() {
     let local = shown.data;
 
     for limit in [1, 50, 1000] {
-        assert_eq!(local.board_view(limit), views::board(pool, &member, limit).await.unwrap(), "board {limit}");
-        assert_eq!(local.directory_view(limit), views::directory(pool, &member, limit).await.unwrap());
+        assert_eq!(local.board_view(limit), views::board(&member, limit).await.unwrap(), "board {limit}");
+        assert_eq!(local.directory_view(limit), views::directory(&member, limit).await.unwrap());
         for status in RequestStatus::ALL {
-            let server = views::requests(pool, &member, status, limit).await.unwrap();
+            let server = views::requests(&member, status, limit).await.unwrap();
             assert_eq!(local.requests_view(status, limit), server, "{status:?} {limit}");
         }
     }
     let threads: Vec<Uuid> =
         sqlx::query_scalar(&format!("SELECT id FROM {s}.requests ORDER BY id LIMIT 4")).fetch_all(pool).await.unwrap();
     for id in threads {
-        let server = views::thread(pool, &member, id, 50).await.unwrap();
+        let server = views::thread(&member, id, 50).await.unwrap();
         assert_eq!(local.thread_view(id, 50), Some(server));
     }
     assert_eq!(local.thread_view(Uuid::new_v4(), 50), None);
@@ -225,7 +232,7 @@ async fn the_browsers_copy_reads_the_same_views_as_the_server() {
         (monday() - Duration::days(3), monday()),
         (monday() + Duration::hours(7), monday() + Duration::hours(8)),
     ] {
-        assert_eq!(local.rooms_view(from, to), views::rooms_between(pool, &member, from, to).await.unwrap());
-        assert_eq!(local.summary_view(from, to), views::summary(pool, &member, from, to).await.unwrap());
+        assert_eq!(local.rooms_view(from, to), views::rooms_between(&member, from, to).await.unwrap());
+        assert_eq!(local.summary_view(from, to), views::summary(&member, from, to).await.unwrap());
     }
 }

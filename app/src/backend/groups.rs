@@ -1,9 +1,9 @@
 //! The group registry (`groups`, `memberships`) and each group's `members`
-//! directory. Requests name a group by slug; `resolve` turns that into a
-//! `Member` only for someone who belongs to it.
+//! directory (on the group's own database). Requests name a group by slug;
+//! `resolve` turns that into a `Member` only for someone who belongs to it.
 
 use crate::{
-    backend::{migrations, AppState, SchemaName},
+    backend::{migrations, AppState, GroupDb, SchemaName},
     error::AppError,
     model::{validate, GroupSummary, MemberInfo, Role, UserInfo},
 };
@@ -16,6 +16,29 @@ pub struct Group {
     pub slug: String,
     pub name: String,
     pub schema: SchemaName,
+    /// The group database its schema lives on.
+    pub db: GroupDb,
+}
+
+/// A `groups` row as requests read it (`id, slug, name, schema_name,
+/// database, tenant_version`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct GroupRow {
+    id: Uuid,
+    slug: String,
+    name: String,
+    schema_name: String,
+    database: String,
+    tenant_version: i64,
+}
+
+impl GroupRow {
+    /// The group, on its database, and its schema's tenant version.
+    pub(crate) fn resolve(self, state: &AppState) -> Result<(Group, i64), AppError> {
+        let db = state.databases.get(&self.database)?.clone();
+        let schema = schema_name(&self.schema_name)?;
+        Ok((Group { id: self.id, slug: self.slug, name: self.name, schema, db }, self.tenant_version))
+    }
 }
 
 /// A signed-in user resolved as a member of a group.
@@ -44,14 +67,19 @@ impl Member {
     }
 }
 
-/// Creates a group with its schema; the creator becomes its admin. One
-/// account creates at most `max_groups_per_user` groups (each is a schema).
+/// Creates a group; the creator becomes its admin. One account creates at
+/// most `max_groups_per_user` groups (each is a schema). The group is
+/// recorded in the registry first, placed on a group database by the
+/// placement policy, then its schema is made there: a group whose schema
+/// could not be made (that database away, the server stopped) is made by
+/// its first request, or start-up's migration run, instead.
 pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -> Result<GroupSummary, AppError> {
     let slug = validate::slug(slug)?;
     let name = validate::name("name", name)?;
     let id = Uuid::new_v4();
-    let group = Group { id, slug, name, schema: SchemaName::for_group(id) };
-    let mut tx = state.pool.begin().await?;
+    let db = state.databases.place().await?.clone();
+    let group = Group { id, slug, name, schema: SchemaName::for_group(id), db };
+    let mut tx = state.registry().begin().await?;
     // Counted under a per-user lock, so parallel requests cannot all pass.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('groups.created_by:' || $1::text, 0))")
         .bind(user.id)
@@ -65,35 +93,44 @@ pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -
     if created >= limit {
         return Err(AppError::Forbidden(format!("one account can create at most {limit} groups")));
     }
-    // Provisioned below at the latest version, in this transaction.
+    // Tenant version 0: its schema is not made yet (see `migrations`).
     sqlx::query(
-        "INSERT INTO groups (id, slug, name, schema_name, created_by, tenant_version) VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO groups (id, slug, name, schema_name, created_by, tenant_version, database)
+         VALUES ($1, $2, $3, $4, $5, 0, $6)",
     )
     .bind(group.id)
     .bind(&group.slug)
     .bind(&group.name)
     .bind(group.schema.as_str())
     .bind(user.id)
-    .bind(migrations::latest_tenant_version())
+    .bind(group.db.name())
     .execute(&mut *tx)
     .await
     .map_err(|error| match AppError::from(error) {
         AppError::Conflict(_) => AppError::Conflict("that address is taken".into()),
         other => other,
     })?;
-    migrations::provision(&mut tx, &group.schema).await?;
-    let role = add_member(&mut tx, &group, user, Role::Admin).await?;
+    let role = join(&mut tx, &group, user, Role::Admin).await?;
     tx.commit().await?;
-    tracing::info!(group.slug = %group.slug, user.id = %user.id, "group created");
+    tracing::info!(group.slug = %group.slug, user.id = %user.id, database = group.db.name(), "group created");
+    let made = async {
+        migrations::ensure_current(state.registry(), &group, 0).await?;
+        sync_directory(state.registry(), &group, user.id).await
+    };
+    if let Err(error) = made.await {
+        tracing::warn!(?error, group.slug = %group.slug, "the new group's schema is left for its first request to make");
+    }
     Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role })
 }
 
-/// Adds a user to a group with `role`, in `memberships` and the group's
-/// `members`; a user already there keeps the role they have. Returns it.
-pub async fn add_member(conn: &mut PgConnection, group: &Group, user: &UserInfo, role: Role) -> Result<Role, AppError> {
-    let role = loop {
+/// Records a user as a member of a group with `role` in the registry (the
+/// caller's transaction), their directory entry still to be written (by
+/// [`sync_directory`] once this commits); a user already there keeps the
+/// role they have. Returns it.
+pub async fn join(conn: &mut PgConnection, group: &Group, user: &UserInfo, role: Role) -> Result<Role, AppError> {
+    loop {
         let inserted: Option<Role> = sqlx::query_scalar(
-            "INSERT INTO memberships (user_id, group_id, role) VALUES ($1, $2, $3)
+            "INSERT INTO memberships (user_id, group_id, role, directory_synced) VALUES ($1, $2, $3, false)
              ON CONFLICT (user_id, group_id) DO NOTHING RETURNING role",
         )
         .bind(user.id)
@@ -102,7 +139,7 @@ pub async fn add_member(conn: &mut PgConnection, group: &Group, user: &UserInfo,
         .fetch_optional(&mut *conn)
         .await?;
         if let Some(role) = inserted {
-            break role;
+            return Ok(role);
         }
         // Already a member (perhaps by a join that committed a moment ago:
         // this statement's snapshot is newer than the insert's, so it sees it).
@@ -113,20 +150,43 @@ pub async fn add_member(conn: &mut PgConnection, group: &Group, user: &UserInfo,
                 .fetch_optional(&mut *conn)
                 .await?;
         if let Some(role) = existing {
-            break role;
+            return Ok(role);
         }
-    };
+    }
+}
+
+/// Writes a new member's entry in the group's directory (`members`, on the
+/// group's database) and then marks the membership as listed. The two are
+/// different databases, so no transaction spans them: the entry is
+/// written idempotently, after the membership committed and before the
+/// mark, so whatever fails in between, the next request of that member
+/// (see [`resolve`]) writes it again.
+pub async fn sync_directory(registry: &PgPool, group: &Group, user_id: Uuid) -> Result<(), AppError> {
+    let pending: Option<(String, Role)> = sqlx::query_as(
+        "SELECT u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.user_id = $1 AND m.group_id = $2 AND NOT m.directory_synced",
+    )
+    .bind(user_id)
+    .bind(group.id)
+    .fetch_optional(registry)
+    .await?;
+    let Some((name, role)) = pending else { return Ok(()) };
     sqlx::query(&format!(
         "INSERT INTO {}.members (user_id, display_name, role) VALUES ($1, $2, $3)
          ON CONFLICT (user_id) DO NOTHING",
         group.schema.ident()
     ))
-    .bind(user.id)
-    .bind(&user.name)
+    .bind(user_id)
+    .bind(&name)
     .bind(role)
-    .execute(&mut *conn)
+    .execute(&group.db.pool)
     .await?;
-    Ok(role)
+    sqlx::query("UPDATE memberships SET directory_synced = true WHERE user_id = $1 AND group_id = $2")
+        .bind(user_id)
+        .bind(group.id)
+        .execute(registry)
+        .await?;
+    Ok(())
 }
 
 /// The groups a user belongs to, oldest membership first.
@@ -142,23 +202,34 @@ pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<Group
 
 /// The user as a member of the group at `slug`; 404 alike for a group that
 /// does not exist and one the user is not in, so existence does not leak.
-/// A group whose schema start-up has not migrated yet is migrated first.
-pub async fn resolve(pool: &PgPool, user_id: Uuid, slug: &str) -> Result<Member, AppError> {
+/// A group whose schema start-up has not migrated yet is migrated first,
+/// and a membership whose directory entry is not written yet gets it.
+pub async fn resolve(state: &AppState, user_id: Uuid, slug: &str) -> Result<Member, AppError> {
     if validate::slug(slug).is_err() {
         return Err(AppError::NotFound);
     }
-    let row: Option<(Uuid, String, String, String, i64, Role)> = sqlx::query_as(
-        "SELECT g.id, g.slug, g.name, g.schema_name, g.tenant_version, m.role
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        group: GroupRow,
+        role: Role,
+        directory_synced: bool,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT g.id, g.slug, g.name, g.schema_name, g.database, g.tenant_version, m.role, m.directory_synced
          FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1
          WHERE g.slug = $2",
     )
     .bind(user_id)
     .bind(slug)
-    .fetch_optional(pool)
+    .fetch_optional(state.registry())
     .await?;
-    let (id, slug, name, schema, version, role) = row.ok_or(AppError::NotFound)?;
-    let group = Group { id, slug, name, schema: schema_name(&schema)? };
-    migrations::ensure_current(pool, &group.schema, version).await?;
+    let Row { group, role, directory_synced: listed } = row.ok_or(AppError::NotFound)?;
+    let (group, version) = group.resolve(state)?;
+    migrations::ensure_current(state.registry(), &group, version).await?;
+    if !listed {
+        sync_directory(state.registry(), &group, user_id).await?;
+    }
     Ok(Member { group, user_id, role })
 }
 

@@ -4,7 +4,7 @@
 
 use crate::{
     backend::{
-        groups::{self, Group, Member},
+        groups::{self, Group, GroupRow, Member},
         migrations, AppState,
     },
     error::AppError,
@@ -13,7 +13,6 @@ use crate::{
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
-use uuid::Uuid;
 
 pub async fn create(state: &AppState, member: &Member) -> Result<InviteInfo, AppError> {
     member.require_admin("invite residents")?;
@@ -26,14 +25,14 @@ pub async fn create(state: &AppState, member: &Member) -> Result<InviteInfo, App
         .bind(member.group.id)
         .bind(member.user_id)
         .bind(expires_at)
-        .execute(&state.pool)
+        .execute(state.registry())
         .await?;
     Ok(InviteInfo { code, group_name: member.group.name.clone(), expires_at })
 }
 
 /// What an invite code leads to; 404 for an unknown or expired code.
-pub async fn info(db: impl PgExecutor<'_>, code: &str) -> Result<InviteInfo, AppError> {
-    let (group, expires_at, _) = live_invite(db, code).await?;
+pub async fn info(state: &AppState, code: &str) -> Result<InviteInfo, AppError> {
+    let (group, expires_at, _) = live_invite(state, state.registry(), code).await?;
     Ok(InviteInfo { code: code.to_owned(), group_name: group.name, expires_at })
 }
 
@@ -42,28 +41,40 @@ pub async fn info(db: impl PgExecutor<'_>, code: &str) -> Result<InviteInfo, App
 pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<GroupSummary, AppError> {
     // The group's schema current first (start-up may not have reached it):
     // the join writes its directory.
-    let (group, _, version) = live_invite(&state.pool, code).await?;
-    migrations::ensure_current(&state.pool, &group.schema, version).await?;
-    let mut tx = state.pool.begin().await?;
-    let (group, _, _) = live_invite(&mut *tx, code).await?;
-    let role = groups::add_member(&mut tx, &group, user, Role::Resident).await?;
+    let (group, _, version) = live_invite(state, state.registry(), code).await?;
+    migrations::ensure_current(state.registry(), &group, version).await?;
+    let mut tx = state.registry().begin().await?;
+    let (group, _, _) = live_invite(state, &mut *tx, code).await?;
+    let role = groups::join(&mut tx, &group, user, Role::Resident).await?;
     // Checked again once joined: a removal that committed meanwhile (the
     // join waited for it if it was this person's) withdrew the invite.
-    live_invite(&mut *tx, code).await?;
+    live_invite(state, &mut *tx, code).await?;
     tx.commit().await?;
+    // Accepting again writes it if this fails (so does the member's next request).
+    groups::sync_directory(state.registry(), &group, user.id).await?;
     Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role })
 }
 
 /// The invite's group, its expiry, and the group's tenant version.
-async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, DateTime<Utc>, i64), AppError> {
+async fn live_invite(
+    state: &AppState,
+    db: impl PgExecutor<'_>,
+    code: &str,
+) -> Result<(Group, DateTime<Utc>, i64), AppError> {
     // Codes are 32 hex digits: anything else names no invite (and never reaches SQL).
     if code.len() != 32 || !code.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(AppError::NotFound);
     }
     // An invite made before someone's membership ended is withdrawn: a
     // removed person cannot come back through it, under any account.
-    let row: Option<(Uuid, String, String, String, DateTime<Utc>, i64)> = sqlx::query_as(
-        "SELECT g.id, g.slug, g.name, g.schema_name, i.expires_at, g.tenant_version
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        group: GroupRow,
+        expires_at: DateTime<Utc>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT g.id, g.slug, g.name, g.schema_name, g.database, g.tenant_version, i.expires_at
          FROM invites i JOIN groups g ON g.id = i.group_id
          WHERE i.code = $1 AND i.expires_at > now()
            AND NOT EXISTS (SELECT 1 FROM ended_memberships e
@@ -72,7 +83,7 @@ async fn live_invite(db: impl PgExecutor<'_>, code: &str) -> Result<(Group, Date
     .bind(code)
     .fetch_optional(db)
     .await?;
-    let (id, slug, name, schema, expires_at, version) = row.ok_or(AppError::NotFound)?;
-    let group = Group { id, slug, name, schema: groups::schema_name(&schema)? };
+    let Row { group, expires_at } = row.ok_or(AppError::NotFound)?;
+    let (group, version) = group.resolve(state)?;
     Ok((group, expires_at, version))
 }

@@ -1,9 +1,15 @@
-//! Database migrations: the global schema (`migrations/global`) and each
-//! group's schema (`migrations/tenant`), whose applied versions are recorded
-//! in that schema's own `schema_migrations` table; `groups.tenant_version`
-//! records where each group is, so the ones behind are found in one query.
+//! Database migrations: the global schema (`migrations/global`, in the
+//! registry's database) and each group's schema (`migrations/tenant`, on
+//! the group's database), whose applied versions are recorded in that
+//! schema's own `schema_migrations` table; `groups.tenant_version` records
+//! where each group is, so the ones behind are found in one query. Version
+//! 0 is a group whose schema is not made yet (a new one), or one from
+//! before the column: its schema is made if missing, then migrated.
 
-use crate::{backend::SchemaName, error::AppError};
+use crate::{
+    backend::{groups::Group, Databases, GroupDb, SchemaName},
+    error::AppError,
+};
 use futures::StreamExt;
 use sqlx::{migrate::Migrator, Executor, PgConnection, PgPool};
 use std::{
@@ -21,6 +27,14 @@ static GLOBAL: LazyLock<Migrator> = LazyLock::new(|| {
     migrator
 });
 static TENANT: Migrator = sqlx::migrate!("../migrations/tenant");
+/// What a group database other than the registry's needs before group
+/// schemas can be made on it (the extensions they use). As for the
+/// registry, a newer server's migrations are accepted.
+static GROUP_DATABASE: LazyLock<Migrator> = LazyLock::new(|| {
+    let mut migrator = sqlx::migrate!("../migrations/group_database");
+    migrator.set_ignore_missing(true);
+    migrator
+});
 
 /// Groups being brought current by a request in this process, each with
 /// whether it is done: the requests for one group wait for one migration,
@@ -40,6 +54,27 @@ pub async fn run_global(pool: &PgPool) -> Result<(), AppError> {
     })
 }
 
+/// Brings a group database other than the registry's up to date (once per
+/// process; sqlx takes its own advisory lock). Done before any group schema
+/// is migrated there.
+pub async fn prepare(db: &GroupDb) -> Result<(), AppError> {
+    if db.is_registry() {
+        return Ok(());
+    }
+    db.prepared
+        .get_or_try_init(|| async {
+            GROUP_DATABASE.run(&db.pool).await.map_err(|error| {
+                tracing::error!(%error, database = db.name(), "the group database's migrations failed");
+                match error {
+                    sqlx::migrate::MigrateError::Execute(error) => AppError::from(error),
+                    _ => AppError::Internal,
+                }
+            })
+        })
+        .await
+        .map(|_| ())
+}
+
 /// The level every group schema is brought to, as `groups.tenant_version`
 /// records it: how many tenant migrations there are (a count, not the
 /// highest version, so a migration merged late with an earlier timestamp
@@ -48,13 +83,15 @@ pub fn latest_tenant_version() -> i64 {
     tenant_migrations().count() as i64
 }
 
-/// Creates a new group's schema at the latest version, inside the caller's
-/// transaction (so a failed group creation leaves no schema behind).
-pub async fn provision(conn: &mut PgConnection, schema: &SchemaName) -> Result<(), AppError> {
+/// Makes a group's schema if it is not there (one recorded at version 0)
+/// and brings it up to date, on `conn` in the caller's transaction (the
+/// caller records the version in the registry); returns the migrations
+/// applied.
+pub async fn provision(conn: &mut PgConnection, schema: &SchemaName) -> Result<usize, AppError> {
     let ident = schema.ident();
     let create = format!(
-        "CREATE SCHEMA {ident};
-         CREATE TABLE {ident}.schema_migrations (
+        "CREATE SCHEMA IF NOT EXISTS {ident};
+         CREATE TABLE IF NOT EXISTS {ident}.schema_migrations (
              version     bigint PRIMARY KEY,
              description text NOT NULL,
              applied_at  timestamptz NOT NULL DEFAULT now()
@@ -64,7 +101,7 @@ pub async fn provision(conn: &mut PgConnection, schema: &SchemaName) -> Result<(
     // `sqlx::raw_sql` would too, but its future fails rustc's higher-ranked
     // Send check inside server functions.
     conn.execute(create.as_str()).await?;
-    apply_pending(conn, schema).await.map(|_| ())
+    apply_pending(conn, schema).await
 }
 
 /// What a run over the groups did.
@@ -79,42 +116,68 @@ pub struct Migrated {
 
 /// Brings every group schema behind the latest version (as `groups`
 /// records it: one query finds them) up to date, `parallelism` groups at a
-/// time. Each group migrates in a transaction of its own under a per-group
-/// advisory lock, so servers starting at once never apply a migration
-/// twice, and a request for a group not reached yet migrates it first (see
-/// [`ensure_current`]). One group's failure does not stop the others.
-pub async fn migrate_groups(pool: &PgPool, parallelism: usize) -> Result<Migrated, AppError> {
-    let names: Vec<String> =
-        sqlx::query_scalar("SELECT schema_name FROM groups WHERE tenant_version < $1 ORDER BY created_at")
-            .bind(latest_tenant_version())
-            .fetch_all(pool)
-            .await?;
+/// time on each group database (the databases at once). Each group migrates
+/// in a transaction of its own under a per-group advisory lock, so servers
+/// starting at once never apply a migration twice, and a request for a
+/// group not reached yet migrates it first (see [`ensure_current`]). One
+/// group's failure does not stop the others.
+pub async fn migrate_groups(databases: &Databases, parallelism: usize) -> Result<Migrated, AppError> {
+    let rows: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT schema_name, database, tenant_version FROM groups WHERE tenant_version < $1 ORDER BY created_at",
+    )
+    .bind(latest_tenant_version())
+    .fetch_all(&databases.registry)
+    .await?;
     let mut migrated = Migrated::default();
-    // Collected first: a borrowing iterator inside the stream trips rustc's
-    // Send inference for a spawned task.
-    let mut schemas = Vec::with_capacity(names.len());
-    for name in names {
-        match SchemaName::parse(&name) {
-            Some(schema) => schemas.push(schema),
-            None => tracing::error!(schema = %name, "group schema name has an unexpected form; skipped"),
-        }
-    }
-    let mut runs = futures::stream::iter(schemas.into_iter().map(|schema| {
-        let pool = pool.clone();
-        async move {
-            let result = migrate_group(&pool, &schema).await;
-            (schema, result)
-        }
-    }))
-    .buffer_unordered(parallelism.max(1));
-    while let Some((schema, result)) = runs.next().await {
-        match result {
-            Ok(applied) => migrated.applied += applied,
-            Err(error) => {
-                tracing::error!(?error, schema = schema.as_str(), "migrating a group schema failed");
+    // Collected first, per database: a borrowing iterator inside the
+    // stream trips rustc's Send inference for a spawned task.
+    let mut work: Vec<(GroupDb, Vec<(SchemaName, bool)>)> =
+        databases.all().iter().map(|db| (db.clone(), Vec::new())).collect();
+    for (name, database, version) in rows {
+        let Some(schema) = SchemaName::parse(&name) else {
+            tracing::error!(schema = %name, "group schema name has an unexpected form; skipped");
+            continue;
+        };
+        match work.iter_mut().find(|(db, _)| db.name() == database) {
+            Some((_, schemas)) => schemas.push((schema, version == 0)),
+            None => {
+                tracing::error!(schema = %name, %database, "the group lives on a database not configured here; skipped");
                 migrated.failed += 1;
             }
         }
+    }
+    let runs = work.into_iter().map(|(db, schemas)| {
+        let registry = databases.registry.clone();
+        async move {
+            let mut done = Migrated::default();
+            let mut runs = futures::stream::iter(schemas.into_iter().map(|(schema, provision)| {
+                let (registry, db) = (registry.clone(), db.clone());
+                async move {
+                    let result = migrate_group(&registry, &db, &schema, provision).await;
+                    (schema, result)
+                }
+            }))
+            .buffer_unordered(parallelism.max(1));
+            while let Some((schema, result)) = runs.next().await {
+                match result {
+                    Ok(applied) => done.applied += applied,
+                    Err(error) => {
+                        tracing::error!(
+                            ?error,
+                            schema = schema.as_str(),
+                            database = db.name(),
+                            "migrating a group schema failed"
+                        );
+                        done.failed += 1;
+                    }
+                }
+            }
+            done
+        }
+    });
+    for done in futures::future::join_all(runs).await {
+        migrated.applied += done.applied;
+        migrated.failed += done.failed;
     }
     Ok(migrated)
 }
@@ -123,10 +186,11 @@ pub async fn migrate_groups(pool: &PgPool, parallelism: usize) -> Result<Migrate
 /// `tenant_version`) says it is behind: what a request does for a group
 /// start-up has not reached yet. Requests for one group meanwhile wait for
 /// the first one's migration.
-pub async fn ensure_current(pool: &PgPool, schema: &SchemaName, version: i64) -> Result<(), AppError> {
+pub async fn ensure_current(registry: &PgPool, group: &Group, version: i64) -> Result<(), AppError> {
     if version >= latest_tenant_version() {
         return Ok(());
     }
+    let schema = &group.schema;
     let slot = IN_FLIGHT
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -136,7 +200,7 @@ pub async fn ensure_current(pool: &PgPool, schema: &SchemaName, version: i64) ->
     let mut done = slot.lock().await;
     if !*done {
         let _turn = REQUEST_MIGRATIONS.acquire().await.map_err(|_| AppError::Internal)?;
-        let migrated = migrate_group(pool, schema).await;
+        let migrated = migrate_group(registry, &group.db, schema, version == 0).await;
         // Later requests read the new level from `groups` (or, after a
         // failure, try again).
         IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(schema.as_str());
@@ -146,16 +210,35 @@ pub async fn ensure_current(pool: &PgPool, schema: &SchemaName, version: i64) ->
     Ok(())
 }
 
-/// Migrates one group under its advisory lock; returns how many
-/// migrations were applied (none if another server did it meanwhile).
-pub async fn migrate_group(pool: &PgPool, schema: &SchemaName) -> Result<usize, AppError> {
-    let mut tx = pool.begin().await?;
+/// Migrates one group on its database under its advisory lock (making its
+/// schema first if `provision`), then records its version in the registry;
+/// returns how many migrations were applied (none if another server did
+/// it meanwhile).
+pub async fn migrate_group(
+    registry: &PgPool,
+    db: &GroupDb,
+    schema: &SchemaName,
+    provision: bool,
+) -> Result<usize, AppError> {
+    prepare(db).await?;
+    let mut tx = db.pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('courtyard.tenant.' || $1, 0))")
         .bind(schema.as_str())
         .execute(&mut *tx)
         .await?;
-    let applied = apply_pending(&mut tx, schema).await?;
+    let applied = match provision {
+        true => self::provision(&mut tx, schema).await?,
+        false => apply_pending(&mut tx, schema).await?,
+    };
     tx.commit().await?;
+    // Only ever forward: a server older than the schema leaves it as is.
+    // (Recorded after the schema's commit: if this fails, the next run
+    // finds nothing to apply and records it then.)
+    sqlx::query("UPDATE groups SET tenant_version = $1 WHERE schema_name = $2 AND tenant_version < $1")
+        .bind(latest_tenant_version())
+        .bind(schema.as_str())
+        .execute(registry)
+        .await?;
     Ok(applied)
 }
 
@@ -185,12 +268,6 @@ async fn apply_pending(conn: &mut PgConnection, schema: &SchemaName) -> Result<u
             .await?;
         applied += 1;
     }
-    // Only ever forward: a server older than the schema leaves it as is.
-    sqlx::query("UPDATE groups SET tenant_version = $1 WHERE schema_name = $2 AND tenant_version < $1")
-        .bind(latest_tenant_version())
-        .bind(schema.as_str())
-        .execute(&mut *conn)
-        .await?;
     if applied > 0 {
         // Shape streams of this group name the old schema: servers following
         // it (docs/sync.md) send their clients 409 and a new handle.

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod csp;
+mod databases;
 pub mod groups;
 pub mod invites;
 pub mod migrations;
@@ -13,5 +14,6 @@ mod schema_name;
 mod state;
 pub mod views;
 
+pub use databases::{Databases, GroupDb, Placement, MAIN};
 pub use schema_name::SchemaName;
 pub use state::{AppState, LoginLimits, Settings, SignupLimits};

@@ -1,6 +1,9 @@
 //! What every request handler and server function shares.
 
-use crate::{backend::auth::password::Hashing, error::AppError};
+use crate::{
+    backend::{auth::password::Hashing, Databases},
+    error::AppError,
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use sqlx::PgPool;
@@ -65,7 +68,8 @@ impl Default for Settings {
 
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: PgPool,
+    /// The registry's database and the group databases.
+    pub databases: Arc<Databases>,
     pub leptos_options: LeptosOptions,
     pub settings: Arc<Settings>,
     /// The bound on password hashing (see `auth::password`).
@@ -79,9 +83,14 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    pub fn new(pool: PgPool, leptos_options: LeptosOptions, settings: Settings) -> Self {
+    pub fn new(databases: Databases, leptos_options: LeptosOptions, settings: Settings) -> Self {
         let hashing = Arc::new(Hashing::new(settings.hashes_at_once, settings.hashes_waiting));
-        Self { pool, leptos_options, settings: Arc::new(settings), hashing }
+        Self { databases: Arc::new(databases), leptos_options, settings: Arc::new(settings), hashing }
+    }
+
+    /// The registry's pool (users, sessions, groups, memberships, invites).
+    pub fn registry(&self) -> &PgPool {
+        &self.databases.registry
     }
 
     /// The state inside a server function (the server provides it as context).

@@ -15,13 +15,13 @@ use crate::{
     },
 };
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, Postgres, Transaction};
 use std::collections::BTreeSet;
 use uuid::Uuid;
 
-/// A read-only transaction on one snapshot.
-async fn snapshot(pool: &PgPool) -> Result<Transaction<'static, Postgres>, AppError> {
-    let mut tx = pool.begin().await?;
+/// A read-only transaction on one snapshot of the group's database.
+async fn snapshot(member: &Member) -> Result<Transaction<'static, Postgres>, AppError> {
+    let mut tx = member.group.db.pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     Ok(tx)
 }
@@ -85,17 +85,17 @@ async fn newest_requests(
 }
 
 /// The group, the viewer and their directory entry.
-pub async fn header(pool: &PgPool, member: &Member) -> Result<GroupHeader, AppError> {
+pub async fn header(member: &Member) -> Result<GroupHeader, AppError> {
     let profile = sqlx::query_as(&format!("SELECT * FROM {}.members WHERE user_id = $1", member.group.schema.ident()))
         .bind(member.user_id)
-        .fetch_optional(pool)
+        .fetch_optional(&member.group.db.pool)
         .await?;
     Ok(GroupHeader { group: member.summary(), me: member.user_id, profile })
 }
 
 /// The board's first `limit` notices.
-pub async fn board(pool: &PgPool, member: &Member, limit: usize) -> Result<Board, AppError> {
-    let mut tx = snapshot(pool).await?;
+pub async fn board(member: &Member, limit: usize) -> Result<Board, AppError> {
+    let mut tx = snapshot(member).await?;
     let mut notices = first_notices(&mut tx, member, plus_one(limit)).await?;
     let more = cut(&mut notices, limit);
     let names = names(&mut tx, member, notices.iter().map(|n| n.author_id)).await?;
@@ -104,13 +104,8 @@ pub async fn board(pool: &PgPool, member: &Member, limit: usize) -> Result<Board
 }
 
 /// The newest `limit` requests of one status.
-pub async fn requests(
-    pool: &PgPool,
-    member: &Member,
-    status: RequestStatus,
-    limit: usize,
-) -> Result<RequestList, AppError> {
-    let mut tx = snapshot(pool).await?;
+pub async fn requests(member: &Member, status: RequestStatus, limit: usize) -> Result<RequestList, AppError> {
+    let mut tx = snapshot(member).await?;
     let mut requests = newest_requests(&mut tx, member, status, plus_one(limit)).await?;
     let more = cut(&mut requests, limit);
     let names = names(&mut tx, member, requests.iter().map(|r| r.author_id)).await?;
@@ -120,9 +115,9 @@ pub async fn requests(
 
 /// One request and its first `limit` comments (404 if there is no such
 /// request in this group).
-pub async fn thread(pool: &PgPool, member: &Member, id: Uuid, limit: usize) -> Result<RequestThread, AppError> {
+pub async fn thread(member: &Member, id: Uuid, limit: usize) -> Result<RequestThread, AppError> {
     let s = member.group.schema.ident();
-    let mut tx = snapshot(pool).await?;
+    let mut tx = snapshot(member).await?;
     let request: MaintenanceRequest = sqlx::query_as(&format!("SELECT * FROM {s}.requests WHERE id = $1"))
         .bind(id)
         .fetch_optional(&mut *tx)
@@ -143,13 +138,8 @@ pub async fn thread(pool: &PgPool, member: &Member, id: Uuid, limit: usize) -> R
 }
 
 /// The rooms by name, and their bookings overlapping `[from, to)`.
-pub async fn rooms_between(
-    pool: &PgPool,
-    member: &Member,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<RoomsWeek, AppError> {
-    let mut tx = snapshot(pool).await?;
+pub async fn rooms_between(member: &Member, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<RoomsWeek, AppError> {
+    let mut tx = snapshot(member).await?;
     let rooms = rooms(&mut tx, member).await?;
     let bookings = bookings_between(&mut tx, member, &rooms, from, to).await?;
     let names = names(&mut tx, member, bookings.iter().map(|b| b.member_id)).await?;
@@ -192,8 +182,8 @@ async fn bookings_between(
 }
 
 /// The first `limit` members by name.
-pub async fn directory(pool: &PgPool, member: &Member, limit: usize) -> Result<Directory, AppError> {
-    let mut members = members_by_name(pool, member, plus_one(limit)).await?;
+pub async fn directory(member: &Member, limit: usize) -> Result<Directory, AppError> {
+    let mut members = members_by_name(&member.group.db.pool, member, plus_one(limit)).await?;
     let more = cut(&mut members, limit);
     Ok(Directory { members, more })
 }
@@ -214,15 +204,10 @@ async fn members_by_name(
 
 /// The home page: the latest few of each, with counts; bookings of the
 /// day `[day_from, day_to)`.
-pub async fn summary(
-    pool: &PgPool,
-    member: &Member,
-    day_from: DateTime<Utc>,
-    day_to: DateTime<Utc>,
-) -> Result<Summary, AppError> {
+pub async fn summary(member: &Member, day_from: DateTime<Utc>, day_to: DateTime<Utc>) -> Result<Summary, AppError> {
     let s = member.group.schema.ident();
     let recent = RECENT as i64;
-    let mut tx = snapshot(pool).await?;
+    let mut tx = snapshot(member).await?;
     let notices = first_notices(&mut tx, member, recent).await?;
     // Each status by its index, newest first, then the newest of both.
     let mut open_requests = newest_requests(&mut tx, member, RequestStatus::Open, recent).await?;

@@ -9,7 +9,7 @@ pub async fn get_me() -> Result<Option<Me>, AppError> {
     use crate::backend::{accounts, auth, AppState};
     let state = AppState::from_context()?;
     match auth::current_user_in_context(&state).await {
-        Ok(user) => Ok(Some(accounts::me(&state.pool, user).await?)),
+        Ok(user) => Ok(Some(accounts::me(state.registry(), user).await?)),
         Err(AppError::Unauthorized) => Ok(None),
         Err(error) => Err(error),
     }

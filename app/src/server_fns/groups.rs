@@ -18,7 +18,7 @@ pub async fn create_invite(slug: String) -> Result<InviteInfo, AppError> {
     use crate::backend::{auth, groups, invites, AppState};
     let state = AppState::from_context()?;
     let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state.pool, user.id, &slug).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
     invites::create(&state, &member).await
 }
 
@@ -26,7 +26,7 @@ pub async fn create_invite(slug: String) -> Result<InviteInfo, AppError> {
 pub async fn get_invite(code: String) -> Result<InviteInfo, AppError> {
     use crate::backend::{invites, AppState};
     let state = AppState::from_context()?;
-    invites::info(&state.pool, &code).await
+    invites::info(&state, &code).await
 }
 
 #[server(prefix = "/fn", endpoint = "accept_invite")]

@@ -18,33 +18,33 @@ async fn member_of(slug: &str) -> Result<(crate::backend::AppState, crate::backe
     use crate::backend::{auth, groups, AppState};
     let state = AppState::from_context()?;
     let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state.pool, user.id, slug).await?;
+    let member = groups::resolve(&state, user.id, slug).await?;
     Ok((state, member))
 }
 
 #[server(prefix = "/fn", endpoint = "group_header")]
 pub async fn get_group_header(slug: String) -> Result<GroupHeader, AppError> {
-    let (state, member) = member_of(&slug).await?;
-    crate::backend::views::header(&state.pool, &member).await
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::views::header(&member).await
 }
 
 #[server(prefix = "/fn", endpoint = "board")]
 pub async fn board_view(slug: String, limit: usize) -> Result<Board, AppError> {
-    let (state, member) = member_of(&slug).await?;
-    crate::backend::views::board(&state.pool, &member, limit).await
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::views::board(&member, limit).await
 }
 
 #[server(prefix = "/fn", endpoint = "requests")]
 pub async fn requests_view(slug: String, status: RequestStatus, limit: usize) -> Result<RequestList, AppError> {
-    let (state, member) = member_of(&slug).await?;
-    crate::backend::views::requests(&state.pool, &member, status, limit).await
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::views::requests(&member, status, limit).await
 }
 
 /// One request's thread; `None` if the group has no such request.
 #[server(prefix = "/fn", endpoint = "request_thread")]
 pub async fn thread_view(slug: String, id: Uuid, limit: usize) -> Result<Option<RequestThread>, AppError> {
-    let (state, member) = member_of(&slug).await?;
-    match crate::backend::views::thread(&state.pool, &member, id, limit).await {
+    let (_, member) = member_of(&slug).await?;
+    match crate::backend::views::thread(&member, id, limit).await {
         Err(AppError::NotFound) => Ok(None),
         other => other.map(Some),
     }
@@ -52,18 +52,18 @@ pub async fn thread_view(slug: String, id: Uuid, limit: usize) -> Result<Option<
 
 #[server(prefix = "/fn", endpoint = "rooms")]
 pub async fn rooms_view(slug: String, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<RoomsWeek, AppError> {
-    let (state, member) = member_of(&slug).await?;
-    crate::backend::views::rooms_between(&state.pool, &member, from, to).await
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::views::rooms_between(&member, from, to).await
 }
 
 #[server(prefix = "/fn", endpoint = "directory")]
 pub async fn directory_view(slug: String, limit: usize) -> Result<Directory, AppError> {
-    let (state, member) = member_of(&slug).await?;
-    crate::backend::views::directory(&state.pool, &member, limit).await
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::views::directory(&member, limit).await
 }
 
 #[server(prefix = "/fn", endpoint = "summary")]
 pub async fn summary_view(slug: String, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Summary, AppError> {
-    let (state, member) = member_of(&slug).await?;
-    crate::backend::views::summary(&state.pool, &member, from, to).await
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::views::summary(&member, from, to).await
 }

@@ -80,5 +80,5 @@ pub async fn log_out(State(state): State<AppState>, headers: HeaderMap) -> Resul
 }
 
 pub async fn me(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Json<Me>, AppError> {
-    Ok(Json(accounts::me(&state.pool, user).await?))
+    Ok(Json(accounts::me(state.registry(), user).await?))
 }

@@ -99,7 +99,8 @@ mod tests {
             ..Default::default()
         };
         let pool = sqlx::postgres::PgPoolOptions::new().connect_lazy("postgres://localhost/none").unwrap();
-        AppState::new(pool, leptos::config::LeptosOptions::builder().output_name("courtyard").build(), settings)
+        let databases = app::backend::Databases::single(pool);
+        AppState::new(databases, leptos::config::LeptosOptions::builder().output_name("courtyard").build(), settings)
     }
 
     #[tokio::test]

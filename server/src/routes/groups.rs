@@ -33,7 +33,7 @@ pub async fn create_invite(
     CurrentUser(user): CurrentUser,
     Path(slug): Path<String>,
 ) -> Result<(StatusCode, Json<InviteInfo>), AppError> {
-    let member = groups::resolve(&state.pool, user.id, &slug).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
     tracing::Span::current().record("group.slug", slug.as_str());
     let invite = invites::create(&state, &member).await?;
     Ok((StatusCode::CREATED, Json(invite)))

@@ -78,7 +78,7 @@ pub(super) async fn member(
             let generation = shapes.hub.access.generation();
             let (user, session_ends) = auth::current_session(&shapes.app, headers).await?;
             tracing::Span::current().record("user.id", tracing::field::display(user.id));
-            let member = groups::resolve(&shapes.app.pool, user.id, slug).await?;
+            let member = groups::resolve(&shapes.app, user.id, slug).await?;
             tracing::Span::current().record("group.slug", slug);
             let access = Access { member, session_ends };
             if let Some(token) = token {
@@ -116,7 +116,7 @@ async fn answer(
             Offset::Start => Kind::Start { schema: shape.electric_schema() },
             _ => Kind::CatchUp { schema: shape.electric_schema() },
         };
-        return Ok(match fetch::fetch(&shapes.app.pool, schema, &shape, offset, shapes.limits).await? {
+        return Ok(match fetch::fetch(&member.group.db.pool, schema, &shape, offset, shapes.limits).await? {
             Fetched::Answer(answer) => response::answer(shape.handle(), kind, answer),
             Fetched::Unknown => response::must_refetch(shape.handle()),
         });
@@ -129,8 +129,7 @@ async fn answer(
     let wait = Wait {
         hub: &shapes.hub,
         who: (token, &member.group.slug),
-        pool: &shapes.app.pool,
-        schema,
+        group: &member.group,
         shape: &shape,
         limits: shapes.limits,
     };
@@ -167,6 +166,6 @@ async fn answer(
 
 /// The shape against the group's current catalogue, or the 400 to answer.
 async fn build(shapes: &Shapes, member: &Member, params: &ShapeParams) -> Result<Result<Shape, Response>, AppError> {
-    let catalog = shapes.hub.catalog(&member.group.schema).await?;
+    let catalog = shapes.hub.catalog(&member.group).await?;
     Ok(Shape::new(catalog, member.group.id, params).map_err(response::invalid))
 }

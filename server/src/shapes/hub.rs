@@ -1,5 +1,6 @@
-//! The in-memory fan-out: one LISTEN connection per server process, and per
-//! group a tail of its latest logged changes that every waiting live request
+//! The in-memory fan-out: one LISTEN connection per group database (and
+//! one on the registry, for ended access, when it holds no groups) per
+//! server process, and per group a tail of its latest logged changes that every waiting live request
 //! of that group reads. A change costs one log query per group, however
 //! many clients wait; a waiting client holds no database connection.
 //!
@@ -11,7 +12,10 @@
 //! that would not fit is not kept for sharing.
 
 use super::{access::AccessCache, batch::Answer, catalog::Catalog, change::LogChange, reader};
-use app::{backend::SchemaName, error::AppError};
+use app::{
+    backend::{groups::Group, Databases, SchemaName},
+    error::AppError,
+};
 use parking_lot::{Mutex, RwLock, RwLockReadGuard};
 use sqlx::{postgres::PgListener, PgPool};
 use std::{
@@ -38,13 +42,12 @@ const TAIL_IDLE: Duration = Duration::from_secs(300);
 const TAIL_PAGE: i64 = 5_000;
 
 pub struct Hub {
-    pool: PgPool,
     /// Who may follow which group, for the hot paths.
     pub access: AccessCache,
     /// Log reads made by tails (for tests and metrics).
     reads: AtomicU64,
-    /// Whether the LISTEN connection is up.
-    listening: AtomicBool,
+    /// The LISTEN connections, each with whether it is up.
+    listeners: Vec<Arc<Listener>>,
     /// Bytes all tails may hold together, and what they hold.
     budget: usize,
     held: AtomicUsize,
@@ -86,8 +89,20 @@ struct SharedAnswers {
     bytes: usize,
 }
 
+/// One LISTEN connection: on a group database (changes and schema
+/// versions of the groups there) and/or the registry (ended access).
+struct Listener {
+    /// The group database's name, or `registry`.
+    name: String,
+    pool: PgPool,
+    channels: Vec<&'static str>,
+    up: AtomicBool,
+}
+
 pub struct Tail {
     schema: SchemaName,
+    /// The group database's pool the tail reads from.
+    pool: PgPool,
     /// Answers built from this tail, shared by every waiter asking the same
     /// (shape handle, offset) at the same head: one serialisation per change
     /// and shape, however many clients follow it.
@@ -103,28 +118,47 @@ pub struct Tail {
 impl Hub {
     /// Creates the hub and starts its LISTEN task on the current runtime;
     /// its tails hold at most `budget` bytes together.
-    pub fn start(pool: PgPool, budget: usize) -> Arc<Self> {
+    pub fn start(databases: &Databases, budget: usize) -> Arc<Self> {
+        let listener = |name: &str, pool: &PgPool, channels: Vec<&'static str>| {
+            Arc::new(Listener { name: name.to_owned(), pool: pool.clone(), channels, up: AtomicBool::new(false) })
+        };
+        let mut listeners: Vec<Arc<Listener>> = databases
+            .all()
+            .iter()
+            .map(|db| {
+                let mut channels = vec![CHANGES_CHANNEL, SCHEMA_CHANNEL];
+                if db.is_registry() {
+                    channels.push(ACCESS_CHANNEL);
+                }
+                listener(db.name(), &db.pool, channels)
+            })
+            .collect();
+        if !databases.all().iter().any(|db| db.is_registry()) {
+            listeners.push(listener("registry", &databases.registry, vec![ACCESS_CHANNEL]));
+        }
         let hub = Arc::new(Self {
-            pool,
             access: AccessCache::default(),
             reads: AtomicU64::new(0),
-            listening: AtomicBool::new(false),
+            listeners,
             budget,
             held: AtomicUsize::new(0),
             tails: Mutex::default(),
             catalogs: Mutex::default(),
             written: Mutex::default(),
         });
-        tokio::spawn(listen(hub.clone()));
+        for listener in &hub.listeners {
+            tokio::spawn(listen(hub.clone(), listener.clone()));
+        }
         hub
     }
 
     /// The group's catalogue, loaded once and kept until its schema changes.
-    pub async fn catalog(&self, schema: &SchemaName) -> Result<Arc<Catalog>, AppError> {
+    pub async fn catalog(&self, group: &Group) -> Result<Arc<Catalog>, AppError> {
+        let schema = &group.schema;
         if let Some(catalog) = self.catalogs.lock().get(schema.as_str()) {
             return Ok(catalog.clone());
         }
-        let catalog = Arc::new(Catalog::load(&self.pool, schema).await?);
+        let catalog = Arc::new(Catalog::load(&group.db.pool, schema).await?);
         self.catalogs.lock().insert(schema.as_str().to_owned(), catalog.clone());
         Ok(catalog)
     }
@@ -132,7 +166,8 @@ impl Hub {
     /// The group's tail, created (and its refresher started) on first use,
     /// and a subscription to its updates (taken under the map's lock, so an
     /// idle tail is never dropped while someone starts to follow it).
-    pub fn follow(self: &Arc<Self>, schema: &SchemaName) -> (Arc<Tail>, watch::Receiver<u64>) {
+    pub fn follow(self: &Arc<Self>, group: &Group) -> (Arc<Tail>, watch::Receiver<u64>) {
+        let schema = &group.schema;
         let mut tails = self.tails.lock();
         if let Some(tail) = tails.get(schema.as_str()) {
             *tail.followed_at.lock() = Instant::now();
@@ -140,6 +175,7 @@ impl Hub {
         }
         let tail = Arc::new(Tail {
             schema: schema.clone(),
+            pool: group.db.pool.clone(),
             answers: Mutex::default(),
             state: RwLock::default(),
             updated: watch::Sender::new(0),
@@ -153,10 +189,16 @@ impl Hub {
         (tail, updates)
     }
 
-    /// Whether the LISTEN connection is up (live subscribers hear of
-    /// changes only through it).
+    /// Whether every LISTEN connection is up (live subscribers hear of
+    /// changes only through them).
     pub fn is_listening(&self) -> bool {
-        self.listening.load(Ordering::Relaxed)
+        self.listeners.iter().all(|listener| listener.up.load(Ordering::Relaxed))
+    }
+
+    /// Each LISTEN connection (by group database, or `registry`) and
+    /// whether it is up.
+    pub fn listening(&self) -> Vec<(String, bool)> {
+        self.listeners.iter().map(|listener| (listener.name.clone(), listener.up.load(Ordering::Relaxed))).collect()
     }
 
     /// How many times tails have read the change log.
@@ -311,7 +353,7 @@ impl Tail {
     /// Reads the changes after the tail's head and appends them, counting
     /// the bytes it gains or loses in `held` (under its lock, as every
     /// change of its bytes is).
-    async fn refresh(&self, pool: &PgPool, held: &AtomicUsize) -> Result<(), AppError> {
+    async fn refresh(&self, held: &AtomicUsize) -> Result<(), AppError> {
         let (loaded, from) = {
             let state = self.state();
             (state.loaded, state.head)
@@ -321,7 +363,7 @@ impl Tail {
         let mut after = from;
         let head = loop {
             let (head, page) =
-                reader::log_to_head(pool, &self.schema, if loaded { after } else { i64::MAX }, TAIL_PAGE).await?;
+                reader::log_to_head(&self.pool, &self.schema, if loaded { after } else { i64::MAX }, TAIL_PAGE).await?;
             let full = page.len() as i64 == TAIL_PAGE;
             if let Some(last) = page.last() {
                 after = last.position;
@@ -388,7 +430,7 @@ async fn refresh_loop(hub: Arc<Hub>, tail: Arc<Tail>) {
         loop {
             hub.reads.fetch_add(1, Ordering::Relaxed);
             crate::ops::metrics::log_read();
-            match tail.refresh(&hub.pool, &hub.held).await {
+            match tail.refresh(&hub.held).await {
                 Ok(()) => {
                     hub.enforce_budget(&tail);
                     break;
@@ -403,22 +445,23 @@ async fn refresh_loop(hub: Arc<Hub>, tail: Arc<Tail>) {
     }
 }
 
-/// Follows the notification channels; on every (re)connect it rereads all
-/// tails, since notifications sent while disconnected are lost.
-async fn listen(hub: Arc<Hub>) {
+/// Follows one connection's notification channels; on every (re)connect
+/// it rereads all tails, since notifications sent while disconnected are
+/// lost.
+async fn listen(hub: Arc<Hub>, on: Arc<Listener>) {
     let mut delay = Duration::from_millis(100);
     loop {
-        let mut listener = match connect(&hub.pool).await {
+        let mut listener = match connect(&on).await {
             Ok(listener) => listener,
             Err(error) => {
-                tracing::warn!(%error, "cannot LISTEN for changes; retrying");
+                tracing::warn!(%error, database = on.name, "cannot LISTEN for changes; retrying");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(5));
                 continue;
             }
         };
         delay = Duration::from_millis(100);
-        hub.listening.store(true, Ordering::Relaxed);
+        on.up.store(true, Ordering::Relaxed);
         hub.resync_all();
         loop {
             match listener.try_recv().await {
@@ -430,17 +473,17 @@ async fn listen(hub: Arc<Hub>) {
                 },
                 Ok(None) => break,
                 Err(error) => {
-                    tracing::warn!(%error, "the LISTEN connection failed; reconnecting");
+                    tracing::warn!(%error, database = on.name, "the LISTEN connection failed; reconnecting");
                     break;
                 }
             }
         }
-        hub.listening.store(false, Ordering::Relaxed);
+        on.up.store(false, Ordering::Relaxed);
     }
 }
 
-async fn connect(pool: &PgPool) -> Result<PgListener, sqlx::Error> {
-    let mut listener = PgListener::connect_with(pool).await?;
-    listener.listen_all([CHANGES_CHANNEL, SCHEMA_CHANNEL, ACCESS_CHANNEL]).await?;
+async fn connect(on: &Listener) -> Result<PgListener, sqlx::Error> {
+    let mut listener = PgListener::connect_with(&on.pool).await?;
+    listener.listen_all(on.channels.iter().copied()).await?;
     Ok(listener)
 }

@@ -11,8 +11,7 @@ use super::{
     reader,
     shape::Shape,
 };
-use app::{backend::SchemaName, error::AppError};
-use sqlx::PgPool;
+use app::{backend::groups::Group, error::AppError};
 use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
 
@@ -35,8 +34,8 @@ pub struct Wait<'a> {
     /// The asker's token and group: when access ends somewhere, a waiter
     /// whose own access is no longer known answers at once.
     pub who: (Option<&'a str>, &'a str),
-    pub pool: &'a PgPool,
-    pub schema: &'a SchemaName,
+    /// The group (its schema, on its database).
+    pub group: &'a Group,
     pub shape: &'a Shape,
     pub limits: Limits,
 }
@@ -45,7 +44,7 @@ impl Wait<'_> {
     /// Waits until the shape has changes after `from` or `deadline` passes
     /// (see [`deadline`]).
     pub async fn run(&self, from: i64, deadline: Instant) -> Result<Outcome, AppError> {
-        let (tail, mut updates) = self.hub.follow(self.schema);
+        let (tail, mut updates) = self.hub.follow(self.group);
         let mut access_ended = self.hub.access.subscribe();
         let mut position = from;
         let mut epoch = None;
@@ -106,8 +105,8 @@ impl Wait<'_> {
                 // The tail may lag the log (a notification on its way), or
                 // the offset is not from this log.
                 if !*checked_ahead {
-                    let mut conn = self.pool.acquire().await?;
-                    if *position > reader::head(&mut conn, self.schema).await? {
+                    let mut conn = self.group.db.pool.acquire().await?;
+                    if *position > reader::head(&mut conn, &self.group.schema).await? {
                         return Ok(Step::Done(Outcome::Unknown));
                     }
                     *checked_ahead = true;
@@ -118,7 +117,15 @@ impl Wait<'_> {
         };
         let Some(changes) = changes else {
             // Too far behind for the tail: read the log itself.
-            return match fetch::fetch(self.pool, self.schema, self.shape, Offset::Log(*position), self.limits).await? {
+            return match fetch::fetch(
+                &self.group.db.pool,
+                &self.group.schema,
+                self.shape,
+                Offset::Log(*position),
+                self.limits,
+            )
+            .await?
+            {
                 Fetched::Unknown => Ok(Step::Done(Outcome::Unknown)),
                 // Changes, or as far as one answer reads: the client asks again.
                 Fetched::Answer(answer) if answer.messages > usize::from(answer.up_to_date) || !answer.up_to_date => {
@@ -131,7 +138,7 @@ impl Wait<'_> {
             };
         };
         let mut batch = Batch::new(self.limits.cap, *position);
-        let complete = batch.push_changes(self.shape, self.schema.as_str(), changes.iter().map(Arc::as_ref));
+        let complete = batch.push_changes(self.shape, self.group.schema.as_str(), changes.iter().map(Arc::as_ref));
         if batch.has_changes() {
             let offset = Offset::Log(if complete { head } else { batch.scanned });
             let answer = batch.finish(offset, complete);

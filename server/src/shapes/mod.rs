@@ -57,9 +57,9 @@ impl Shapes {
     /// Starts the hub's LISTEN task and the log's retention job on the
     /// current runtime.
     pub fn start(app: AppState, config: &SyncConfig) -> Self {
-        let hub = hub::Hub::start(app.pool.clone(), config.tail_budget_bytes);
+        let hub = hub::Hub::start(&app.databases, config.tail_budget_bytes);
         let retention = retention::Retention::new(
-            app.pool.clone(),
+            app.databases.clone(),
             retention::Settings {
                 retention: config.log_retention,
                 keep_min: config.log_keep_min,

@@ -22,7 +22,10 @@
 //! only one works on a group at a time; the others skip it.
 
 use super::{hub::Hub, reader};
-use app::{backend::SchemaName, error::AppError};
+use app::{
+    backend::{Databases, SchemaName},
+    error::AppError,
+};
 use parking_lot::Mutex;
 use sqlx::{PgPool, Postgres, Transaction};
 use std::{
@@ -76,7 +79,7 @@ pub struct Swept {
 /// one (the hub hears of every write), so thousands of quiet groups cost
 /// nothing.
 pub struct Retention {
-    pool: PgPool,
+    databases: Arc<Databases>,
     settings: Settings,
     hub: Option<Arc<Hub>>,
     /// Per group, the last complete compaction pass: the positions it
@@ -86,10 +89,10 @@ pub struct Retention {
 }
 
 impl Retention {
-    /// The job over `pool`; with `hub`, passes skip the groups that were
-    /// neither written nor hold a long log.
-    pub fn new(pool: PgPool, settings: Settings, hub: Option<Arc<Hub>>) -> Arc<Self> {
-        Arc::new(Self { pool, settings, hub, compacted: Mutex::default(), long_logs: Mutex::default() })
+    /// The job over the groups of `databases`; with `hub`, passes skip the
+    /// groups that were neither written nor hold a long log.
+    pub fn new(databases: Arc<Databases>, settings: Settings, hub: Option<Arc<Hub>>) -> Arc<Self> {
+        Arc::new(Self { databases, settings, hub, compacted: Mutex::default(), long_logs: Mutex::default() })
     }
 
     /// Runs the job every interval on the current runtime, for as long as
@@ -110,19 +113,23 @@ impl Retention {
 
     /// One pass over every group that may have something to remove.
     pub async fn sweep_all(&self) -> Result<Swept, AppError> {
-        let names: Vec<String> = match self.hub.as_ref().and_then(|hub| hub.take_written()) {
+        let registry = &self.databases.registry;
+        // Each group with the database it lives on.
+        let groups: Vec<(String, String)> = match self.hub.as_ref().and_then(|hub| hub.take_written()) {
             Some(written) => {
-                let mut names: Vec<String> = written.into_iter().chain(self.long_logs.lock().iter().cloned()).collect();
-                names.sort_unstable();
-                names.dedup();
-                names
+                let names: Vec<String> = written.into_iter().chain(self.long_logs.lock().iter().cloned()).collect();
+                sqlx::query_as("SELECT schema_name, database FROM groups WHERE schema_name = ANY($1) ORDER BY 1")
+                    .bind(names)
+                    .fetch_all(registry)
+                    .await?
             }
-            None => sqlx::query_scalar("SELECT schema_name FROM groups").fetch_all(&self.pool).await?,
+            None => sqlx::query_as("SELECT schema_name, database FROM groups").fetch_all(registry).await?,
         };
         let mut total = Swept::default();
-        for name in names {
+        for (name, database) in groups {
             let Some(schema) = SchemaName::parse(&name) else { continue };
-            match self.sweep(&schema).await {
+            let Some(db) = self.databases.find(&database) else { continue };
+            match self.sweep_on(&db.pool, &schema).await {
                 Ok(swept) if swept.skipped => {
                     // Held by another server: look again next pass, in case
                     // that one stops.
@@ -146,9 +153,20 @@ impl Retention {
 
     /// One pass over one group's log: trim, then compact.
     pub async fn sweep(&self, schema: &SchemaName) -> Result<Swept, AppError> {
+        let database: String = sqlx::query_scalar("SELECT database FROM groups WHERE schema_name = $1")
+            .bind(schema.as_str())
+            .fetch_optional(&self.databases.registry)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let pool = self.databases.get(&database)?.pool.clone();
+        self.sweep_on(&pool, schema).await
+    }
+
+    /// [`Self::sweep`] on the group's database's `pool`.
+    async fn sweep_on(&self, pool: &PgPool, schema: &SchemaName) -> Result<Swept, AppError> {
         let mut swept = Swept::default();
         loop {
-            match self.trim_batch(schema).await? {
+            match self.trim_batch(pool, schema).await? {
                 None => return Ok(Swept { skipped: true, ..swept }),
                 Some((removed, more)) => {
                     swept.trimmed += removed;
@@ -166,7 +184,7 @@ impl Retention {
         // new runs, and the pass (and the trimming after it) never end.
         let mut upto = None;
         loop {
-            match self.compact_batch(schema, &mut upto).await? {
+            match self.compact_batch(pool, schema, &mut upto).await? {
                 None => return Ok(Swept { skipped: true, ..swept }),
                 Some((removed, more)) => {
                     swept.merged += removed;
@@ -182,9 +200,9 @@ impl Retention {
     /// Removes up to `TRIM_BATCH` of the oldest entries if old enough; the
     /// number removed and whether more may be due, or `None` if another
     /// server holds the group.
-    async fn trim_batch(&self, schema: &SchemaName) -> Result<Option<(u64, bool)>, AppError> {
+    async fn trim_batch(&self, pool: &PgPool, schema: &SchemaName) -> Result<Option<(u64, bool)>, AppError> {
         let s = schema.ident();
-        let Some((mut tx, floor, head)) = self.begin_held(schema).await? else { return Ok(None) };
+        let Some((mut tx, floor, head)) = self.begin_held(pool, schema).await? else { return Ok(None) };
         let limit = head - self.settings.keep_min;
         if limit <= floor {
             self.long_logs.lock().remove(schema.as_str());
@@ -242,11 +260,12 @@ impl Retention {
     /// the group.
     async fn compact_batch(
         &self,
+        pool: &PgPool,
         schema: &SchemaName,
         upto: &mut Option<i64>,
     ) -> Result<Option<(u64, bool)>, AppError> {
         let s = schema.ident();
-        let Some((mut tx, floor, head)) = self.begin_held(schema).await? else { return Ok(None) };
+        let Some((mut tx, floor, head)) = self.begin_held(pool, schema).await? else { return Ok(None) };
         let last = self.compacted.lock().get(schema.as_str()).copied();
         let done = last.map(|(_, to)| to);
         let since = done.unwrap_or(floor).max(floor);
@@ -320,9 +339,10 @@ impl Retention {
     /// head in it; `None` if another server holds the lock.
     async fn begin_held(
         &self,
+        pool: &PgPool,
         schema: &SchemaName,
     ) -> Result<Option<(Transaction<'static, Postgres>, i64, i64)>, AppError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = pool.begin().await?;
         let held: bool =
             sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('courtyard.log.' || $1, 0))")
                 .bind(schema.as_str())

@@ -127,14 +127,14 @@ pub async fn open(
 /// database's log does (`floor <= from <= head`).
 async fn resumable(shapes: &Shapes, access: &Access, from: i64) -> Result<bool, AppError> {
     let schema = &access.member.group.schema;
-    let (tail, _updates) = shapes.hub.follow(schema);
+    let (tail, _updates) = shapes.hub.follow(&access.member.group);
     {
         let state = tail.state();
         if state.loaded && state.start <= from && from <= state.head {
             return Ok(true);
         }
     }
-    let mut conn = shapes.app.pool.acquire().await?;
+    let mut conn = access.member.group.db.pool.acquire().await?;
     let (floor, head) = reader::bounds(&mut conn, schema).await?;
     Ok(floor <= from && from <= head)
 }
@@ -150,14 +150,7 @@ async fn follow(
     sender: &mpsc::Sender<Bytes>,
 ) -> Result<(), AppError> {
     let slug = access.member.group.slug.as_str();
-    let wait = Wait {
-        hub: &shapes.hub,
-        who: (token, slug),
-        pool: &shapes.app.pool,
-        schema: &access.member.group.schema,
-        shape,
-        limits: shapes.limits,
-    };
+    let wait = Wait { hub: &shapes.hub, who: (token, slug), group: &access.member.group, shape, limits: shapes.limits };
     let keep_alive = KEEP_ALIVE.min(shapes.sse_timeout / 3);
     let mut position = from;
     loop {

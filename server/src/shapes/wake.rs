@@ -154,7 +154,7 @@ async fn wait(
     until: Instant,
 ) -> Result<Woken, AppError> {
     let schema = &access.member.group.schema;
-    let (tail, mut updates) = shapes.hub.follow(schema);
+    let (tail, mut updates) = shapes.hub.follow(&access.member.group);
     let mut access_ended = shapes.hub.access.subscribe();
     let mut checked_ahead = false;
     loop {
@@ -177,7 +177,7 @@ async fn wait(
         };
         if ahead {
             // Past the tail: a lagging tail, or a position from another log.
-            let mut conn = shapes.app.pool.acquire().await?;
+            let mut conn = access.member.group.db.pool.acquire().await?;
             let head = reader::head(&mut conn, schema).await?;
             if after > head {
                 return Ok(Woken { head, tables: None });

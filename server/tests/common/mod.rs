@@ -77,11 +77,11 @@ impl TestApp {
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
             runtime.block_on(async move {
-                let pool = server::connect(&config).await.expect("server connects and migrates");
+                let databases = server::connect(&config).await.expect("server connects and migrates");
+                let state = server::state(&config, databases).expect("app state");
                 // Done before the test goes on: what a test does to groups
                 // afterwards is the requests' to handle, not this run's.
-                server::migrate_groups(&config, pool.clone()).await.expect("the groups are migrated");
-                let state = server::state(&config, pool).expect("app state");
+                server::migrate_groups(&config, state.databases.clone()).await.expect("the groups are migrated");
                 let shapes = server::shapes::Shapes::start(state.clone(), &config.sync);
                 let app = server::router(state, shapes.clone(), &config.metrics);
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();

@@ -24,15 +24,15 @@ pub async fn sign_up(
     let email = validate::email(email)?;
     let password = validate::password(password)?.to_owned();
     let name = validate::name("name", name)?;
-    let reservation = throttle::reserve_signup(&state.pool, &state.settings.signup_limits, ip).await?;
+    let reservation = throttle::reserve_signup(state.registry(), &state.settings.signup_limits, ip).await?;
     let hash = match password::hash(&state.hashing, password).await {
         Ok(hash) => hash,
         Err(error) => {
-            throttle::release_signup(&state.pool, reservation).await?;
+            throttle::release_signup(state.registry(), reservation).await?;
             return Err(error);
         }
     };
-    let mut tx = state.pool.begin().await?;
+    let mut tx = state.registry().begin().await?;
     let user = accounts::insert(&mut *tx, &email, &hash, &name).await?;
     let token = session::create(&mut *tx, user.id, &state.settings).await?;
     tx.commit().await?;
@@ -54,8 +54,8 @@ pub async fn log_in(
         // No account has such an email (sign-up refuses it).
         return Err(AppError::WrongCredentials);
     }
-    let reservation = throttle::reserve_login(&state.pool, &state.settings.login_limits, &email, ip).await?;
-    let found = accounts::credentials(&state.pool, &email).await?;
+    let reservation = throttle::reserve_login(state.registry(), &state.settings.login_limits, &email, ip).await?;
+    let found = accounts::credentials(state.registry(), &email).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
         None => (None, None),
@@ -64,7 +64,7 @@ pub async fn log_in(
     let verified = match password::verify(&state.hashing, password.to_owned(), hash).await {
         Ok(verified) => verified,
         Err(error) => {
-            throttle::release_login(&state.pool, reservation).await?;
+            throttle::release_login(state.registry(), reservation).await?;
             return Err(error);
         }
     };
@@ -73,14 +73,14 @@ pub async fn log_in(
         // The reservation stays: it was a failure.
         _ => return Err(AppError::WrongCredentials),
     };
-    throttle::succeeded(&state.pool, &email).await?;
-    let token = session::create(&state.pool, user.id, &state.settings).await?;
+    throttle::succeeded(state.registry(), &email).await?;
+    let token = session::create(state.registry(), user.id, &state.settings).await?;
     Ok((user, token))
 }
 
 pub async fn log_out(state: &AppState, headers: &HeaderMap) -> Result<(), AppError> {
     if let Some(token) = session::token_from_headers(headers) {
-        session::delete(&state.pool, &token).await?;
+        session::delete(state.registry(), &token).await?;
     }
     Ok(())
 }
@@ -96,7 +96,7 @@ pub async fn current_session(
     headers: &HeaderMap,
 ) -> Result<(UserInfo, chrono::DateTime<chrono::Utc>), AppError> {
     let token = session::token_from_headers(headers).ok_or(AppError::Unauthorized)?;
-    session::user(&state.pool, &token).await?.ok_or(AppError::Unauthorized)
+    session::user(state.registry(), &token).await?.ok_or(AppError::Unauthorized)
 }
 
 /// 401 when the request names the user it acts for

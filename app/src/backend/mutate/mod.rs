@@ -34,7 +34,7 @@ pub async fn apply(state: &AppState, user: &UserInfo, request: &MutateRequest) -
     if request.mutations.len() > MAX_BATCH {
         return Err(AppError::TooLarge(format!("send at most {MAX_BATCH} mutations per request")));
     }
-    let member = groups::resolve(&state.pool, user.id, &request.group).await?;
+    let member = groups::resolve(state, user.id, &request.group).await?;
     if let Some(unknown) = request.mutations.iter().find(|m| !m.is_known()) {
         return Err(AppError::validation(
             "mutations",
@@ -43,7 +43,7 @@ pub async fn apply(state: &AppState, user: &UserInfo, request: &MutateRequest) -
     }
     let mut attempt = 1;
     loop {
-        match apply_all(state, &member, request).await {
+        match apply_all(&member, request).await {
             Err(Retry::Transient(_)) if attempt < MAX_ATTEMPTS => {
                 tracing::warn!(attempt, "mutations hit a deadlock or serialization failure; retrying");
                 attempt += 1;
@@ -114,8 +114,8 @@ impl From<AppError> for Retry {
     }
 }
 
-async fn apply_all(state: &AppState, member: &Member, request: &MutateRequest) -> Result<MutateResponse, Retry> {
-    let mut tx = state.pool.begin().await?;
+async fn apply_all(member: &Member, request: &MutateRequest) -> Result<MutateResponse, Retry> {
+    let mut tx = member.group.db.pool.begin().await?;
     sqlx::query(&format!("SELECT 1 FROM {}.change_head FOR UPDATE", member.group.schema.ident()))
         .execute(&mut *tx)
         .await?;

@@ -1,0 +1,5 @@
+-- A group database other than the registry's: what the tenant migrations
+-- use from `public` (the registry's own database has them from its global
+-- migrations 0002 and 0003).
+CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public;
+CREATE EXTENSION IF NOT EXISTS hstore WITH SCHEMA public;
