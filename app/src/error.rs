@@ -123,6 +123,12 @@ mod ssr {
                         tracing::warn!(%error, "transaction rolled back by the database");
                         return Self::Unavailable;
                     }
+                    // The group moved to another group database meanwhile
+                    // (tenant migration 0008): the next try goes there.
+                    "CY001" => {
+                        tracing::info!(%error, "a write reached a group's old copy after its move");
+                        return Self::Unavailable;
+                    }
                     // unique_violation
                     "23505" => return Self::Conflict("that already exists".into()),
                     // exclusion_violation

@@ -17,6 +17,15 @@ pub enum Admin {
     /// Bring the registry and every group schema up to date, then exit
     /// (the server does it by itself at start; this is for doing it before).
     Migrate,
+    /// Move a group's schema to another group database while it is in use
+    /// (writes pause for the switch; followers go on from their offsets).
+    /// The old copy is dropped by the servers after `database.move_grace`.
+    MoveGroup {
+        /// The group's address.
+        slug: String,
+        /// The group database to move it to (a name in `[[databases]]`).
+        database: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +38,8 @@ pub enum AdminError {
     Output(#[from] std::io::Error),
     #[error("{0} group schemas could not be migrated (the log says why)")]
     Failed(usize),
+    #[error("the group was not moved: {0}")]
+    Move(#[from] crate::moves::MoveError),
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -57,6 +68,18 @@ pub async fn run(config: &Config, command: Admin, out: &mut impl Write) -> Resul
             if migrated.failed > 0 {
                 return Err(AdminError::Failed(migrated.failed));
             }
+        }
+        Admin::MoveGroup { slug, database } => {
+            let databases = connect(config).await?;
+            let moved = crate::moves::move_group(&databases, &slug, &database).await?;
+            writeln!(
+                out,
+                "moved {slug} to {database} in {:.1} s: {} rows copied, {} caught up in a pause of {} ms",
+                moved.took.as_secs_f64(),
+                moved.copied,
+                moved.caught_up,
+                moved.pause.as_millis()
+            )?;
         }
         Admin::Groups { json } => {
             // Looking migrates nothing.

@@ -68,6 +68,14 @@ pub struct DatabaseConfig {
     /// Where new groups go among the group databases that take them.
     #[serde(default)]
     pub placement: Placement,
+    /// How long the old copy of a moved group stays (refusing writes)
+    /// before a server drops it.
+    #[serde(default = "default_move_grace", with = "humantime_serde")]
+    pub move_grace: Duration,
+}
+
+fn default_move_grace() -> Duration {
+    Duration::from_secs(3600)
 }
 
 /// A group database: where group schemas may live.
@@ -267,6 +275,12 @@ impl Config {
             });
         }
         self.check_databases()?;
+        if self.database.move_grace > MAX_RETENTION {
+            return Err(ConfigError::Invalid {
+                name: "database.move_grace",
+                reason: "must be at most 10 years (\"10y\")",
+            });
+        }
         let metrics = &self.metrics;
         if !metrics.token.is_empty() && metrics.token.trim().is_empty() {
             return Err(ConfigError::Invalid {
@@ -373,6 +387,7 @@ impl Config {
         set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
         set(&env, "COURTYARD_DATABASE_MIGRATE_PARALLELISM", &mut self.database.migrate_parallelism)?;
         set(&env, "COURTYARD_DATABASE_PLACEMENT", &mut self.database.placement)?;
+        set_duration(&env, "COURTYARD_DATABASE_MOVE_GRACE", &mut self.database.move_grace)?;
         if let Some(value) = env("COURTYARD_DATABASES") {
             self.databases = GroupDatabaseConfig::parse_list(&value)
                 .ok_or(ConfigError::Env { name: "COURTYARD_DATABASES", value })?;
@@ -483,6 +498,7 @@ impl fmt::Debug for DatabaseConfig {
             .field("max_connections", &self.max_connections)
             .field("migrate_parallelism", &self.migrate_parallelism)
             .field("placement", &self.placement)
+            .field("move_grace", &self.move_grace)
             .finish()
     }
 }

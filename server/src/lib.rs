@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod moves;
 mod offline;
 pub mod ops;
 mod routes;
@@ -117,6 +118,25 @@ pub fn migrate_groups(config: &Config, databases: Arc<Databases>) -> tokio::task
     })
 }
 
+/// Drops the old copies of moved groups once their grace period is over,
+/// every few minutes, on the current runtime (every server does; a copy is
+/// dropped once).
+pub fn drop_moved_copies(config: &Config, databases: Arc<Databases>) -> tokio::task::JoinHandle<()> {
+    let grace = config.database.move_grace;
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(300).min(grace.max(Duration::from_secs(1))));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match moves::drop_old_copies(&databases, grace).await {
+                Ok(0) => {}
+                Ok(dropped) => tracing::info!(dropped, "old copies of moved groups dropped"),
+                Err(error) => tracing::warn!(?error, "dropping old copies of moved groups failed; trying again later"),
+            }
+        }
+    })
+}
+
 pub fn state(config: &Config, databases: Databases) -> Result<AppState, StartError> {
     let mut leptos_options: LeptosOptions =
         leptos::config::get_configuration(None).map_err(|error| StartError::Leptos(error.to_string()))?.leptos_options;
@@ -197,6 +217,7 @@ pub async fn serve(
     let databases = connect(&config).await?;
     let state = state(&config, databases)?;
     migrate_groups(&config, state.databases.clone());
+    drop_moved_copies(&config, state.databases.clone());
     let shapes = Shapes::start(state.clone(), &config.sync);
     let app = router(state, shapes.clone(), &config.metrics).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {

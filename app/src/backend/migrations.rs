@@ -226,6 +226,16 @@ pub async fn migrate_group(
         .bind(schema.as_str())
         .execute(&mut *tx)
         .await?;
+    // Placed elsewhere meanwhile (a move finished while this waited for
+    // the lock, which the move holds): this copy is not the group's.
+    let placed: Option<String> = sqlx::query_scalar("SELECT database FROM groups WHERE schema_name = $1")
+        .bind(schema.as_str())
+        .fetch_optional(registry)
+        .await?;
+    if placed.as_deref() != Some(db.name()) {
+        tracing::info!(schema = schema.as_str(), database = db.name(), "not migrated: the group lives elsewhere now");
+        return Err(AppError::Unavailable);
+    }
     let applied = match provision {
         true => self::provision(&mut tx, schema).await?,
         false => apply_pending(&mut tx, schema).await?,

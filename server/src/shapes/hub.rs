@@ -101,7 +101,8 @@ struct Listener {
 
 pub struct Tail {
     schema: SchemaName,
-    /// The group database's pool the tail reads from.
+    /// The group database (its name and pool) the tail reads from.
+    database: Arc<str>,
     pool: PgPool,
     /// Answers built from this tail, shared by every waiter asking the same
     /// (shape handle, offset) at the same head: one serialisation per change
@@ -169,12 +170,16 @@ impl Hub {
     pub fn follow(self: &Arc<Self>, group: &Group) -> (Arc<Tail>, watch::Receiver<u64>) {
         let schema = &group.schema;
         let mut tails = self.tails.lock();
-        if let Some(tail) = tails.get(schema.as_str()) {
+        // A tail on the database the group lives on: one read from where
+        // it lived before it moved is replaced (its waiters were woken by
+        // the move's notice, and come back to the new one).
+        if let Some(tail) = tails.get(schema.as_str()).filter(|tail| *tail.database == *group.db.name()) {
             *tail.followed_at.lock() = Instant::now();
             return (tail.clone(), tail.updated.subscribe());
         }
         let tail = Arc::new(Tail {
             schema: schema.clone(),
+            database: group.db.name().into(),
             pool: group.db.pool.clone(),
             answers: Mutex::default(),
             state: RwLock::default(),
@@ -227,7 +232,10 @@ impl Hub {
         let mut tails = self.tails.lock();
         let idle = tail.updated.receiver_count() == 0;
         if idle {
-            tails.remove(tail.schema.as_str());
+            // (Unless a tail on the group's new database replaced it.)
+            if tails.get(tail.schema.as_str()).is_some_and(|current| std::ptr::eq(current.as_ref(), tail)) {
+                tails.remove(tail.schema.as_str());
+            }
             self.forget_answers(tail);
             let mut state = tail.state.write();
             self.held.fetch_sub(std::mem::take(&mut state.bytes), Ordering::Relaxed);

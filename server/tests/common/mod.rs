@@ -11,6 +11,7 @@ use std::path::Path;
 use tokio::sync::oneshot;
 
 pub mod cluster;
+pub mod nginx;
 pub mod process;
 pub mod shape_client;
 
@@ -169,21 +170,7 @@ impl TestApp {
     /// A group table's rows as the change log writes them (Postgres text
     /// values, timestamps in UTC), by primary key.
     pub async fn table_rows(&self, schema: &str, table: &str) -> BTreeMap<String, Map<String, Value>> {
-        let mut tx = self.db.begin().await.unwrap();
-        sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await.unwrap();
-        sqlx::query("SET LOCAL datestyle = 'ISO, YMD'").execute(&mut *tx).await.unwrap();
-        let rows: Vec<(Value,)> =
-            sqlx::query_as(&format!("SELECT public.hstore_to_jsonb(public.hstore(t)) FROM \"{schema}\".\"{table}\" t"))
-                .fetch_all(&mut *tx)
-                .await
-                .unwrap();
-        let pk = app::model::registry::table(table).expect("a synced table").pk;
-        rows.into_iter()
-            .map(|(row,)| {
-                let row = row.as_object().unwrap().clone();
-                (row[pk].as_str().unwrap().to_owned(), row)
-            })
-            .collect()
+        table_rows_in(&self.db, schema, table).await
     }
 
     /// The change-log positions of `table` after `after`, in order.
@@ -205,6 +192,25 @@ impl TestApp {
             .await
             .unwrap()
     }
+}
+
+/// [`TestApp::table_rows`] on the database of `pool` (a group database).
+pub async fn table_rows_in(pool: &PgPool, schema: &str, table: &str) -> BTreeMap<String, Map<String, Value>> {
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await.unwrap();
+    sqlx::query("SET LOCAL datestyle = 'ISO, YMD'").execute(&mut *tx).await.unwrap();
+    let rows: Vec<(Value,)> =
+        sqlx::query_as(&format!("SELECT public.hstore_to_jsonb(public.hstore(t)) FROM \"{schema}\".\"{table}\" t"))
+            .fetch_all(&mut *tx)
+            .await
+            .unwrap();
+    let pk = app::model::registry::table(table).expect("a synced table").pk;
+    rows.into_iter()
+        .map(|(row,)| {
+            let row = row.as_object().unwrap().clone();
+            (row[pk].as_str().unwrap().to_owned(), row)
+        })
+        .collect()
 }
 
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {

@@ -116,9 +116,15 @@ impl From<AppError> for Retry {
 
 async fn apply_all(member: &Member, request: &MutateRequest) -> Result<MutateResponse, Retry> {
     let mut tx = member.group.db.pool.begin().await?;
-    sqlx::query(&format!("SELECT 1 FROM {}.change_head FOR UPDATE", member.group.schema.ident()))
-        .execute(&mut *tx)
-        .await?;
+    let moved: Option<String> =
+        sqlx::query_scalar(&format!("SELECT moved_to FROM {}.change_head FOR UPDATE", member.group.schema.ident()))
+            .fetch_one(&mut *tx)
+            .await?;
+    if moved.is_some() {
+        // Moved to another group database while this request waited: the
+        // browser sends the batch again, and it goes there.
+        return Err(Retry::Failed(AppError::Unavailable));
+    }
     let mut results = Vec::with_capacity(request.mutations.len());
     for envelope in &request.mutations {
         results.push(apply_one(&mut tx, member, envelope).await?);
