@@ -231,3 +231,58 @@ async fn a_move_to_where_the_group_is_or_to_an_unknown_database_changes_nothing(
     let error = server::moves::move_group(&databases, "no-such-group", "main").await.unwrap_err();
     assert!(error.to_string().contains("no group has"), "{error}");
 }
+
+/// `server admin …` as an operator runs it: the binary, with the servers'
+/// configuration in its environment.
+fn admin(registry: &str, databases: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .env("DATABASE_URL", registry)
+        .env("COURTYARD_DATABASES", databases)
+        .env("RUST_LOG", "warn")
+        .arg("admin")
+        .args(args)
+        .output()
+        .expect("the server binary runs")
+}
+
+#[tokio::test]
+async fn the_operators_commands_list_groups_where_they_live_and_move_them() {
+    let second = Cluster::start();
+    let mut conn = PgConnection::connect(&second.url("postgres")).await.unwrap();
+    sqlx::query("CREATE DATABASE groups").execute(&mut conn).await.unwrap();
+    let databases = format!("main= second={}", second.url("groups"));
+    let app = TestApp::spawn_with(&[("COURTYARD_DATABASES", &databases)]).await;
+    let (admin_client, slug) = app.admin_of_new_group().await;
+    app.resident(&admin_client, &slug, "Bo").await;
+
+    let list = |app: &TestApp| {
+        let output = admin(&app.database_url, &databases, &["groups", "--json"]);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let lines: Vec<Value> =
+            String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        lines
+    };
+    let before = list(&app);
+    assert_eq!(before.len(), 1);
+    assert_eq!((before[0]["slug"].as_str(), before[0]["database"].as_str()), (Some(slug.as_str()), Some("main")));
+    assert_eq!(before[0]["members"], 2);
+
+    let moved = admin(&app.database_url, &databases, &["move-group", &slug, "second"]);
+    let said = String::from_utf8_lossy(&moved.stdout);
+    assert!(moved.status.success(), "{said} {}", String::from_utf8_lossy(&moved.stderr));
+    assert!(said.starts_with(&format!("moved {slug} to second")), "{said}");
+    assert_eq!(list(&app)[0]["database"], "second");
+    // Moving it again to where it is fails, saying why, with a failure status.
+    let again = admin(&app.database_url, &databases, &["move-group", &slug, "second"]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already lives on"));
+    // The group goes on where it is now.
+    send(
+        &app,
+        &admin_client,
+        &slug,
+        one("announcement.create", json!({"id": Uuid::new_v4(), "title": "t", "body": "b"})),
+    )
+    .await;
+}
