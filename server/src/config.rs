@@ -46,9 +46,25 @@ pub struct ServerConfig {
     pub tls_cert: String,
     #[serde(default)]
     pub tls_key: String,
+    /// The load balancers in front (addresses or networks): their requests'
+    /// `X-Forwarded-For` names the client (routes/proxies.rs).
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
 }
 
 impl ServerConfig {
+    /// `trusted_proxies` parsed (an address alone is a network of one);
+    /// `None` if one does not parse.
+    pub fn trusted_proxies(&self) -> Option<Vec<ipnet::IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                let entry = entry.trim();
+                entry.parse().ok().or_else(|| entry.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+            })
+            .collect()
+    }
+
     /// The certificate chain's and the key's files, when TLS is on.
     pub fn tls(&self) -> Option<(&Path, &Path)> {
         let (cert, key) = (self.tls_cert.trim(), self.tls_key.trim());
@@ -111,9 +127,21 @@ impl GroupDatabaseConfig {
         Self { name: MAIN.to_owned(), url: String::new(), max_connections: 0, new_groups: true }
     }
 
-    /// Whether it is the registry's own database (sharing its pool).
+    /// Whether it is the registry's own database (sharing its pool): no
+    /// url, or one naming the same host, port and database.
     pub fn is_registry(&self, registry_url: &str) -> bool {
-        self.url.trim().is_empty() || self.url.trim() == registry_url.trim()
+        use sqlx::postgres::PgConnectOptions;
+        let (url, registry_url) = (self.url.trim(), registry_url.trim());
+        if url.is_empty() || url == registry_url {
+            return true;
+        }
+        let place = |options: PgConnectOptions| {
+            (options.get_host().to_owned(), options.get_port(), options.get_database().map(str::to_owned))
+        };
+        match (url.parse::<PgConnectOptions>(), registry_url.parse::<PgConnectOptions>()) {
+            (Ok(one), Ok(other)) => place(one) == place(other),
+            _ => false,
+        }
     }
 
     /// `name=url` entries (whitespace between), as `COURTYARD_DATABASES`
@@ -274,7 +302,19 @@ impl Config {
                     "must leave two of database.max_connections free (LISTEN, and the requests), or 0 for the default",
             });
         }
+        if self.server.trusted_proxies().is_none() {
+            return Err(ConfigError::Invalid {
+                name: "server.trusted_proxies",
+                reason: "must list addresses (10.0.0.5) or networks (10.0.0.0/24)",
+            });
+        }
         self.check_databases()?;
+        if self.database.move_grace < Duration::from_secs(60) {
+            return Err(ConfigError::Invalid {
+                name: "database.move_grace",
+                reason: "must be at least 1m (requests under way when a group moves still read its old copy)",
+            });
+        }
         if self.database.move_grace > MAX_RETENTION {
             return Err(ConfigError::Invalid {
                 name: "database.move_grace",
@@ -360,6 +400,9 @@ impl Config {
             if !name_ok {
                 return invalid("each needs a name of 1 to 32 characters a-z, 0-9, _ or -");
             }
+            if db.name == "registry" {
+                return invalid("cannot be named registry (the registry's own name in /readyz and metrics)");
+            }
             if list[..i].iter().any(|other| other.name == db.name) {
                 return invalid("names must be distinct");
             }
@@ -383,6 +426,13 @@ impl Config {
         set(&env, "COURTYARD_PUBLIC_ORIGIN", &mut self.server.public_origin)?;
         set(&env, "COURTYARD_TLS_CERT", &mut self.server.tls_cert)?;
         set(&env, "COURTYARD_TLS_KEY", &mut self.server.tls_key)?;
+        if let Some(value) = env("COURTYARD_TRUSTED_PROXIES") {
+            self.server.trusted_proxies = value
+                .split(|c: char| c == ',' || c.is_whitespace())
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect();
+        }
         set(&env, "DATABASE_URL", &mut self.database.url)?;
         set(&env, "COURTYARD_DATABASE_MAX_CONNECTIONS", &mut self.database.max_connections)?;
         set(&env, "COURTYARD_DATABASE_MIGRATE_PARALLELISM", &mut self.database.migrate_parallelism)?;
@@ -671,6 +721,16 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let config = load(&[("COURTYARD_TRUSTED_PROXIES", "10.0.0.5, 172.28.0.0/24 ::1")]).unwrap();
+        let proxies = config.server.trusted_proxies().unwrap();
+        assert_eq!(proxies.len(), 3);
+        assert!(proxies[0].contains(&"10.0.0.5".parse::<std::net::IpAddr>().unwrap()));
+        let error = load(&[("COURTYARD_TRUSTED_PROXIES", "nginx")]).unwrap_err();
+        assert!(error.to_string().contains("server.trusted_proxies"), "{error}");
+    }
+
+    #[test]
     fn without_databases_listed_the_registry_is_the_one_group_database() {
         let config = load(&[]).unwrap();
         let list = config.group_databases();
@@ -694,6 +754,13 @@ mod tests {
         assert_eq!(list[1].max_connections, 10);
         assert_eq!(config.database.placement, Placement::Random);
         assert!(!format!("{config:?}").contains("u:pw@"), "the password is hidden");
+        let spelled =
+            load(&[("COURTYARD_DATABASES", "main=postgres://postgres@127.0.0.1/courtyard?application_name=x")])
+                .unwrap();
+        assert!(
+            spelled.group_databases()[0].is_registry(&spelled.database.url),
+            "the same database, spelled otherwise"
+        );
         let error = load(&[("COURTYARD_DATABASES", "east")]).unwrap_err();
         assert!(error.to_string().contains("COURTYARD_DATABASES"));
         let error = load(&[("COURTYARD_DATABASE_PLACEMENT", "anywhere")]).unwrap_err();
@@ -708,6 +775,7 @@ mod tests {
             "=postgres://other/db",
             "a= b=",
             "a-very-long-name-that-goes-on-and-on=postgres://x/y",
+            "registry=postgres://x/y",
         ] {
             let error = load(&[("COURTYARD_DATABASES", list)]).unwrap_err();
             assert!(error.to_string().starts_with("databases "), "{list}: {error}");

@@ -18,7 +18,7 @@ use app::{
     shell, App,
 };
 use axum::{extract::MatchedPath, http::Request, serve::ListenerExt, Router};
-use config::{Config, MetricsConfig};
+use config::Config;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, AxumRouteListing, LeptosRoutes};
 use shapes::Shapes;
@@ -158,10 +158,12 @@ fn page_routes() -> Vec<AxumRouteListing> {
 
 /// The whole HTTP app: JSON API, shape stream, server functions, pages,
 /// static files, and the operator's endpoints (health, metrics).
-pub fn router(state: AppState, shapes: Shapes, metrics: &MetricsConfig) -> Router {
+pub fn router(state: AppState, shapes: Shapes, config: &Config) -> Router {
     let pages = page_routes();
     let options = state.leptos_options.clone();
-    let ops = ops::Ops::new(state.clone(), shapes.clone(), metrics);
+    let ops = ops::Ops::new(state.clone(), shapes.clone(), &config.metrics);
+    // (Checked when the configuration loaded.)
+    let proxies = routes::TrustedProxies(Arc::new(config.server.trusted_proxies().unwrap_or_default()));
     Router::new()
         .merge(routes::api())
         .merge(shapes.routes())
@@ -179,6 +181,7 @@ pub fn router(state: AppState, shapes: Shapes, metrics: &MetricsConfig) -> Route
         .layer(axum::middleware::from_fn_with_state(state.clone(), routes::security_headers))
         .layer(axum::middleware::from_fn(routes::limit_header_size))
         .layer(axum::middleware::from_fn(ops::metrics::count_requests))
+        .layer(axum::middleware::from_fn_with_state(proxies, routes::real_client))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
             let route = request.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
             tracing::info_span!(
@@ -196,7 +199,7 @@ pub fn router(state: AppState, shapes: Shapes, metrics: &MetricsConfig) -> Route
 pub fn app(config: &Config, databases: Databases) -> Result<Router, StartError> {
     let state = state(config, databases)?;
     let shapes = Shapes::start(state.clone(), &config.sync);
-    Ok(router(state, shapes, &config.metrics))
+    Ok(router(state, shapes, config))
 }
 
 /// Connects, migrates and serves on `listener` until `shutdown` resolves:
@@ -219,7 +222,7 @@ pub async fn serve(
     migrate_groups(&config, state.databases.clone());
     drop_moved_copies(&config, state.databases.clone());
     let shapes = Shapes::start(state.clone(), &config.sync);
-    let app = router(state, shapes.clone(), &config.metrics).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state, shapes.clone(), &config).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {
         shutdown.await;
         shapes.close();

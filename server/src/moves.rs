@@ -44,7 +44,7 @@ pub enum MoveError {
     AlreadyThere(String),
     #[error("the group's schema is at version {found}, not {latest}: migrate it first (server admin migrate)")]
     Version { found: i64, latest: i64 },
-    #[error("the group moved meanwhile (another move?): nothing changed")]
+    #[error("the registry did not take the new placement: the group stays where it was")]
     Raced,
     #[error("{0}")]
     App(#[from] AppError),
@@ -68,8 +68,9 @@ pub struct Moved {
 /// those it references).
 struct Table {
     name: String,
-    /// Its primary key's columns.
+    /// Its primary key's columns, and the first one's type.
     key: Vec<String>,
+    key_type: String,
     columns: Vec<String>,
     /// Referenced by another table of the schema (a parent).
     referenced: bool,
@@ -79,36 +80,53 @@ struct Table {
 pub async fn move_group(databases: &Databases, slug: &str, to: &str) -> Result<Moved, MoveError> {
     let started = Instant::now();
     let registry = &databases.registry;
-    let row: Option<(uuid::Uuid, String, String, i64)> =
-        sqlx::query_as("SELECT id, schema_name, database, tenant_version FROM groups WHERE slug = $1")
-            .bind(slug)
-            .fetch_optional(registry)
-            .await?;
-    let (group_id, schema, from, version) = row.ok_or_else(|| MoveError::NoSuchGroup(slug.to_owned()))?;
-    let schema = SchemaName::parse(&schema).ok_or(AppError::Internal)?;
-    let source = databases.find(&from).ok_or_else(|| MoveError::NoSuchDatabase(from.clone()))?.clone();
+    let id: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM groups WHERE slug = $1").bind(slug).fetch_optional(registry).await?;
+    let group_id = id.ok_or_else(|| MoveError::NoSuchGroup(slug.to_owned()))?;
     let target = databases.find(to).ok_or_else(|| MoveError::NoSuchDatabase(to.to_owned()))?.clone();
-    if source.name() == target.name() {
-        return Err(MoveError::AlreadyThere(from));
-    }
-    let latest = migrations::latest_tenant_version();
-    if version != latest {
-        return Err(MoveError::Version { found: version, latest });
-    }
-    tracing::info!(slug, from = source.name(), to = target.name(), "moving a group");
 
-    // The locks held for the whole move, on a connection of their own.
-    let mut held = source.pool.acquire().await?.detach();
-    for job in ["courtyard.log.", "courtyard.tenant."] {
-        sqlx::query("SELECT pg_advisory_lock(hashtextextended($1 || $2, 0))")
-            .bind(job)
-            .bind(schema.as_str())
-            .execute(&mut held)
-            .await?;
+    // One move of a group at a time, and none while its old copies are
+    // being dropped: a registry lock held for the whole move, on a
+    // connection of its own. Where the group is is read under it.
+    let mut moving = registry.acquire().await?.detach();
+    sqlx::query("SELECT pg_advisory_lock(hashtextextended('courtyard.move.' || $1::text, 0))")
+        .bind(group_id)
+        .execute(&mut moving)
+        .await?;
+    let result = async {
+        let (schema, from, version): (String, String, i64) =
+            sqlx::query_as("SELECT schema_name, database, tenant_version FROM groups WHERE id = $1")
+                .bind(group_id)
+                .fetch_optional(registry)
+                .await?
+                .ok_or_else(|| MoveError::NoSuchGroup(slug.to_owned()))?;
+        let schema = SchemaName::parse(&schema).ok_or(AppError::Internal)?;
+        let source = databases.find(&from).ok_or_else(|| MoveError::NoSuchDatabase(from.clone()))?.clone();
+        if source.name() == target.name() {
+            return Err(MoveError::AlreadyThere(from));
+        }
+        let latest = migrations::latest_tenant_version();
+        if version != latest {
+            return Err(MoveError::Version { found: version, latest });
+        }
+        tracing::info!(slug, from = source.name(), to = target.name(), "moving a group");
+        // The group's log job and migrations wait for the whole move, on
+        // the source (session locks on a connection of their own).
+        let mut held = source.pool.acquire().await?.detach();
+        for job in ["courtyard.log.", "courtyard.tenant."] {
+            sqlx::query("SELECT pg_advisory_lock(hashtextextended($1 || $2, 0))")
+                .bind(job)
+                .bind(schema.as_str())
+                .execute(&mut held)
+                .await?;
+        }
+        let moved = copy_and_switch(databases, &source, &target, &schema, group_id, slug).await;
+        let _ = held.close().await;
+        moved
     }
-    let result = copy_and_switch(databases, &source, &target, &schema, group_id, slug).await;
+    .await;
     // Released whatever happened (closing the connection would too).
-    let _ = held.close().await;
+    let _ = moving.close().await;
     let mut moved = result?;
     moved.took = started.elapsed();
     tracing::info!(slug, to = target.name(), ?moved, "group moved");
@@ -124,6 +142,17 @@ async fn copy_and_switch(
     slug: &str,
 ) -> Result<Moved, MoveError> {
     let registry = &databases.registry;
+    let ident = schema.ident();
+    let mut src = source.pool.acquire().await?.detach();
+    // A copy marked moved while the registry places the group here is what
+    // an interrupted move left (it dies between its pause and its flip):
+    // this copy is the group's, writes may go on.
+    let recovered = sqlx::query(&format!("UPDATE {ident}.change_head SET moved_to = NULL WHERE moved_to IS NOT NULL"))
+        .execute(&mut src)
+        .await?;
+    if recovered.rows_affected() > 0 {
+        tracing::warn!(slug, "an interrupted move had left the group's writes refused; they go on");
+    }
     let move_id: i64 = sqlx::query_scalar(
         "INSERT INTO group_moves (group_id, schema_name, from_database, to_database) VALUES ($1, $2, $3, $4)
          RETURNING id",
@@ -135,10 +164,10 @@ async fn copy_and_switch(
     .fetch_one(registry)
     .await?;
 
-    // A copy left there by a move that did not finish is not the group's
-    // (the registry says where the group is): start afresh.
+    // A copy left there by an earlier move (moved away since, or not
+    // finished) is not the group's (the registry says where the group is):
+    // start afresh.
     migrations::prepare(target).await?;
-    let ident = schema.ident();
     target.pool.execute(format!("DROP SCHEMA IF EXISTS {ident} CASCADE").as_str()).await?;
     {
         let mut conn = target.pool.acquire().await?;
@@ -146,7 +175,6 @@ async fn copy_and_switch(
         migrations::provision(&mut tx, schema).await?;
         tx.commit().await?;
     }
-    let mut src = source.pool.acquire().await?.detach();
     let tables = tables(&mut src, schema).await?;
 
     // 1. The snapshot, taken between two writers, and every table from it.
@@ -166,55 +194,64 @@ async fn copy_and_switch(
         (position, copied)
     };
 
-    // 2. The pause.
+    // 2. The pause: writers queue on the head's lock; bounded, so a mover
+    // that hangs does not hold the group's writers (and its database's
+    // pool) for long.
     let paused = Instant::now();
     let mut pause = src.begin().await?;
-    let (_, moved): (i64, Option<String>) =
-        sqlx::query_as(&format!("SELECT position, moved_to FROM {ident}.change_head FOR UPDATE"))
-            .fetch_one(&mut *pause)
-            .await?;
-    if moved.is_some() {
-        return Err(MoveError::Raced);
-    }
+    pause.execute("SET LOCAL statement_timeout = '60s'").await?;
+    pause.execute("SET LOCAL idle_in_transaction_session_timeout = '60s'").await?;
+    sqlx::query(&format!("SELECT 1 FROM {ident}.change_head FOR UPDATE")).execute(&mut *pause).await?;
     let mut tgt = target.pool.begin().await?;
     let caught_up = catch_up(&mut pause, &mut tgt, schema, &tables, snapshot_at).await?;
     tgt.commit().await?;
-    let flipped = sqlx::query("UPDATE groups SET database = $2 WHERE id = $1 AND database = $3")
-        .bind(group_id)
-        .bind(target.name())
-        .bind(source.name())
-        .execute(registry)
-        .await;
-    match flipped {
-        Ok(done) if done.rows_affected() == 1 => {}
-        other => {
-            // Still the source's: the copy goes, writers go on there.
-            pause.rollback().await?;
-            let _ = target.pool.execute(format!("DROP SCHEMA IF EXISTS {ident} CASCADE").as_str()).await;
-            other?;
-            return Err(MoveError::Raced);
-        }
-    }
-    sqlx::query("UPDATE group_moves SET finished_at = now() WHERE id = $1").bind(move_id).execute(registry).await?;
+    // The old copy refuses writes from its commit on (writers released now
+    // get 503 and try again), before the registry flips: whatever fails
+    // from here, no write lands where nobody will read it.
     sqlx::query(&format!("UPDATE {ident}.change_head SET moved_to = $1"))
         .bind(target.name())
         .execute(&mut *pause)
         .await?;
     // Tails and catalogues of the old copy are dropped (at its commit).
     sqlx::query("SELECT pg_notify('courtyard_schema', $1)").bind(schema.as_str()).execute(&mut *pause).await?;
-    if let Err(error) = pause.commit().await {
-        // The registry already says the target: mark the old copy again, or
-        // writes released now would land where nobody reads.
-        tracing::error!(%error, slug, "ending the pause failed; marking the old copy as moved again");
-        sqlx::query(&format!("UPDATE {ident}.change_head SET moved_to = $1"))
-            .bind(target.name())
-            .execute(&source.pool)
-            .await?;
+    pause.commit().await?;
+    let flipped = sqlx::query("UPDATE groups SET database = $2 WHERE id = $1 AND database = $3")
+        .bind(group_id)
+        .bind(target.name())
+        .bind(source.name())
+        .execute(registry)
+        .await;
+    if let Err(error) = flipped {
+        // Whether it committed is known only by asking again.
+        tracing::warn!(%error, slug, "the placement's flip failed; asking where the group is");
+    }
+    let placed: Option<String> = sqlx::query_scalar("SELECT database FROM groups WHERE id = $1")
+        .bind(group_id)
+        .fetch_optional(registry)
+        .await
+        .map_err(|error| {
+            tracing::error!(%error, slug, "where the group is cannot be read: its writes are refused until `server admin move-group` runs again");
+            error
+        })?;
+    if placed.as_deref() != Some(target.name()) {
+        // Still the source's: it takes writes again, the copy goes.
+        sqlx::query(&format!("UPDATE {ident}.change_head SET moved_to = NULL")).execute(&mut src).await?;
+        let _ = target.pool.execute(format!("DROP SCHEMA IF EXISTS {ident} CASCADE").as_str()).await;
+        return Err(MoveError::Raced);
     }
     let pause = paused.elapsed();
-    // Servers forget who may follow which group (they hold the group's
-    // database with it) and resolve it again.
-    sqlx::query("SELECT pg_notify('courtyard_access', 'moved')").execute(registry).await?;
+    // Moved. What follows only tidies up and tells: a failure is logged.
+    let finished =
+        sqlx::query("UPDATE group_moves SET finished_at = now() WHERE id = $1").bind(move_id).execute(registry);
+    if let Err(error) = finished.await {
+        tracing::warn!(%error, slug, "the move is not marked finished: its old copy stays until dropped by hand");
+    }
+    // Servers forget who may follow this group (they hold its database
+    // with it) and resolve it again.
+    let told = sqlx::query("SELECT pg_notify('courtyard_access', 'group:' || $1)").bind(slug).execute(registry);
+    if let Err(error) = told.await {
+        tracing::warn!(%error, slug, "servers were not told of the move: they learn it within 30 s");
+    }
     let _ = src.close().await;
     Ok(Moved { copied, caught_up, pause, took: Duration::ZERO })
 }
@@ -225,6 +262,7 @@ async fn tables(conn: &mut PgConnection, schema: &SchemaName) -> Result<Vec<Tabl
     struct Listed {
         name: String,
         key: Vec<String>,
+        key_type: String,
         columns: Vec<String>,
         parents: Vec<String>,
     }
@@ -233,6 +271,9 @@ async fn tables(conn: &mut PgConnection, schema: &SchemaName) -> Result<Vec<Tabl
                 ARRAY(SELECT a.attname::text FROM pg_index i JOIN pg_attribute a
                       ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
                       WHERE i.indrelid = c.oid AND i.indisprimary ORDER BY a.attnum) AS key,
+                coalesce((SELECT format_type(a.atttypid, a.atttypmod) FROM pg_index i JOIN pg_attribute a
+                          ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+                          WHERE i.indrelid = c.oid AND i.indisprimary), '') AS key_type,
                 ARRAY(SELECT a.attname::text FROM pg_attribute a
                       WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
                 ARRAY(SELECT p.relname::text FROM pg_constraint f JOIN pg_class p ON p.oid = f.confrelid
@@ -258,12 +299,12 @@ async fn tables(conn: &mut PgConnection, schema: &SchemaName) -> Result<Vec<Tabl
             return Err(AppError::Internal.into());
         }
         for name in ready {
-            let Listed { key, columns, .. } = pending.remove(&name).expect("listed");
+            let Listed { key, key_type, columns, .. } = pending.remove(&name).expect("listed");
             if key.len() != 1 {
                 tracing::error!(table = %name, "a table of the group's schema has no one-column primary key");
                 return Err(AppError::Internal.into());
             }
-            ordered.push(Table { referenced: referenced.contains(&name), name, key, columns });
+            ordered.push(Table { referenced: referenced.contains(&name), name, key, key_type, columns });
         }
     }
     Ok(ordered)
@@ -354,20 +395,22 @@ async fn catch_up(
         let name = format!("{s}.\"{}\"", table.name);
         let scratch = format!("\"move_{}\"", table.name);
         (&mut **target).execute(format!("CREATE TEMP TABLE {scratch} (LIKE {name}) ON COMMIT DROP").as_str()).await?;
-        let key = key_text(&table.key, "t");
-        let select =
-            format!("SELECT t.* FROM {name} t JOIN move_keys k ON k.relation = '{}' AND k.key = {key}", table.name);
+        let select = format!(
+            "SELECT t.* FROM {name} t JOIN move_keys k ON k.relation = '{}' AND {}",
+            table.name,
+            key_is(table, "t", "k.key")
+        );
         rows += copy(source, target, &select, &scratch).await?;
     }
     // Gone from the source: removed here, children first (a parent's
     // removal takes its children, as it did there).
     for table in synced.iter().rev() {
-        let key = key_text(&table.key, "t");
         let scratch = format!("\"move_{}\"", table.name);
         let gone = sqlx::query(&format!(
-            "DELETE FROM {s}.\"{}\" t WHERE {key} = ANY($1)
+            "DELETE FROM {s}.\"{}\" t WHERE {}
                AND NOT EXISTS (SELECT 1 FROM {scratch} m WHERE {})",
             table.name,
+            key_in(table, "t", "$1::text[]"),
             table.key.iter().map(|c| format!("m.\"{c}\" = t.\"{c}\"")).collect::<Vec<_>>().join(" AND ")
         ))
         .bind(&touched[&table.name])
@@ -430,45 +473,65 @@ async fn catch_up(
     Ok(rows)
 }
 
-/// A row's key as the log writes it (`changes.key`): its one-column
-/// primary key's text form.
-fn key_text(key: &[String], alias: &str) -> String {
-    format!("{alias}.\"{}\"::text", key[0])
+/// `<alias>.<key> = <text>::<key type>`: a row's key against the log's
+/// text form of it (`changes.key`), compared as the key's own type, so by
+/// its index (a text comparison would read the whole table, and miss
+/// keys whose text form depends on the session, such as times).
+fn key_is(table: &Table, alias: &str, text: &str) -> String {
+    format!("{alias}.\"{}\" = ({text})::{}", table.key[0], table.key_type)
 }
 
-/// Drops the old copies of groups moved more than `grace` ago; returns how
-/// many. Servers run it now and then; a database that is away is tried
+/// [`key_is`] for any of an array of text forms.
+fn key_in(table: &Table, alias: &str, texts: &str) -> String {
+    format!("{alias}.\"{}\" = ANY(({texts})::{}[])", table.key[0], table.key_type)
+}
+
+/// Drops the copies of groups that are not theirs any more, `grace` after
+/// the move that left them: the old copy of a finished move, the partial
+/// copy of one that failed. Returns how many. Servers run it now and then;
+/// a copy on a database that is away (or not configured here) is tried
 /// again next time.
 pub async fn drop_old_copies(databases: &Databases, grace: Duration) -> Result<usize, AppError> {
-    let due: Vec<(i64, String, String)> = sqlx::query_as(
-        "SELECT id, schema_name, from_database FROM group_moves
-         WHERE dropped_at IS NULL AND finished_at < now() - make_interval(secs => $1)",
+    let due: Vec<(i64, uuid::Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, group_id, schema_name,
+                CASE WHEN finished_at IS NULL THEN to_database ELSE from_database END
+         FROM group_moves
+         WHERE dropped_at IS NULL AND coalesce(finished_at, started_at) < now() - make_interval(secs => $1)
+         ORDER BY id",
     )
     .bind(grace.as_secs_f64())
     .fetch_all(&databases.registry)
     .await?;
     let mut dropped = 0;
-    for (id, schema, database) in due {
+    for (id, group_id, schema, database) in due {
         let Some(schema) = SchemaName::parse(&schema) else { continue };
-        // A group moved back since lives there again: its copy stays.
-        let placed: Option<String> = sqlx::query_scalar("SELECT database FROM groups WHERE schema_name = $1")
-            .bind(schema.as_str())
-            .fetch_optional(&databases.registry)
+        let Some(db) = databases.find(&database) else { continue };
+        // Not while the group moves (a move back may be making its copy
+        // there now): the movers' lock, and the placement read under it.
+        let mut tx = databases.registry.begin().await?;
+        let free: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('courtyard.move.' || $1::text, 0))")
+                .bind(group_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !free {
+            continue;
+        }
+        let placed: Option<String> = sqlx::query_scalar("SELECT database FROM groups WHERE id = $1")
+            .bind(group_id)
+            .fetch_optional(&mut *tx)
             .await?;
+        // A group that lives there (moved back) keeps its copy.
         if placed.as_deref() != Some(database.as_str()) {
-            if let Some(db) = databases.find(&database) {
-                if let Err(error) =
-                    db.pool.execute(format!("DROP SCHEMA IF EXISTS {} CASCADE", schema.ident()).as_str()).await
-                {
-                    tracing::warn!(%error, schema = schema.as_str(), database, "dropping a moved group's old copy failed");
-                    continue;
-                }
+            if let Err(error) =
+                db.pool.execute(format!("DROP SCHEMA IF EXISTS {} CASCADE", schema.ident()).as_str()).await
+            {
+                tracing::warn!(%error, schema = schema.as_str(), database, "dropping a moved group's old copy failed");
+                continue;
             }
         }
-        sqlx::query("UPDATE group_moves SET dropped_at = now() WHERE id = $1")
-            .bind(id)
-            .execute(&databases.registry)
-            .await?;
+        sqlx::query("UPDATE group_moves SET dropped_at = now() WHERE id = $1").bind(id).execute(&mut *tx).await?;
+        tx.commit().await?;
         dropped += 1;
     }
     Ok(dropped)

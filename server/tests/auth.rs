@@ -195,3 +195,41 @@ async fn unknown_api_paths_are_json_404s() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body["error"].is_string());
 }
+
+/// Failed sign-ins from `forwarded` (as a proxy names the client), each
+/// for a different made-up account: the status of each.
+async fn failures_from(app: &TestApp, forwarded: &str, tries: usize) -> Vec<StatusCode> {
+    let mut statuses = Vec::new();
+    for _ in 0..tries {
+        let email = format!("nobody-{}@example.org", uuid::Uuid::new_v4().simple());
+        let response = app
+            .client()
+            .post(app.url("/api/auth/login"))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"email": email, "password": "wrong horse"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status());
+    }
+    statuses
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_per_address_limit_is_per_client() {
+    let limit = [("COURTYARD_SESSION_MAX_LOGIN_FAILURES_PER_IP", "2")];
+    let proxied = TestApp::spawn_with(&[limit[0], ("COURTYARD_TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let attacker = failures_from(&proxied, "203.0.113.9", 3).await;
+    assert_eq!(attacker.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{attacker:?}");
+    // Another client behind the same proxy is not locked out by that one.
+    assert_eq!(failures_from(&proxied, "198.51.100.7", 1).await, [StatusCode::UNAUTHORIZED]);
+    // A client's own claim further left is not believed.
+    let spoofed = failures_from(&proxied, "198.51.100.8, 203.0.113.9", 1).await;
+    assert_eq!(spoofed, [StatusCode::TOO_MANY_REQUESTS]);
+
+    // Without trusted proxies the header is ignored: everyone from this
+    // address shares its limit.
+    let direct = TestApp::spawn_with(&limit).await;
+    failures_from(&direct, "203.0.113.9", 3).await;
+    assert_eq!(failures_from(&direct, "198.51.100.7", 1).await, [StatusCode::TOO_MANY_REQUESTS]);
+}

@@ -208,3 +208,19 @@ async fn a_server_missing_a_database_its_groups_live_on_refuses_to_start() {
     let refused = server::connect(&config).await.expect_err("the start is refused");
     assert!(refused.to_string().contains("elsewhere"), "{refused}");
 }
+
+#[tokio::test]
+async fn the_registrys_database_listed_by_another_spelling_of_its_url_is_the_registry() {
+    let url = common::fresh_database().await;
+    let databases = format!("main={url}?application_name=courtyard");
+    let app = TestApp::spawn_on(&url, &[("COURTYARD_DATABASES", databases.as_str())]).await;
+    let (admin, slug) = app.admin_of_new_group().await;
+    let (status, body) = app.mutate(&admin, &slug, create(Uuid::new_v4(), "Hello")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let version: i64 = sqlx::query_scalar("SELECT tenant_version FROM groups WHERE slug = $1")
+        .bind(&slug)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(version, app::backend::migrations::latest_tenant_version());
+}

@@ -106,7 +106,7 @@ async fn through_the_proxy_a_long_poll_and_an_event_stream_get_a_write_sent_thro
     let database = common::fresh_database().await;
     // Streams outlast the test: an event that came only when one closed
     // would come too late.
-    let env = [("COURTYARD_SYNC_SSE_TIMEOUT_SECS", "60")];
+    let env = [("COURTYARD_SYNC_SSE_TIMEOUT_SECS", "60"), ("COURTYARD_TRUSTED_PROXIES", "127.0.0.1")];
     let a = ServerProcess::start(&database, &env).await;
     let b = ServerProcess::start(&database, &env).await;
     let nginx = Nginx::start(&[a.port, b.port]).await;
@@ -152,7 +152,7 @@ async fn through_the_proxy_a_long_poll_and_an_event_stream_get_a_write_sent_thro
 async fn a_follower_through_the_proxy_goes_on_through_the_other_server_when_one_dies() {
     let database = common::fresh_database().await;
     // Polls held far longer than the test takes, so one is surely held at the kill.
-    let env = [("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "30")];
+    let env = [("COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", "30"), ("COURTYARD_TRUSTED_PROXIES", "127.0.0.1")];
     let a = ServerProcess::start(&database, &env).await;
     let b = ServerProcess::start(&database, &env).await;
     let nginx = Nginx::start(&[a.port, b.port]).await;

@@ -286,3 +286,77 @@ async fn the_operators_commands_list_groups_where_they_live_and_move_them() {
     )
     .await;
 }
+
+/// Two clusters' worth of set-up for the tests below: the app with groups
+/// placeable on `main` and `second`, and the group's admin and slug.
+async fn two_databases() -> (Cluster, TestApp, String, Client, String) {
+    let second = Cluster::start();
+    let mut conn = PgConnection::connect(&second.url("postgres")).await.unwrap();
+    sqlx::query("CREATE DATABASE groups").execute(&mut conn).await.unwrap();
+    let databases = format!("main= second={}", second.url("groups"));
+    let app = TestApp::spawn_with(&[("COURTYARD_DATABASES", &databases)]).await;
+    let (admin, slug) = app.admin_of_new_group().await;
+    (second, app, databases, admin, slug)
+}
+
+async fn connect(app: &TestApp, databases: &str) -> app::backend::Databases {
+    server::connect(&common::config_for(&app.database_url, &[("COURTYARD_DATABASES", databases)])).await.unwrap()
+}
+
+#[tokio::test]
+async fn two_moves_of_one_group_at_once_move_it_once() {
+    let (_second, app, databases, admin, slug) = two_databases().await;
+    let (one_db, other_db) = (connect(&app, &databases).await, connect(&app, &databases).await);
+    let (first, other) = tokio::join!(
+        server::moves::move_group(&one_db, &slug, "second"),
+        server::moves::move_group(&other_db, &slug, "second")
+    );
+    let refused = match (first, other) {
+        (Ok(_), Err(refused)) | (Err(refused), Ok(_)) => refused,
+        outcomes => panic!("one move, one refusal: {outcomes:?}"),
+    };
+    assert!(refused.to_string().contains("already lives on"), "{refused}");
+    // The group works where it went, and what is written there stays.
+    let id = Uuid::new_v4();
+    send(&app, &admin, &slug, one("announcement.create", json!({"id": id, "title": "t", "body": "b"}))).await;
+    let error = server::moves::move_group(&one_db, &slug, "second").await.unwrap_err();
+    assert!(error.to_string().contains("already lives on"));
+    let (status, body) = app.get(&admin, &format!("/g/{slug}/v1/shape?table=announcements&offset=-1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.to_string().contains(&id.to_string()));
+}
+
+#[tokio::test]
+async fn a_move_interrupted_after_its_pause_refuses_writes_until_it_is_run_again() {
+    let (_second, app, databases, admin, slug) = two_databases().await;
+    let schema = app.schema_of(&slug).await;
+    // What a mover that died between its pause and the registry's flip
+    // leaves: the old copy marked, the registry unchanged.
+    sqlx::query(&format!("UPDATE \"{schema}\".change_head SET moved_to = 'second'")).execute(&app.db).await.unwrap();
+    let write = one("announcement.create", json!({"id": Uuid::new_v4(), "title": "t", "body": "b"}));
+    let (status, _) = app.mutate(&admin, &slug, write.clone()).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "refused, not written where it would be lost");
+    let databases = connect(&app, &databases).await;
+    server::moves::move_group(&databases, &slug, "second").await.expect("running it again recovers and moves");
+    send(&app, &admin, &slug, write).await;
+}
+
+#[tokio::test]
+async fn a_group_moved_there_and_back_keeps_its_data_when_old_copies_go() {
+    let (_second, app, databases, admin, slug) = two_databases().await;
+    let databases = connect(&app, &databases).await;
+    let first = Uuid::new_v4();
+    send(&app, &admin, &slug, one("announcement.create", json!({"id": first, "title": "1", "body": "b"}))).await;
+    server::moves::move_group(&databases, &slug, "second").await.unwrap();
+    let second = Uuid::new_v4();
+    send(&app, &admin, &slug, one("announcement.create", json!({"id": second, "title": "2", "body": "b"}))).await;
+    server::moves::move_group(&databases, &slug, "main").await.unwrap();
+    // Both moves' grace over: only the copy on `second` goes.
+    assert_eq!(server::moves::drop_old_copies(&databases, Duration::ZERO).await.unwrap(), 2);
+    let (status, body) = app.get(&admin, &format!("/g/{slug}/v1/shape?table=announcements&offset=-1")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let text = body.to_string();
+    assert!(text.contains(&first.to_string()) && text.contains(&second.to_string()), "{text}");
+    send(&app, &admin, &slug, one("announcement.create", json!({"id": Uuid::new_v4(), "title": "3", "body": "b"})))
+        .await;
+}

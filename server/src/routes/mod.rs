@@ -9,6 +9,7 @@ mod json;
 mod limits;
 mod mutate;
 mod pages;
+mod proxies;
 
 use app::{backend::AppState, error::AppError};
 use axum::{
@@ -20,6 +21,7 @@ pub use csrf::same_origin;
 pub use fn_status::error_status as server_fn_error_status;
 pub use limits::{body_size as limit_body_size, header_size as limit_header_size};
 pub use pages::{security_headers, sign_in_first};
+pub use proxies::{real_client, TrustedProxies};
 
 pub fn api() -> Router<AppState> {
     Router::new()

@@ -80,6 +80,16 @@ impl AccessCache {
     }
 
     /// Forgets one user's access (`None`: everyone's) and wakes the waiters.
+    /// Forgets every access to the group at `slug` (it moved to another
+    /// group database: requests resolve it again).
+    pub fn ended_group(&self, slug: &str) {
+        let mut entries = self.entries.lock();
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.retain(|(_, group), _| group != slug);
+        drop(entries);
+        self.ended.send_modify(|tick| *tick += 1);
+    }
+
     pub fn ended(&self, user: Option<Uuid>) {
         let mut entries = self.entries.lock();
         self.generation.fetch_add(1, Ordering::SeqCst);

@@ -476,7 +476,10 @@ async fn listen(hub: Arc<Hub>, on: Arc<Listener>) {
                 Ok(Some(notification)) => match notification.channel() {
                     CHANGES_CHANNEL => hub.changed(notification.payload()),
                     SCHEMA_CHANNEL => hub.schema_changed(notification.payload()),
-                    ACCESS_CHANNEL => hub.access.ended(notification.payload().parse().ok()),
+                    ACCESS_CHANNEL => match notification.payload().strip_prefix("group:") {
+                        Some(slug) => hub.access.ended_group(slug),
+                        None => hub.access.ended(notification.payload().parse().ok()),
+                    },
                     _ => {}
                 },
                 Ok(None) => break,

@@ -84,7 +84,7 @@ impl TestApp {
                 // afterwards is the requests' to handle, not this run's.
                 server::migrate_groups(&config, state.databases.clone()).await.expect("the groups are migrated");
                 let shapes = server::shapes::Shapes::start(state.clone(), &config.sync);
-                let app = server::router(state, shapes.clone(), &config.metrics);
+                let app = server::router(state, shapes.clone(), &config);
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();
                 let _ = ready.send(shapes);
                 axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
