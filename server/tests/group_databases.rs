@@ -34,23 +34,6 @@ async fn schema_exists(pool: &PgPool, schema: &str) -> bool {
         .unwrap()
 }
 
-async fn readiness(app: &TestApp) -> (StatusCode, Value) {
-    let response = reqwest::get(app.url("/readyz")).await.unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
-async fn wait_ready(app: &TestApp, want: StatusCode, within: Duration) -> Value {
-    let until = tokio::time::Instant::now() + within;
-    loop {
-        let (status, body) = readiness(app).await;
-        if status == want {
-            return body;
-        }
-        assert!(tokio::time::Instant::now() < until, "/readyz stayed {status}: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Everything a resident does, for the group at `slug`, whose schema lives
 /// on `pool`: join by invite (the directory entry lands on the group's
 /// database), write, read the page, follow a table live and by the wake
@@ -124,7 +107,7 @@ async fn groups_are_placed_on_two_databases_and_served_alike() {
     let swept = app.shapes.retention().sweep_all().await;
     assert!(swept.is_ok(), "the log job goes over both databases: {swept:?}");
 
-    let body = wait_ready(&app, StatusCode::OK, Duration::from_secs(5)).await;
+    let body = app.wait_ready(StatusCode::OK, Duration::from_secs(5)).await;
     assert_eq!(body["databases"], json!({"main": "ok", "second": "ok"}));
     assert_eq!(body["listening"], json!({"main": true, "second": true}));
     let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
@@ -140,7 +123,7 @@ async fn groups_are_placed_on_two_databases_and_served_alike() {
     // The second database goes away: its groups cannot be served, the
     // others' can, and readiness says which.
     second.stop();
-    let body = wait_ready(&app, StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)).await;
+    let body = app.wait_ready(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)).await;
     assert_eq!(body["registry"], "ok");
     assert_eq!(body["databases"]["main"], "ok");
     assert_ne!(body["databases"]["second"], "ok");
@@ -150,7 +133,7 @@ async fn groups_are_placed_on_two_databases_and_served_alike() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 
     second.resume();
-    let body = wait_ready(&app, StatusCode::OK, Duration::from_secs(30)).await;
+    let body = app.wait_ready(StatusCode::OK, Duration::from_secs(30)).await;
     assert_eq!(body["listening"], json!({"main": true, "second": true}));
     let (status, body) = app.mutate(&admin, &on_second, create(Uuid::new_v4(), "Later")).await;
     assert_eq!(status, StatusCode::OK, "{body}");

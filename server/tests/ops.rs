@@ -39,24 +39,6 @@ async fn scrape_with(app: &TestApp, token: Option<&str>) -> String {
     response.text().await.unwrap()
 }
 
-async fn readiness(app: &TestApp) -> (StatusCode, Value) {
-    let response = reqwest::get(app.url("/readyz")).await.unwrap();
-    (response.status(), response.json().await.unwrap())
-}
-
-/// Polls `/readyz` until its status is `want` (within `within`).
-async fn wait_ready(app: &TestApp, want: StatusCode, within: Duration) -> Value {
-    let until = tokio::time::Instant::now() + within;
-    loop {
-        let (status, body) = readiness(app).await;
-        if status == want {
-            return body;
-        }
-        assert!(tokio::time::Instant::now() < until, "/readyz stayed {status}: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn create(id: Uuid, title: &str) -> Value {
     json!([{"id": Uuid::new_v4(), "name": "announcement.create", "args": {"id": id, "title": title, "body": "b"}}])
 }
@@ -67,7 +49,7 @@ async fn health_readiness_and_metrics_count_what_happens() {
     let healthz = reqwest::get(app.url("/healthz")).await.unwrap();
     assert_eq!(healthz.status(), StatusCode::OK);
     assert_eq!(healthz.text().await.unwrap(), "ok\n");
-    let body = wait_ready(&app, StatusCode::OK, Duration::from_secs(5)).await;
+    let body = app.wait_ready(StatusCode::OK, Duration::from_secs(5)).await;
     assert_eq!(
         body,
         json!({
@@ -167,7 +149,7 @@ async fn health_readiness_and_metrics_count_what_happens() {
 
     // Readiness ends when shutting down, so a load balancer drains it.
     app.shapes.close();
-    let (status, body) = readiness(&app).await;
+    let (status, body) = app.readiness().await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(body["closing"], true);
 }
@@ -179,10 +161,10 @@ async fn readiness_follows_the_database() {
     sqlx::query("CREATE DATABASE courtyard").execute(&mut conn).await.unwrap();
     drop(conn);
     let app = TestApp::spawn_on(&cluster.url("courtyard"), &[]).await;
-    wait_ready(&app, StatusCode::OK, Duration::from_secs(5)).await;
+    app.wait_ready(StatusCode::OK, Duration::from_secs(5)).await;
 
     cluster.stop();
-    let body = wait_ready(&app, StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)).await;
+    let body = app.wait_ready(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(10)).await;
     assert_eq!(body["ready"], false);
     assert_ne!(body["registry"], "ok");
     // The process itself is still up.
@@ -190,7 +172,7 @@ async fn readiness_follows_the_database() {
 
     cluster.resume();
     // The LISTEN connection comes back within its retry delay (at most 5 s).
-    let body = wait_ready(&app, StatusCode::OK, Duration::from_secs(30)).await;
+    let body = app.wait_ready(StatusCode::OK, Duration::from_secs(30)).await;
     assert_eq!(
         body,
         json!({

@@ -104,6 +104,25 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// `/readyz`'s status and body.
+    pub async fn readiness(&self) -> (StatusCode, Value) {
+        let response = reqwest::get(self.url("/readyz")).await.unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    /// Polls `/readyz` until its status is `want` (within `within`).
+    pub async fn wait_ready(&self, want: StatusCode, within: std::time::Duration) -> Value {
+        let until = tokio::time::Instant::now() + within;
+        loop {
+            let (status, body) = self.readiness().await;
+            if status == want {
+                return body;
+            }
+            assert!(tokio::time::Instant::now() < until, "/readyz stayed {status}: {body}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// A client with its own cookie jar (one browser, one person).
     pub fn client(&self) -> Client {
         Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
