@@ -49,9 +49,10 @@ struct GroupLine {
     database: String,
     schema_version: i64,
     members: i64,
-    /// Rows of the synced tables, as Postgres' statistics count them.
-    rows_estimate: i64,
-    log_bytes: i64,
+    /// Rows of the synced tables, as Postgres' statistics count them, and
+    /// the change log's size; null when the group's database does not answer.
+    rows_estimate: Option<i64>,
+    log_bytes: Option<i64>,
 }
 
 /// Runs `command`, writing what it has to say to `out`.
@@ -96,11 +97,12 @@ pub async fn run(config: &Config, command: Admin, out: &mut impl Write) -> Resul
                     "slug", "database", "version", "members", "rows≈", "log"
                 )?;
                 for g in &groups {
-                    let log = format!("{} KiB", g.log_bytes / 1024);
+                    let rows = g.rows_estimate.map_or("?".to_owned(), |rows| rows.to_string());
+                    let log = g.log_bytes.map_or("?".to_owned(), |bytes| format!("{} KiB", bytes / 1024));
                     writeln!(
                         out,
                         "{:<32} {:<8} {:>7} {:>7} {:>10} {:>10}  {}",
-                        g.slug, g.database, g.schema_version, g.members, g.rows_estimate, log, g.name
+                        g.slug, g.database, g.schema_version, g.members, rows, log, g.name
                     )?;
                 }
                 writeln!(out, "{} groups", groups.len())?;
@@ -123,7 +125,7 @@ async fn groups(databases: &Databases) -> Result<Vec<GroupLine>, sqlx::Error> {
     let tables: Vec<&str> = app::model::registry::table_names().collect();
     let mut sizes: HashMap<(String, String), (i64, i64)> = HashMap::new();
     for db in databases.all() {
-        let found: Vec<(String, i64, i64)> = sqlx::query_as(
+        let found: Result<Vec<(String, i64, i64)>, _> = sqlx::query_as(
             "SELECT n.nspname::text,
                     coalesce((SELECT sum(s.n_live_tup) FROM pg_stat_user_tables s
                               WHERE s.schemaname = n.nspname AND s.relname = ANY($1)), 0)::bigint,
@@ -133,7 +135,15 @@ async fn groups(databases: &Databases) -> Result<Vec<GroupLine>, sqlx::Error> {
         )
         .bind(&tables)
         .fetch_all(&db.pool)
-        .await?;
+        .await;
+        // A database that does not answer leaves its groups' figures unknown.
+        let found = match found {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(%error, database = db.name(), "a group database does not answer");
+                continue;
+            }
+        };
         for (schema, rows, log) in found {
             sizes.insert((db.name().to_owned(), schema), (rows, log));
         }
@@ -141,7 +151,8 @@ async fn groups(databases: &Databases) -> Result<Vec<GroupLine>, sqlx::Error> {
     Ok(rows
         .into_iter()
         .map(|(slug, name, schema, database, schema_version, members)| {
-            let (rows_estimate, log_bytes) = sizes.get(&(database.clone(), schema)).copied().unwrap_or_default();
+            let found = sizes.get(&(database.clone(), schema)).copied();
+            let (rows_estimate, log_bytes) = (found.map(|(rows, _)| rows), found.map(|(_, log)| log));
             GroupLine { slug, name, database, schema_version, members, rows_estimate, log_bytes }
         })
         .collect())

@@ -36,6 +36,8 @@ use tower_http::trace::TraceLayer;
 pub enum StartError {
     #[error("cannot connect to the database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("the group database {name}: {source}")]
+    GroupDatabase { name: String, source: sqlx::Error },
     #[error("groups live on group databases not in the configuration: {0} (add them to [[databases]])")]
     Unplaced(String),
     #[error("migrations failed: {0}")]
@@ -82,7 +84,8 @@ pub async fn open(config: &Config) -> Result<Databases, StartError> {
             PgPoolOptions::new()
                 .max_connections(db.max_connections)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect_lazy(&db.url)?
+                .connect_lazy(&db.url)
+                .map_err(|source| StartError::GroupDatabase { name: db.name.clone(), source })?
         };
         groups.push(GroupDb::new(&db.name, pool, db.new_groups, is_registry));
     }

@@ -285,6 +285,10 @@ async fn the_operators_commands_list_groups_where_they_live_and_move_them() {
         one("announcement.create", json!({"id": Uuid::new_v4(), "title": "t", "body": "b"})),
     )
     .await;
+    // With its database down the listing still comes, its figures unknown.
+    second.stop();
+    let listed = list(&app);
+    assert_eq!((listed[0]["database"].as_str(), &listed[0]["rows_estimate"]), (Some("second"), &Value::Null));
 }
 
 /// Two clusters' worth of set-up for the tests below: the app with groups
