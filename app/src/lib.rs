@@ -14,7 +14,7 @@ pub mod pages;
 pub mod server_fns;
 pub mod sync;
 
-use components::{provide_zone, Header, MeResource};
+use components::{provide_zone, Header, MeResource, VerifyBanner};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::{
@@ -76,11 +76,16 @@ pub fn App() -> impl IntoView {
         <Router>
             <SignedInUser>
                 <Header />
+                <VerifyBanner />
                 <main id="main">
                     <Routes fallback=NotFound>
                         <Route path=path!("/") view=HomePage ssr=SsrMode::Async />
                         <Route path=path!("/signup") view=SignupPage />
                         <Route path=path!("/login") view=LoginPage />
+                        <Route path=path!("/forgot") view=ForgotPage />
+                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
+                        <Route path=path!("/reset/:token") view=ResetPage />
+                        <Route path=path!("/verify/:token") view=VerifyPage />
                         <Route path=path!("/groups/new") view=NewGroupPage ssr=SsrMode::Async />
                         <Route path=path!("/join/:code") view=JoinPage ssr=SsrMode::Async />
                         <ParentRoute path=path!("/g/:slug") view=GroupLayout ssr=SsrMode::Async>

@@ -166,3 +166,34 @@ export async function seedNotices(slug: string, count: number) {
     await db.end();
   }
 }
+
+/** A message the test SMTP server (scripts/smtp-sink) received. */
+export interface Mail {
+  envelope_to: string[];
+  subject: string;
+  text: string;
+  html: string;
+}
+
+/** Waits until `count` messages to `to` have arrived (read from
+ * COURTYARD_MAIL_DIR, where scripts/test's SMTP server writes them). */
+export async function mailTo(to: string, count = 1): Promise<Mail[]> {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  const dir = process.env.COURTYARD_MAIL_DIR;
+  if (!dir) throw new Error('COURTYARD_MAIL_DIR is not set: run the suite with scripts/test');
+  const read = () =>
+    readdirSync(dir)
+      .filter((name) => name.endsWith('.json') && !name.startsWith('.'))
+      .sort()
+      .map((name) => JSON.parse(readFileSync(`${dir}/${name}`, 'utf8')) as Mail)
+      .filter((mail) => mail.envelope_to.includes(to));
+  await expect.poll(() => read().length, { timeout: 20_000, message: `mail to ${to}` }).toBeGreaterThanOrEqual(count);
+  return read();
+}
+
+/** The site path of the link in `mail` starting with `prefix` ('/reset/'). */
+export function linkIn(mail: Mail, prefix: string): string {
+  const found = mail.text.match(new RegExp(`${prefix}[0-9a-f]+`));
+  if (!found) throw new Error(`no ${prefix} link in ${mail.text}`);
+  return found[0];
+}

@@ -22,6 +22,10 @@ pub struct Config {
     pub sync: SyncConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
+    #[serde(default)]
+    pub mail: MailConfig,
+    #[serde(default)]
+    pub accounts: AccountsConfig,
     /// The group databases (`[[databases]]`); none listed: one, `main`, the
     /// registry's own (see [`Config::group_databases`]).
     #[serde(default)]
@@ -203,12 +207,22 @@ pub struct SessionConfig {
 #[serde(deny_unknown_fields)]
 pub struct InviteConfig {
     pub ttl_hours: u32,
+    #[serde(default = "yes")]
+    pub email_needs_verified: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupsConfig {
     pub max_per_user: u32,
+    /// How long a closed group stays, read-only with its export, before
+    /// its schema is dropped.
+    #[serde(default = "default_close_grace", with = "humantime_serde")]
+    pub close_grace: Duration,
+}
+
+fn default_close_grace() -> Duration {
+    Duration::from_secs(30 * 86_400)
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -250,6 +264,86 @@ impl fmt::Debug for MetricsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let token = if self.token.trim().is_empty() { "" } else { "<set>" };
         f.debug_struct("MetricsConfig").field("per_group", &self.per_group).field("token", &token).finish()
+    }
+}
+
+/// Outgoing mail (server/src/mail.rs).
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465` (TLS). Empty: each message
+    /// is written to the log instead (and shown at /dev/mail in debug builds).
+    pub smtp_url: String,
+    /// The sender, `Name <address>`.
+    pub from: String,
+    /// The first wait after a failed send; each next one doubles, up to `retry_max`.
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+    /// A message not sent after this long is given up on (logged).
+    #[serde(with = "humantime_serde")]
+    pub give_up_after: Duration,
+    /// How often each server looks for mail to send.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// How long a sent or given-up message is listed in mail_queue.
+    #[serde(with = "humantime_serde")]
+    pub keep_sent: Duration,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: String::new(),
+            from: "Courtyard <courtyard@localhost>".to_owned(),
+            retry_initial: Duration::from_secs(10),
+            retry_max: Duration::from_secs(600),
+            give_up_after: Duration::from_secs(3 * 86_400),
+            poll_interval: Duration::from_secs(2),
+            keep_sent: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailConfig")
+            .field("smtp_url", &redact_password(&self.smtp_url))
+            .field("from", &self.from)
+            .field("retry_initial", &self.retry_initial)
+            .field("retry_max", &self.retry_max)
+            .field("give_up_after", &self.give_up_after)
+            .field("poll_interval", &self.poll_interval)
+            .field("keep_sent", &self.keep_sent)
+            .finish()
+    }
+}
+
+/// Account recovery and verification by email.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    #[serde(with = "humantime_serde")]
+    pub reset_link_ttl: Duration,
+    #[serde(with = "humantime_serde")]
+    pub verify_link_ttl: Duration,
+    pub max_resets_per_email: u32,
+    pub max_resets_per_ip: u32,
+    #[serde(with = "humantime_serde")]
+    pub reset_window: Duration,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            reset_link_ttl: Duration::from_secs(3600),
+            verify_link_ttl: Duration::from_secs(7 * 86_400),
+            max_resets_per_email: 3,
+            max_resets_per_ip: 20,
+            reset_window: Duration::from_secs(3600),
+        }
     }
 }
 
@@ -334,6 +428,7 @@ impl Config {
                 reason: "needs metrics.token (per-group metrics name the groups)",
             });
         }
+        self.check_mail()?;
         let session = &self.session;
         let at_least_one = [
             ("session.max_login_failures_per_account", session.max_login_failures_per_account),
@@ -379,6 +474,55 @@ impl Config {
             });
         }
         Ok(())
+    }
+
+    fn check_mail(&self) -> Result<(), ConfigError> {
+        let invalid = |name, reason| Err(ConfigError::Invalid { name, reason });
+        if crate::mail::sender(&self.mail.from).is_none() {
+            return invalid("mail.from", "must be an address, or Name <address>");
+        }
+        if !self.mail.smtp_url.trim().is_empty() && crate::mail::transport(&self.mail.smtp_url).is_err() {
+            return invalid("mail.smtp_url", "must be smtp://host[:port], smtps://... or empty (see Leptos.toml)");
+        }
+        let mail = &self.mail;
+        let accounts = &self.accounts;
+        let times = [
+            ("mail.retry_initial", mail.retry_initial),
+            ("mail.retry_max", mail.retry_max),
+            ("mail.give_up_after", mail.give_up_after),
+            ("mail.poll_interval", mail.poll_interval),
+            ("mail.keep_sent", mail.keep_sent),
+            ("accounts.reset_link_ttl", accounts.reset_link_ttl),
+            ("accounts.verify_link_ttl", accounts.verify_link_ttl),
+            ("accounts.reset_window", accounts.reset_window),
+            ("groups.close_grace", self.groups.close_grace),
+        ];
+        if let Some((name, _)) = times.iter().find(|(_, time)| time.is_zero()) {
+            return invalid(name, "must be longer than 0s");
+        }
+        if let Some((name, _)) = times.iter().find(|(_, time)| *time > MAX_RETENTION) {
+            return invalid(name, "must be at most 10 years (\"10y\")");
+        }
+        if accounts.max_resets_per_email == 0 || accounts.max_resets_per_ip == 0 {
+            let name = if accounts.max_resets_per_email == 0 {
+                "accounts.max_resets_per_email"
+            } else {
+                "accounts.max_resets_per_ip"
+            };
+            return invalid(name, "must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The site's address at the start of links sent by email.
+    pub fn links_base(&self) -> String {
+        let origin = self.server.public_origin.trim().trim_end_matches('/');
+        if origin.is_empty() {
+            let scheme = if self.server.tls().is_some() { "https" } else { "http" };
+            format!("{scheme}://{}", self.server.site_addr)
+        } else {
+            origin.to_owned()
+        }
     }
 
     /// The group databases: those listed, or else the registry's own.
@@ -453,6 +597,8 @@ impl Config {
         set(&env, "COURTYARD_SESSION_PASSWORD_HASHES_AT_ONCE", &mut session.password_hashes_at_once)?;
         set(&env, "COURTYARD_SESSION_PASSWORD_HASHES_WAITING", &mut session.password_hashes_waiting)?;
         set(&env, "COURTYARD_INVITE_TTL_HOURS", &mut self.invites.ttl_hours)?;
+        set(&env, "COURTYARD_INVITES_EMAIL_NEEDS_VERIFIED", &mut self.invites.email_needs_verified)?;
+        set_duration(&env, "COURTYARD_GROUPS_CLOSE_GRACE", &mut self.groups.close_grace)?;
         set(&env, "COURTYARD_GROUPS_MAX_PER_USER", &mut self.groups.max_per_user)?;
         let sync = &mut self.sync;
         set(&env, "COURTYARD_SYNC_LONG_POLL_TIMEOUT_SECS", &mut sync.long_poll_timeout_secs)?;
@@ -464,6 +610,20 @@ impl Config {
         set(&env, "COURTYARD_SYNC_LOG_KEEP_MIN", &mut sync.log_keep_min)?;
         set(&env, "COURTYARD_SYNC_LOG_COMPACTION", &mut sync.log_compaction)?;
         set_duration(&env, "COURTYARD_SYNC_LOG_SWEEP_INTERVAL", &mut sync.log_sweep_interval)?;
+        let mail = &mut self.mail;
+        set(&env, "COURTYARD_MAIL_SMTP_URL", &mut mail.smtp_url)?;
+        set(&env, "COURTYARD_MAIL_FROM", &mut mail.from)?;
+        set_duration(&env, "COURTYARD_MAIL_RETRY_INITIAL", &mut mail.retry_initial)?;
+        set_duration(&env, "COURTYARD_MAIL_RETRY_MAX", &mut mail.retry_max)?;
+        set_duration(&env, "COURTYARD_MAIL_GIVE_UP_AFTER", &mut mail.give_up_after)?;
+        set_duration(&env, "COURTYARD_MAIL_POLL_INTERVAL", &mut mail.poll_interval)?;
+        set_duration(&env, "COURTYARD_MAIL_KEEP_SENT", &mut mail.keep_sent)?;
+        let accounts = &mut self.accounts;
+        set_duration(&env, "COURTYARD_ACCOUNTS_RESET_LINK_TTL", &mut accounts.reset_link_ttl)?;
+        set_duration(&env, "COURTYARD_ACCOUNTS_VERIFY_LINK_TTL", &mut accounts.verify_link_ttl)?;
+        set(&env, "COURTYARD_ACCOUNTS_MAX_RESETS_PER_EMAIL", &mut accounts.max_resets_per_email)?;
+        set(&env, "COURTYARD_ACCOUNTS_MAX_RESETS_PER_IP", &mut accounts.max_resets_per_ip)?;
+        set_duration(&env, "COURTYARD_ACCOUNTS_RESET_WINDOW", &mut accounts.reset_window)?;
         set(&env, "COURTYARD_METRICS_PER_GROUP", &mut self.metrics.per_group)?;
         set(&env, "COURTYARD_METRICS_TOKEN", &mut self.metrics.token)?;
         // Set by `cargo leptos watch`: its live-reload socket must pass the CSP.
@@ -483,6 +643,8 @@ impl Config {
             // Secure, whatever `session.secure_cookie` says.
             secure_cookies: session.secure_cookie || self.server.tls().is_some(),
             invite_ttl: chrono::Duration::hours(self.invites.ttl_hours.into()),
+            email_invites_need_verified: self.invites.email_needs_verified,
+            close_grace: chrono_duration(self.groups.close_grace),
             login_limits: app::backend::LoginLimits {
                 per_account: session.max_login_failures_per_account.into(),
                 per_ip: session.max_login_failures_per_ip.into(),
@@ -498,8 +660,21 @@ impl Config {
             public_origin: (!origin.is_empty()).then(|| origin.to_owned()),
             live_reload_port: self.live_reload.then(|| leptos.reload_external_port.unwrap_or(leptos.reload_port)),
             metrics_per_group: self.metrics.per_group,
+            links_base: self.links_base(),
+            reset_link_ttl: chrono_duration(self.accounts.reset_link_ttl),
+            verify_link_ttl: chrono_duration(self.accounts.verify_link_ttl),
+            reset_limits: app::backend::EmailLimits {
+                per_email: self.accounts.max_resets_per_email.into(),
+                per_ip: self.accounts.max_resets_per_ip.into(),
+                window: chrono_duration(self.accounts.reset_window),
+            },
         }
     }
+}
+
+/// (Bounded by the checks: at most 10 years.)
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
 }
 
 fn set<T: std::str::FromStr>(
@@ -536,6 +711,8 @@ impl fmt::Debug for Config {
             .field("groups", &self.groups)
             .field("sync", &self.sync)
             .field("metrics", &self.metrics)
+            .field("mail", &self.mail)
+            .field("accounts", &self.accounts)
             .field("databases", &self.databases)
             .finish()
     }
@@ -653,6 +830,30 @@ mod tests {
     }
 
     #[test]
+    fn mail_settings_are_checked_at_start_up() {
+        let config = load(&[]).unwrap();
+        assert!(config.mail.smtp_url.is_empty(), "mail goes to the log by default");
+        assert_eq!(config.links_base(), "http://127.0.0.1:3000");
+        let config = load(&[
+            ("COURTYARD_MAIL_SMTP_URL", "smtps://u:secret@mail.example"),
+            ("COURTYARD_PUBLIC_ORIGIN", "https://courtyard.example/"),
+        ])
+        .unwrap();
+        assert_eq!(config.links_base(), "https://courtyard.example");
+        assert!(!format!("{config:?}").contains("secret"), "the SMTP password is not logged");
+        for (name, value, key) in [
+            ("COURTYARD_MAIL_SMTP_URL", "http://mail.example", "mail.smtp_url"),
+            ("COURTYARD_MAIL_FROM", "not an address", "mail.from"),
+            ("COURTYARD_MAIL_RETRY_INITIAL", "0s", "mail.retry_initial"),
+            ("COURTYARD_ACCOUNTS_RESET_LINK_TTL", "11y", "accounts.reset_link_ttl"),
+            ("COURTYARD_ACCOUNTS_MAX_RESETS_PER_IP", "0", "accounts.max_resets_per_ip"),
+        ] {
+            let error = load(&[(name, value)]).unwrap_err();
+            assert!(matches!(error, ConfigError::Invalid { name, .. } if name == key), "{name}={value}: {error}");
+        }
+    }
+
+    #[test]
     fn per_group_metrics_need_a_token() {
         let error = load(&[("COURTYARD_METRICS_PER_GROUP", "true")]).unwrap_err();
         assert!(error.to_string().contains("metrics.per_group"), "{error}");
@@ -661,7 +862,7 @@ mod tests {
     }
 
     #[test]
-    fn a_config_file_from_before_the_metrics_section_still_loads() {
+    fn a_config_file_from_before_the_metrics_mail_and_accounts_sections_still_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Leptos.toml");
         let shipped = std::fs::read_to_string(path).unwrap();
         let old: String = shipped

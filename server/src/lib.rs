@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod config;
+pub mod mail;
 pub mod moves;
 mod offline;
 pub mod ops;
@@ -140,6 +141,29 @@ pub fn drop_moved_copies(config: &Config, databases: Arc<Databases>) -> tokio::t
     })
 }
 
+/// Every minute (or `groups.close_grace`, if shorter), on the current
+/// runtime: finishes directory changes left undone on group databases
+/// (`membership::sync_pending`), and deletes the groups closed longer than
+/// `groups.close_grace` ago. Every server runs it; each change is made once.
+pub fn housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
+    let every = Duration::from_secs(60).min(state.settings.close_grace.to_std().unwrap_or(Duration::MAX));
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match app::backend::membership::sync_pending(&state).await {
+                Ok(0) => {}
+                Ok(done) => tracing::info!(done, "pending directory changes written"),
+                Err(error) => tracing::warn!(?error, "cannot look for pending directory changes"),
+            }
+            if let Err(error) = app::backend::closing::delete_expired(&state).await {
+                tracing::warn!(?error, "deleting closed groups failed; trying again later");
+            }
+        }
+    })
+}
+
 pub fn state(config: &Config, databases: Databases) -> Result<AppState, StartError> {
     let mut leptos_options: LeptosOptions =
         leptos::config::get_configuration(None).map_err(|error| StartError::Leptos(error.to_string()))?.leptos_options;
@@ -169,6 +193,7 @@ pub fn router(state: AppState, shapes: Shapes, config: &Config) -> Router {
     let proxies = routes::TrustedProxies(Arc::new(config.server.trusted_proxies().unwrap_or_default()));
     Router::new()
         .merge(routes::api())
+        .merge(routes::dev(config.mail.smtp_url.trim().is_empty()))
         .merge(shapes.routes())
         .merge(ops.routes())
         .route(
@@ -224,6 +249,8 @@ pub async fn serve(
     let state = state(&config, databases)?;
     migrate_groups(&config, state.databases.clone());
     drop_moved_copies(&config, state.databases.clone());
+    mail::spawn(&config.mail, state.registry().clone());
+    housekeeping(state.clone());
     let shapes = Shapes::start(state.clone(), &config.sync);
     let app = router(state, shapes.clone(), &config).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {

@@ -22,6 +22,7 @@ async fn one_change_is_read_once_however_many_follow() {
         name: "Elm".into(),
         schema: schema.clone(),
         db: databases.all()[0].clone(),
+        closed_at: None,
     };
 
     let followers: Vec<_> = (0..500).map(|_| hub.follow(&group)).collect();

@@ -18,10 +18,22 @@ pub struct Group {
     pub schema: SchemaName,
     /// The group database its schema lives on.
     pub db: GroupDb,
+    /// Closed by an admin: read-only until its schema is dropped.
+    pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl Group {
+    /// 409 once the group is closed (it is read-only).
+    pub fn require_open(&self) -> Result<(), AppError> {
+        match self.closed_at {
+            None => Ok(()),
+            Some(_) => Err(AppError::Conflict("this group is closed: it is read-only until it is deleted".into())),
+        }
+    }
 }
 
 /// A `groups` row as requests read it (`id, slug, name, schema_name,
-/// database, tenant_version`).
+/// database, tenant_version, closed_at`: [`GROUP_COLUMNS`]).
 #[derive(sqlx::FromRow)]
 pub(crate) struct GroupRow {
     id: Uuid,
@@ -30,14 +42,19 @@ pub(crate) struct GroupRow {
     schema_name: String,
     database: String,
     tenant_version: i64,
+    closed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
+
+/// The columns of `groups g` a [`GroupRow`] reads.
+pub(crate) const GROUP_COLUMNS: &str = "g.id, g.slug, g.name, g.schema_name, g.database, g.tenant_version, g.closed_at";
 
 impl GroupRow {
     /// The group, on its database, and its schema's tenant version.
     pub(crate) fn resolve(self, state: &AppState) -> Result<(Group, i64), AppError> {
         let db = state.databases.get(&self.database)?.clone();
         let schema = schema_name(&self.schema_name)?;
-        Ok((Group { id: self.id, slug: self.slug, name: self.name, schema, db }, self.tenant_version))
+        let group = Group { id: self.id, slug: self.slug, name: self.name, schema, db, closed_at: self.closed_at };
+        Ok((group, self.tenant_version))
     }
 }
 
@@ -63,6 +80,7 @@ impl Member {
             slug: self.group.slug.clone(),
             name: self.group.name.clone(),
             role: self.role,
+            closed_at: self.group.closed_at,
         }
     }
 }
@@ -78,7 +96,7 @@ pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -
     let name = validate::name("name", name)?;
     let id = Uuid::new_v4();
     let db = state.databases.place().await?.clone();
-    let group = Group { id, slug, name, schema: SchemaName::for_group(id), db };
+    let group = Group { id, slug, name, schema: SchemaName::for_group(id), db, closed_at: None };
     let mut tx = state.registry().begin().await?;
     // Counted under a per-user lock, so parallel requests cannot all pass.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('groups.created_by:' || $1::text, 0))")
@@ -120,7 +138,20 @@ pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -
     if let Err(error) = made.await {
         tracing::warn!(?error, group.slug = %group.slug, "the new group's schema is left for its first request to make");
     }
-    Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role })
+    Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role, closed_at: None })
+}
+
+/// Renames the group (admins; not once it is closed).
+pub async fn rename(state: &AppState, member: &Member, name: &str) -> Result<GroupSummary, AppError> {
+    member.require_admin("rename the group")?;
+    member.group.require_open()?;
+    let name = validate::name("name", name)?;
+    sqlx::query("UPDATE groups SET name = $2 WHERE id = $1")
+        .bind(member.group.id)
+        .bind(&name)
+        .execute(state.registry())
+        .await?;
+    Ok(GroupSummary { name, ..member.summary() })
 }
 
 /// Records a user as a member of a group with `role` in the registry (the
@@ -156,11 +187,13 @@ pub async fn join(conn: &mut PgConnection, group: &Group, user: &UserInfo, role:
 }
 
 /// Writes a new member's entry in the group's directory (`members`, on the
-/// group's database) and then marks the membership as listed. The two are
-/// different databases, so no transaction spans them: the entry is
-/// written idempotently, after the membership committed and before the
-/// mark, so whatever fails in between, the next request of that member
-/// (see [`resolve`]) writes it again.
+/// group's database), or their new role in it, and then marks the
+/// membership as listed. The two are different databases, so no
+/// transaction spans them: the entry is written idempotently, after the
+/// membership committed and before the mark, so whatever fails in between,
+/// the next request of that member (see [`resolve`]) or the server's
+/// directory job writes it again. (The name in the directory is the
+/// member's to edit there: only a new entry takes the account's.)
 pub async fn sync_directory(registry: &PgPool, group: &Group, user_id: Uuid) -> Result<(), AppError> {
     let pending: Option<(String, Role)> = sqlx::query_as(
         "SELECT u.name, m.role FROM memberships m JOIN users u ON u.id = m.user_id
@@ -173,7 +206,7 @@ pub async fn sync_directory(registry: &PgPool, group: &Group, user_id: Uuid) -> 
     let Some((name, role)) = pending else { return Ok(()) };
     sqlx::query(&format!(
         "INSERT INTO {}.members (user_id, display_name, role) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id) DO NOTHING",
+         ON CONFLICT (user_id) DO UPDATE SET role = EXCLUDED.role WHERE members.role <> EXCLUDED.role",
         group.schema.ident()
     ))
     .bind(user_id)
@@ -181,9 +214,11 @@ pub async fn sync_directory(registry: &PgPool, group: &Group, user_id: Uuid) -> 
     .bind(role)
     .execute(&group.db.pool)
     .await?;
-    sqlx::query("UPDATE memberships SET directory_synced = true WHERE user_id = $1 AND group_id = $2")
+    // Listed as it was read: a role changed meanwhile is left for its own sync.
+    sqlx::query("UPDATE memberships SET directory_synced = true WHERE user_id = $1 AND group_id = $2 AND role = $3")
         .bind(user_id)
         .bind(group.id)
+        .bind(role)
         .execute(registry)
         .await?;
     Ok(())
@@ -192,7 +227,7 @@ pub async fn sync_directory(registry: &PgPool, group: &Group, user_id: Uuid) -> 
 /// The groups a user belongs to, oldest membership first.
 pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<GroupSummary>, AppError> {
     Ok(sqlx::query_as(
-        "SELECT g.id, g.slug, g.name, m.role FROM memberships m JOIN groups g ON g.id = m.group_id
+        "SELECT g.id, g.slug, g.name, m.role, g.closed_at FROM memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = $1 ORDER BY m.created_at, g.slug",
     )
     .bind(user_id)
@@ -215,11 +250,11 @@ pub async fn resolve(state: &AppState, user_id: Uuid, slug: &str) -> Result<Memb
         role: Role,
         directory_synced: bool,
     }
-    let row: Option<Row> = sqlx::query_as(
-        "SELECT g.id, g.slug, g.name, g.schema_name, g.database, g.tenant_version, m.role, m.directory_synced
+    let row: Option<Row> = sqlx::query_as(&format!(
+        "SELECT {GROUP_COLUMNS}, m.role, m.directory_synced
          FROM groups g JOIN memberships m ON m.group_id = g.id AND m.user_id = $1
-         WHERE g.slug = $2",
-    )
+         WHERE g.slug = $2"
+    ))
     .bind(user_id)
     .bind(slug)
     .fetch_optional(state.registry())

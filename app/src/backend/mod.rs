@@ -4,10 +4,14 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod closing;
 pub mod csp;
 mod databases;
+pub mod export;
 pub mod groups;
 pub mod invites;
+pub mod mail;
+pub mod membership;
 pub mod migrations;
 pub mod mutate;
 mod schema_name;
@@ -16,4 +20,4 @@ pub mod views;
 
 pub use databases::{Databases, GroupDb, Placement, MAIN};
 pub use schema_name::SchemaName;
-pub use state::{AppState, LoginLimits, Settings, SignupLimits};
+pub use state::{AppState, EmailLimits, LoginLimits, Settings, SignupLimits};

@@ -17,6 +17,11 @@ pub struct Settings {
     /// Mark the session cookie `Secure` (serve over HTTPS).
     pub secure_cookies: bool,
     pub invite_ttl: chrono::Duration,
+    /// An invite sent by email is accepted only by an account that has
+    /// verified that address (`invites.email_needs_verified`).
+    pub email_invites_need_verified: bool,
+    /// How long a closed group stays, read-only, before it is deleted.
+    pub close_grace: chrono::Duration,
     pub login_limits: LoginLimits,
     pub signup_limits: SignupLimits,
     /// Groups one account may create.
@@ -31,6 +36,24 @@ pub struct Settings {
     pub live_reload_port: Option<u32>,
     /// Label the server's metrics by group too (`metrics.per_group`).
     pub metrics_per_group: bool,
+    /// The site's address at the start of links sent by email
+    /// (`server.public_origin`, else `http://` and the listening address):
+    /// never a request's `Host`, which a client chooses.
+    pub links_base: String,
+    /// How long a password-reset link works, and an email-verification link.
+    pub reset_link_ttl: chrono::Duration,
+    pub verify_link_ttl: chrono::Duration,
+    /// Password resets asked for per email and per client address.
+    pub reset_limits: EmailLimits,
+}
+
+/// Requests that send mail, allowed per email address and per client
+/// address in `window`.
+#[derive(Debug, Clone)]
+pub struct EmailLimits {
+    pub per_email: i64,
+    pub per_ip: i64,
+    pub window: chrono::Duration,
 }
 
 /// Sign-ups allowed per client address in `window`.
@@ -54,6 +77,8 @@ impl Default for Settings {
             session_ttl: chrono::Duration::days(30),
             secure_cookies: false,
             invite_ttl: chrono::Duration::days(7),
+            email_invites_need_verified: true,
+            close_grace: chrono::Duration::days(30),
             login_limits: LoginLimits { per_account: 5, per_ip: 50, window: chrono::Duration::minutes(15) },
             signup_limits: SignupLimits { per_ip: 100, window: chrono::Duration::hours(1) },
             max_groups_per_user: 20,
@@ -62,6 +87,10 @@ impl Default for Settings {
             public_origin: None,
             live_reload_port: None,
             metrics_per_group: false,
+            links_base: "http://127.0.0.1:3000".to_owned(),
+            reset_link_ttl: chrono::Duration::hours(1),
+            verify_link_ttl: chrono::Duration::days(7),
+            reset_limits: EmailLimits { per_email: 3, per_ip: 20, window: chrono::Duration::hours(1) },
         }
     }
 }

@@ -1,6 +1,11 @@
 //! The site header: the brand, and who is signed in (with log out).
 
-use crate::{error::AppError, model::Me, server_fns::LogOut};
+use crate::{
+    components::{last_error, FormError},
+    error::AppError,
+    model::Me,
+    server_fns::{LogOut, ResendVerification},
+};
 use leptos::prelude::*;
 
 /// The signed-in user (or `None`), refetched on every navigation.
@@ -34,7 +39,7 @@ pub fn Header() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match me.await {
                             Ok(Some(me)) => view! {
-                                <span class="who">{me.user.name}</span>
+                                <a class="who" href="/account" title="Your account">{me.user.name}</a>
                                 <ActionForm action=log_out on:submit=move |_| forget_local_data(me.user.id)>
                                     <button type="submit" class="link">"Log out"</button>
                                 </ActionForm>
@@ -48,5 +53,45 @@ pub fn Header() -> impl IntoView {
                 </Transition>
             </nav>
         </header>
+    }
+}
+
+/// Asks a signed-in person whose address is not verified yet to follow the
+/// link sent to it, and sends it again on request.
+#[component]
+pub fn VerifyBanner() -> impl IntoView {
+    let me = expect_context::<MeResource>().0;
+    let resend = ServerAction::<ResendVerification>::new();
+    let error = last_error(resend.value());
+    let sent = move || matches!(resend.value().get(), Some(Ok(())));
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(Some(me)) if !me.user.email_verified => Some(view! {
+                        <aside class="banner" aria-label="Confirm your email">
+                            <p>
+                                "Please confirm your email: follow the link we sent to "
+                                <strong>{me.user.email}</strong> "."
+                            </p>
+                            <Show
+                                when=sent
+                                fallback=move || view! {
+                                    <ActionForm action=resend>
+                                        <button type="submit" class="link" disabled=move || resend.pending().get()>
+                                            "Send the link again"
+                                        </button>
+                                    </ActionForm>
+                                    <FormError error />
+                                }
+                            >
+                                <p role="status">"Sent. It can take a minute to arrive."</p>
+                            </Show>
+                        </aside>
+                    }),
+                    _ => None,
+                }
+            })}
+        </Transition>
     }
 }

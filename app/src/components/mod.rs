@@ -13,7 +13,7 @@ mod time;
 pub use compose::ComposeForm;
 pub use form::{field_error, last_error, Field, FormError};
 pub use group::{use_group, with_view, GroupContext, PageView};
-pub use header::{Header, MeResource};
+pub use header::{Header, MeResource, VerifyBanner};
 pub use load_error::{set_status, LoadError};
 pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};
 pub use paging::{Paging, ShowMore};

@@ -38,6 +38,9 @@ pub struct GroupSummary {
     pub slug: String,
     pub name: String,
     pub role: Role,
+    /// When an admin closed the group (read-only until it is deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<DateTime<Utc>>,
 }
 
 /// An invite as seen by the person holding its code.
@@ -45,5 +48,21 @@ pub struct GroupSummary {
 pub struct InviteInfo {
     pub code: String,
     pub group_name: String,
+    pub expires_at: DateTime<Utc>,
+    /// Sent by email: only the account with this (verified) address joins by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// An invite still open, as the group's admins list it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
+pub struct OpenInvite {
+    pub code: String,
+    /// Sent to this address; none: a shareable link.
+    pub email: Option<String>,
+    /// The name of the admin who made it (none: their account is gone).
+    pub created_by: Option<String>,
+    pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }

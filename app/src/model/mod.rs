@@ -11,8 +11,8 @@ mod sql;
 pub mod validate;
 pub mod views;
 
-pub use account::{login_then, Me, UserInfo, EXPECTED_USER_HEADER};
-pub use group::{GroupSummary, InviteInfo, Role};
+pub use account::{login_then, AccountInfo, Me, SessionInfo, UserInfo, EXPECTED_USER_HEADER};
+pub use group::{GroupSummary, InviteInfo, OpenInvite, Role};
 pub use group_data::{GroupData, PAGE};
 pub use mutation::{MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus};
 pub use rows::{Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource};

@@ -46,6 +46,10 @@ pub struct Table {
     pub name: &'static str,
     /// The single-column primary key.
     pub pk: &'static str,
+    /// The column naming the member a row is by (`owner author_id` in the
+    /// declaration): a member who leaves and asks for it has those rows
+    /// removed. None: rows nobody in particular wrote.
+    pub owner: Option<&'static str>,
     pub columns: &'static [Column],
 }
 
@@ -108,7 +112,7 @@ pub trait SyncedRow: Serialize + DeserializeOwned + Clone + 'static {
 macro_rules! synced_tables {
     ($(
         $(#[$meta:meta])*
-        pub struct $row:ident in $table:literal key $pk:ident {
+        pub struct $row:ident in $table:literal key $pk:ident $(owner $owner:ident)? {
             $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty ),* $(,)?
         }
     )*) => {
@@ -124,6 +128,7 @@ macro_rules! synced_tables {
                 const TABLE: &'static $crate::model::registry::Table = &$crate::model::registry::Table {
                     name: $table,
                     pk: stringify!($pk),
+                    owner: $crate::model::registry::table_owner!($($owner)?),
                     columns: &[$($crate::model::registry::Column {
                         name: stringify!($field),
                         ty: <$ty as $crate::model::registry::ColumnKind>::TYPE,
@@ -162,6 +167,18 @@ macro_rules! synced_tables {
 
 pub(crate) use synced_tables;
 
+/// A declaration's `owner` column, if it names one.
+macro_rules! table_owner {
+    () => {
+        None
+    };
+    ($owner:ident) => {
+        Some(stringify!($owner))
+    };
+}
+
+pub(crate) use table_owner;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +206,13 @@ mod tests {
         assert_eq!(pinned.ty.pg_name(), "bool");
         assert_eq!(table("announcements"), Some(Announcement::TABLE));
         assert_eq!(table("applied_mutations"), None);
+        assert_eq!(Announcement::TABLE.owner, Some("author_id"));
+        assert_eq!(table("resources").unwrap().owner, None);
+        for table in tables() {
+            if let Some(owner) = table.owner {
+                let column = table.column(owner).expect("the owner is a column");
+                assert_eq!((column.ty, column.nullable), (ColumnType::Uuid, false), "{}", table.name);
+            }
+        }
     }
 }

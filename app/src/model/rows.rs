@@ -52,7 +52,7 @@ impl ColumnKind for Role {
 
 synced_tables! {
     /// A member of the group, as its directory shows them (table `members`).
-    pub struct MemberInfo in "members" key user_id {
+    pub struct MemberInfo in "members" key user_id owner user_id {
         pub user_id: Uuid,
         pub display_name: String,
         pub unit: Option<String>,
@@ -61,7 +61,7 @@ synced_tables! {
     }
 
     /// A notice on the board.
-    pub struct Announcement in "announcements" key id {
+    pub struct Announcement in "announcements" key id owner author_id {
         pub id: Uuid,
         pub author_id: Uuid,
         pub title: String,
@@ -72,7 +72,7 @@ synced_tables! {
     }
 
     /// A maintenance request.
-    pub struct MaintenanceRequest in "requests" key id {
+    pub struct MaintenanceRequest in "requests" key id owner author_id {
         pub id: Uuid,
         pub author_id: Uuid,
         pub title: String,
@@ -83,7 +83,7 @@ synced_tables! {
     }
 
     /// A comment on a maintenance request.
-    pub struct RequestComment in "request_comments" key id {
+    pub struct RequestComment in "request_comments" key id owner author_id {
         pub id: Uuid,
         pub request_id: Uuid,
         pub author_id: Uuid,
@@ -99,7 +99,7 @@ synced_tables! {
     }
 
     /// A booking of a resource.
-    pub struct Booking in "bookings" key id {
+    pub struct Booking in "bookings" key id owner member_id {
         pub id: Uuid,
         pub resource_id: Uuid,
         pub member_id: Uuid,

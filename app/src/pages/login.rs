@@ -29,6 +29,7 @@ pub fn LoginPage() -> impl IntoView {
                 <FormError error />
                 <button type="submit" disabled=move || action.pending().get()>"Log in"</button>
             </ActionForm>
+            <p><a href="/forgot">"Forgot your password?"</a></p>
             <p>"New here? " <a href=signup_href>"Create an account"</a></p>
         </section>
     }

@@ -1,19 +1,27 @@
 //! One file per page.
 
+mod account;
+mod forgot;
 pub mod group;
 mod home;
 mod join;
 mod login;
 mod new_group;
 mod not_found;
+mod reset;
 mod signup;
+mod verify;
 
+pub use account::AccountPage;
+pub use forgot::ForgotPage;
 pub use group::{AnnouncementsPage, BookingsPage, GroupHomePage, GroupLayout, MembersPage, RequestPage, RequestsPage};
 pub use home::HomePage;
 pub use join::JoinPage;
 pub use login::LoginPage;
 pub use new_group::NewGroupPage;
 pub use not_found::NotFound;
+pub use reset::ResetPage;
 pub use signup::SignupPage;
+pub use verify::VerifyPage;
 
 pub(crate) use crate::model::login_then;

@@ -1,6 +1,9 @@
 //! Groups and invites.
 
-use crate::{error::AppError, model::InviteInfo};
+use crate::{
+    error::AppError,
+    model::{InviteInfo, OpenInvite, Role},
+};
 use leptos::prelude::*;
 
 #[server(prefix = "/fn", endpoint = "create_group")]
@@ -19,7 +22,7 @@ pub async fn create_invite(slug: String) -> Result<InviteInfo, AppError> {
     let state = AppState::from_context()?;
     let user = auth::current_user_in_context(&state).await?;
     let member = groups::resolve(&state, user.id, &slug).await?;
-    invites::create(&state, &member).await
+    invites::create(&state, &member, None).await
 }
 
 #[server(prefix = "/fn", endpoint = "invite")]
@@ -37,4 +40,80 @@ pub async fn accept_invite(code: String) -> Result<(), AppError> {
     let group = invites::accept(&state, &user, &code).await?;
     leptos_axum::redirect(&format!("/g/{}", group.slug));
     Ok(())
+}
+
+/// The group's open invites (admins).
+#[server(prefix = "/fn", endpoint = "group_invites")]
+pub async fn group_invites(slug: String) -> Result<Vec<OpenInvite>, AppError> {
+    use crate::backend::{auth, groups, invites, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
+    invites::list(&state, &member).await
+}
+
+#[server(prefix = "/fn", endpoint = "invite_by_email")]
+pub async fn invite_by_email(slug: String, email: String) -> Result<InviteInfo, AppError> {
+    use crate::backend::{auth, groups, invites, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
+    if email.trim().is_empty() {
+        return Err(AppError::validation("email", "enter the address to invite"));
+    }
+    invites::create(&state, &member, Some(&email)).await
+}
+
+#[server(prefix = "/fn", endpoint = "revoke_invite")]
+pub async fn revoke_invite(slug: String, code: String) -> Result<(), AppError> {
+    use crate::backend::{auth, groups, invites, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
+    invites::revoke(&state, &member, &code).await
+}
+
+#[server(prefix = "/fn", endpoint = "set_member_role")]
+pub async fn set_member_role(slug: String, user_id: uuid::Uuid, role: Role) -> Result<(), AppError> {
+    use crate::backend::{auth, groups, membership, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
+    membership::set_role(&state, &member, user_id, role).await
+}
+
+#[server(prefix = "/fn", endpoint = "remove_member")]
+pub async fn remove_member(slug: String, user_id: uuid::Uuid) -> Result<(), AppError> {
+    use crate::backend::{auth, groups, membership, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
+    membership::remove(&state, &member, user_id).await
+}
+
+#[server(prefix = "/fn", endpoint = "leave_group")]
+pub async fn leave_group(slug: String) -> Result<(), AppError> {
+    use crate::backend::{auth, groups, membership, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
+    membership::leave(&state, &member).await
+}
+
+#[server(prefix = "/fn", endpoint = "rename_group")]
+pub async fn rename_group(slug: String, name: String) -> Result<(), AppError> {
+    use crate::backend::{auth, groups, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
+    groups::rename(&state, &member, &name).await.map(|_| ())
+}
+
+#[server(prefix = "/fn", endpoint = "close_group")]
+pub async fn close_group(slug: String, name: String) -> Result<(), AppError> {
+    use crate::backend::{auth, closing, groups, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, &slug).await?;
+    closing::close(&state, &member, &name).await.map(|_| ())
 }

@@ -21,7 +21,19 @@ const SESSION = 'courtyard-session';
 const SESSION_KEY = '/__courtyard/session';
 const SHELL = ['/pkg/courtyard.js', '/pkg/courtyard.wasm', '/pkg/courtyard.css', '/favicon.svg', '/manifest.webmanifest'];
 // Where sessions begin and end.
-const SIGN_IN_OUT = ['/fn/log_in', '/fn/sign_up', '/fn/log_out', '/api/auth/login', '/api/auth/signup', '/api/auth/logout'];
+const SIGN_IN_OUT = [
+  '/fn/log_in',
+  '/fn/sign_up',
+  '/fn/log_out',
+  '/fn/reset_password',
+  '/fn/end_session',
+  '/fn/delete_account',
+  '/api/auth/login',
+  '/api/auth/signup',
+  '/api/auth/logout',
+  '/api/auth/reset/confirm',
+  '/api/account/delete',
+];
 // Bumped whenever someone signs in or out: an answer to a request made
 // before that (a page still loading as the last person) is not kept, nor
 // taken as saying who is signed in.

@@ -25,7 +25,15 @@ use axum::{
 };
 
 /// Where a session is made: refused cross-site even without a cookie.
-const SIGN_IN_PATHS: &[&str] = &["/api/auth/signup", "/api/auth/login", "/api/auth/token", "/fn/sign_up", "/fn/log_in"];
+const SIGN_IN_PATHS: &[&str] = &[
+    "/api/auth/signup",
+    "/api/auth/login",
+    "/api/auth/token",
+    "/api/auth/reset/confirm",
+    "/fn/sign_up",
+    "/fn/log_in",
+    "/fn/reset_password",
+];
 
 pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);

@@ -22,6 +22,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be left out (no `Content-Type`): then `T::default()`.
+pub struct JsonOrNothing<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for JsonOrNothing<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        if request.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            JsonBody::from_request(request, state).await.map(|JsonBody(value)| Self(value))
+        } else {
+            Ok(Self(T::default()))
+        }
+    }
+}
+
 fn rejected(rejection: JsonRejection) -> AppError {
     match rejection {
         JsonRejection::JsonDataError(error) => {

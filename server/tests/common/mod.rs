@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod nginx;
 pub mod process;
 pub mod shape_client;
+pub mod smtp;
 
 /// Where test databases are created (`TEST_DATABASE_URL`, default: the
 /// local Postgres as `postgres`).
@@ -83,6 +84,8 @@ impl TestApp {
                 // Done before the test goes on: what a test does to groups
                 // afterwards is the requests' to handle, not this run's.
                 server::migrate_groups(&config, state.databases.clone()).await.expect("the groups are migrated");
+                server::mail::spawn(&config.mail, state.registry().clone());
+                server::housekeeping(state.clone());
                 let shapes = server::shapes::Shapes::start(state.clone(), &config.sync);
                 let app = server::router(state, shapes.clone(), &config);
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();

@@ -1,9 +1,12 @@
 //! Sign-up, log-in, log-out and "who is asking": the session checks every
 //! HTTP handler and server function goes through.
 
+pub mod email_link;
 pub mod password;
+pub mod reset;
 pub mod session;
 pub mod throttle;
+pub mod verify;
 
 use crate::{
     backend::{accounts, AppState},
@@ -13,18 +16,18 @@ use crate::{
 use axum::{extract::FromRequestParts, http::request::Parts, http::HeaderMap};
 
 /// A new account, signed in: the user and their session token. Counted
-/// per client address `ip` before the password is hashed.
+/// per client address before the password is hashed.
 pub async fn sign_up(
     state: &AppState,
     email: &str,
     password: &str,
     name: &str,
-    ip: Option<std::net::IpAddr>,
+    client: &Client,
 ) -> Result<(UserInfo, String), AppError> {
     let email = validate::email(email)?;
     let password = validate::password(password)?.to_owned();
     let name = validate::name("name", name)?;
-    let reservation = throttle::reserve_signup(state.registry(), &state.settings.signup_limits, ip).await?;
+    let reservation = throttle::reserve_signup(state.registry(), &state.settings.signup_limits, client.ip).await?;
     let hash = match password::hash(&state.hashing, password).await {
         Ok(hash) => hash,
         Err(error) => {
@@ -34,27 +37,29 @@ pub async fn sign_up(
     };
     let mut tx = state.registry().begin().await?;
     let user = accounts::insert(&mut *tx, &email, &hash, &name).await?;
-    let token = session::create(&mut *tx, user.id, &state.settings).await?;
+    verify::send(&mut tx, &state.settings, &user).await?;
+    let token = session::create(&mut *tx, user.id, &state.settings, client).await?;
     tx.commit().await?;
     Ok((user, token))
 }
 
 /// A new session for the right email and password; the same error for a
 /// wrong email as for a wrong password; 429 after too many failures for the
-/// account or from the address `ip` (docs/api.md). The attempt is counted
-/// before the password is checked.
+/// account or from the client's address (docs/api.md). The attempt is
+/// counted before the password is checked.
 pub async fn log_in(
     state: &AppState,
     email: &str,
     password: &str,
-    ip: Option<std::net::IpAddr>,
+    client: &Client,
 ) -> Result<(UserInfo, String), AppError> {
     let email = email.trim().to_lowercase();
     if email.is_empty() || email.len() > 254 || email.chars().any(char::is_control) {
         // No account has such an email (sign-up refuses it).
         return Err(AppError::WrongCredentials);
     }
-    let reservation = throttle::reserve_login(state.registry(), &state.settings.login_limits, &email, ip).await?;
+    let reservation =
+        throttle::reserve_login(state.registry(), &state.settings.login_limits, &email, client.ip).await?;
     let found = accounts::credentials(state.registry(), &email).await?;
     let (user, hash) = match found {
         Some((user, hash)) => (Some(user), Some(hash)),
@@ -74,7 +79,7 @@ pub async fn log_in(
         _ => return Err(AppError::WrongCredentials),
     };
     throttle::succeeded(state.registry(), &email).await?;
-    let token = session::create(state.registry(), user.id, &state.settings).await?;
+    let token = session::create(state.registry(), user.id, &state.settings, client).await?;
     Ok((user, token))
 }
 
@@ -117,25 +122,39 @@ pub async fn current_user_in_context(state: &AppState) -> Result<UserInfo, AppEr
     Ok(user)
 }
 
-/// The client's address (for sign-in rate limits), when the server was
-/// started with connection info; behind a proxy it is the proxy's.
-pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
-    parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip())
+/// Who is calling, as far as sign-in needs: the client's address (for the
+/// rate limits; behind a trusted proxy, the one it names) and its
+/// `User-Agent` (shown in the list of one's sessions).
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: Option<std::net::IpAddr>,
+    pub user_agent: String,
 }
 
-/// The client's address of a server function call.
-pub fn client_ip_in_context() -> Option<std::net::IpAddr> {
-    leptos::prelude::use_context::<Parts>().as_ref().and_then(client_ip)
+impl Client {
+    pub fn of(parts: &Parts) -> Self {
+        let ip = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|info| info.0.ip());
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().filter(|c| !c.is_control()).take(200).collect())
+            .unwrap_or_default();
+        Self { ip, user_agent }
+    }
+
+    /// The caller of a server function.
+    pub fn in_context() -> Self {
+        leptos::prelude::use_context::<Parts>().as_ref().map(Self::of).unwrap_or_default()
+    }
 }
 
-/// Extractor: the client's address, if known.
-pub struct ClientIp(pub Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+/// Extractor: the [`Client`].
+impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(client_ip(parts)))
+        Ok(Self::of(parts))
     }
 }
 

@@ -11,15 +11,19 @@ use uuid::Uuid;
 
 pub const COOKIE: &str = "courtyard_session";
 
-/// Starts a session and returns its token (the only copy of it).
-pub async fn create(db: impl PgExecutor<'_>, user_id: Uuid, settings: &Settings) -> Result<String, AppError> {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    let token = hex::encode(bytes);
-    sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+/// Starts a session for `client` and returns its token (the only copy of it).
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    settings: &Settings,
+    client: &super::Client,
+) -> Result<String, AppError> {
+    let token = new_token();
+    sqlx::query("INSERT INTO sessions (token_hash, user_id, expires_at, user_agent) VALUES ($1, $2, $3, $4)")
         .bind(digest(&token))
         .bind(user_id)
         .bind(Utc::now() + settings.session_ttl)
+        .bind(&client.user_agent)
         .execute(db)
         .await?;
     Ok(token)
@@ -32,14 +36,17 @@ pub async fn delete(db: impl PgExecutor<'_>, token: &str) -> Result<(), AppError
 
 /// The user a live session belongs to, and when the session ends.
 pub async fn user(db: impl PgExecutor<'_>, token: &str) -> Result<Option<(UserInfo, DateTime<Utc>)>, AppError> {
-    let row: Option<(Uuid, String, String, DateTime<Utc>)> = sqlx::query_as(
-        "SELECT u.id, u.email, u.name, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+    let row: Option<(Uuid, String, String, bool, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT u.id, u.email, u.name, u.email_verified_at IS NOT NULL, s.expires_at \
+         FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > now()",
     )
     .bind(digest(token))
     .fetch_optional(db)
     .await?;
-    Ok(row.map(|(id, email, name, expires_at)| (UserInfo { id, email, name }, expires_at)))
+    Ok(row.map(|(id, email, name, email_verified, expires_at)| {
+        (UserInfo { id, email, name, email_verified }, expires_at)
+    }))
 }
 
 /// The session token a request carries: the cookie, else a bearer token.
@@ -72,7 +79,30 @@ fn cookie_value(text: String) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-fn digest(token: &str) -> Vec<u8> {
+/// Ends every session of `user_id` but `keep` (a token).
+pub async fn end_others(db: impl PgExecutor<'_>, user_id: Uuid, keep: Option<&str>) -> Result<u64, AppError> {
+    let ended = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash IS DISTINCT FROM $2")
+        .bind(user_id)
+        .bind(keep.map(digest))
+        .execute(db)
+        .await?;
+    Ok(ended.rows_affected())
+}
+
+/// A new random token (64 hex digits): the only copy is the one returned.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Whether `token` looks like one [`new_token`] makes (so junk never reaches SQL).
+pub fn well_formed(token: &str) -> bool {
+    token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// What is stored of a token: its SHA-256.
+pub fn digest(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 

@@ -76,8 +76,8 @@ pub async fn release_login(pool: &PgPool, reservation: Reservation) -> Result<()
 }
 
 /// A successful sign-in clears the account's failures (its reservation too).
-pub async fn succeeded(pool: &PgPool, email: &str) -> Result<(), AppError> {
-    sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(pool).await?;
+pub async fn succeeded(db: impl sqlx::PgExecutor<'_>, email: &str) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM login_failures WHERE email = $1").bind(email).execute(db).await?;
     Ok(())
 }
 
@@ -119,6 +119,53 @@ pub async fn release_signup(pool: &PgPool, reservation: Option<Reservation>) -> 
         sqlx::query("DELETE FROM signups WHERE id = $1").bind(id).execute(pool).await?;
     }
     Ok(())
+}
+
+/// A limit on one kind of request per key: requests of `kind` ("reset.email")
+/// counted under `key` (an email, an address; none: not counted), at most
+/// `max` in the window.
+pub struct Limit {
+    pub kind: &'static str,
+    pub key: Option<String>,
+    pub max: i64,
+}
+
+/// Counts a request against each of `limits`, or refuses with 429
+/// (counting nothing) when one of them is used up within `window`.
+pub async fn count(pool: &PgPool, window: chrono::Duration, limits: &[Limit]) -> Result<(), AppError> {
+    let window = interval(window);
+    let mut tx = pool.begin().await?;
+    // Locked in the order given: callers list their limits in one order.
+    for limit in limits {
+        let Some(key) = &limit.key else { continue };
+        lock(&mut tx, limit.kind, key).await?;
+        let waits: Option<f64> = sqlx::query_scalar(
+            "WITH forgotten AS (DELETE FROM throttle_events WHERE kind = $1 AND at < now() - $3::interval)
+             SELECT extract(epoch FROM at + $3::interval - now())::float8 FROM throttle_events
+             WHERE kind = $1 AND key = $2 AND at > now() - $3::interval
+             ORDER BY at DESC OFFSET $4::bigint - 1 LIMIT 1",
+        )
+        .bind(limit.kind)
+        .bind(key)
+        .bind(window)
+        .bind(limit.max)
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+        refuse_for(waits)?;
+        sqlx::query("INSERT INTO throttle_events (kind, key) VALUES ($1, $2)")
+            .bind(limit.kind)
+            .bind(key)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The key a client address is counted under (see [`address_key`]).
+pub fn ip_key(ip: Option<IpAddr>) -> Option<String> {
+    ip.map(address_key)
 }
 
 /// What a client address counts as: an IPv4 address (or one mapped into

@@ -213,6 +213,9 @@ async fn earlier_rejection(
 /// Applies a normalized mutation (`Mutation::normalized`: its texts are
 /// already trimmed and checked, as the browser's overlay shows them).
 async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> Result<(), Failure> {
+    // A closed group is read-only: each write is rejected (and dropped from
+    // the browser's outbox with this reason).
+    member.group.require_open()?;
     match mutation {
         Mutation::AnnouncementCreate(args) => announcements::create(conn, member, args).await,
         Mutation::AnnouncementUpdate(args) => announcements::update(conn, member, args).await,

@@ -1,10 +1,13 @@
-//! `/g/{slug}/members`: the directory, your own entry, and (admins) invites.
+//! `/g/{slug}/members`: the directory, your own entry, leaving, and (admins)
+//! members' roles, invites and the group's settings (`admin.rs`).
 
-use super::use_group;
+use super::{
+    admin::{GroupSettings, Invites, Leave, MemberActions},
+    use_group,
+};
 use crate::{
-    components::{action_error, last_error, use_hydrated, use_mutation, with_view, FormError, Paging, ShowMore},
+    components::{action_error, use_hydrated, use_mutation, with_view, FormError, Paging, ShowMore},
     model::{mutation::ProfileUpdate, views::Directory, Mutation, PAGE},
-    server_fns::CreateInvite,
 };
 use leptos::{html, prelude::*};
 
@@ -19,8 +22,10 @@ pub fn MembersPage() -> impl IntoView {
         </section>
         <MyProfile />
         <Show when=move || group.is_admin()>
-            <Invite />
+            <Invites />
+            <GroupSettings />
         </Show>
+        <Leave />
     }
 }
 
@@ -31,6 +36,7 @@ fn DirectoryTable(first: Directory) -> impl IntoView {
     let paging = Paging::new();
     let directory = group.follow(first, move || paging.shown());
     let me = group.me();
+    let admin = group.is_admin();
     let rows = move || {
         directory.with(|d| {
             d.members
@@ -41,6 +47,9 @@ fn DirectoryTable(first: Directory) -> impl IntoView {
                             <td class="name">{m.display_name.clone()} {(m.user_id == me).then_some(" (you)")}</td>
                             <td>{m.unit.clone().unwrap_or_default()}</td>
                             <td>{m.role.as_str()}</td>
+                            {admin.then(|| view! {
+                                <td>{(m.user_id != me).then(|| view! { <MemberActions member=m.clone() /> })}</td>
+                            })}
                         </tr>
                     }
                 })
@@ -50,7 +59,14 @@ fn DirectoryTable(first: Directory) -> impl IntoView {
     let more = Signal::derive(move || directory.with(|d| d.more));
     view! {
         <table class="directory">
-            <thead><tr><th scope="col">"Name"</th><th scope="col">"Unit"</th><th scope="col">"Role"</th></tr></thead>
+            <thead>
+                <tr>
+                    <th scope="col">"Name"</th>
+                    <th scope="col">"Unit"</th>
+                    <th scope="col">"Role"</th>
+                    {admin.then(|| view! { <th scope="col">"Actions"</th> })}
+                </tr>
+            </thead>
             <tbody>{rows}</tbody>
         </table>
         <ShowMore paging more />
@@ -99,39 +115,6 @@ fn MyProfile() -> impl IntoView {
                 {saved}
                 <button type="submit" disabled=move || !ready.get() || save.pending().get()>"Save"</button>
             </form>
-        </section>
-    }
-}
-
-/// Admins make invite links here.
-#[component]
-fn Invite() -> impl IntoView {
-    let group = use_group();
-    let action = ServerAction::<CreateInvite>::new();
-    let error = last_error(action.value());
-    let link = move || {
-        action.value().with(|value| match value {
-            Some(Ok(invite)) => {
-                Some((format!("/join/{}", invite.code), invite.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()))
-            }
-            _ => None,
-        })
-    };
-    view! {
-        <section class="card" aria-labelledby="invite-heading">
-            <h2 id="invite-heading">"Invite a resident"</h2>
-            <ActionForm action=action>
-                <input type="hidden" name="slug" value=move || group.slug.get() />
-                <FormError error />
-                <button type="submit" disabled=move || action.pending().get()>"Create an invite link"</button>
-            </ActionForm>
-            {move || link().map(|(href, until)| view! {
-                <p class="invite-link">
-                    "Send this link to your neighbour: "
-                    <a href=href.clone() id="invite-link">{href.clone()}</a>
-                    {format!(" (valid until {until})")}
-                </p>
-            })}
         </section>
     }
 }

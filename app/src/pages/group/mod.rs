@@ -3,6 +3,7 @@
 //! the group's navigation. Each page reads its own view of the group
 //! (`model::views`), then follows it in this browser's copy.
 
+mod admin;
 mod announcements;
 mod bookings;
 mod home;
@@ -57,6 +58,7 @@ pub fn GroupLayout() -> impl IntoView {
 #[component]
 fn GroupShell(slug: Memo<String>, header: GroupHeader) -> impl IntoView {
     let name = header.group.name.clone();
+    let closed_at = header.group.closed_at;
     let group = GroupContext::new(slug, header);
     provide_context(group);
     // In the browser the group's rows come from IndexedDB and the shape
@@ -80,6 +82,14 @@ fn GroupShell(slug: Memo<String>, header: GroupHeader) -> impl IntoView {
             <SyncStatus sync=group.sync />
         </nav>
         <SyncNotices sync=group.sync />
+        {closed_at.map(|closed| view! {
+            <p class="card notice" role="status">
+                {format!(
+                    "This group was closed on {}. It is read-only, and will be deleted with all its data; its admins can download the data from the Members page until then.",
+                    closed.format("%Y-%m-%d")
+                )}
+            </p>
+        })}
         <Show
             when=move || !group.sync.gone.get()
             fallback=|| view! { <p class="card" role="alert">"You are no longer a member of this group; its data was removed from this browser."</p> }

@@ -189,6 +189,18 @@ pub async fn wipe_rows_of(user: uuid::Uuid) -> Result<()> {
     wipe_prefix(&database().await?, &format!("{user}/"), &[ROWS, SHAPES]).await
 }
 
+/// When `user`'s account is deleted: forgets everything of theirs here,
+/// their unsent writes included (no one can send them any more).
+pub async fn wipe_user(user: uuid::Uuid) -> Result<()> {
+    wipe_prefix(&database().await?, &format!("{user}/"), &[ROWS, SHAPES, OUTBOX]).await
+}
+
+/// When `user` leaves the group `slug`: forgets it here, rows, shapes and
+/// queued writes.
+pub async fn wipe_group(user: uuid::Uuid, slug: &str) -> Result<()> {
+    wipe_prefix(&database().await?, &format!("{user}/{slug}/"), &[ROWS, SHAPES, OUTBOX]).await
+}
+
 /// The database, every version declaring every store (rexie drops
 /// undeclared ones on upgrade).
 async fn database() -> Result<Rexie> {

@@ -1,0 +1,69 @@
+//! A group's export: every synced table of its schema, in one JSON
+//! document written as it is read (from one snapshot), for its admins at
+//! any time and while a closed group waits to be deleted.
+//!
+//! `{"format": 1, "group": {"slug", "name"}, "exported_at", "tables":
+//! {"members": [row, ...], "announcements": [...], ...}}`, each row as
+//! Postgres' `row_to_json` writes it (timestamps in UTC).
+
+use crate::{backend::groups::Member, error::AppError, model::registry};
+use futures::TryStreamExt;
+use serde_json::json;
+use tokio::sync::mpsc;
+
+/// Bytes gathered before a piece of the document is sent.
+const PIECE: usize = 64 * 1024;
+
+/// The export of the member's group (admins only: 403), as pieces of text
+/// to send in order. An error after the first piece ends the stream with it.
+pub fn stream(member: Member) -> Result<mpsc::Receiver<Result<String, AppError>>, AppError> {
+    member.require_admin("export the group's data")?;
+    let (pieces, receiver) = mpsc::channel(4);
+    tokio::spawn(async move {
+        if let Err(error) = write(&member, &pieces).await {
+            tracing::warn!(?error, group.slug = %member.group.slug, "export ended early");
+            let _ = pieces.send(Err(error)).await;
+        }
+    });
+    Ok(receiver)
+}
+
+async fn write(member: &Member, pieces: &mpsc::Sender<Result<String, AppError>>) -> Result<(), AppError> {
+    let send = |piece: String| async move { pieces.send(Ok(piece)).await.map_err(|_| AppError::Unavailable) };
+    let mut tx = member.group.db.pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await?;
+    let head = json!({"slug": member.group.slug, "name": member.group.name});
+    let mut piece =
+        format!("{{\"format\":1,\"group\":{head},\"exported_at\":{},\"tables\":{{", json!(chrono::Utc::now()));
+    for (i, table) in registry::tables().iter().enumerate() {
+        if i > 0 {
+            piece.push(',');
+        }
+        piece.push_str(&format!("{}:[", json!(table.name)));
+        let sql = format!(
+            "SELECT row_to_json(t)::text FROM {}.\"{}\" t ORDER BY t.\"{}\"",
+            member.group.schema.ident(),
+            table.name,
+            table.pk
+        );
+        let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *tx);
+        let mut first = true;
+        while let Some(row) = rows.try_next().await? {
+            if !first {
+                piece.push(',');
+            }
+            first = false;
+            piece.push_str(&row);
+            if piece.len() >= PIECE {
+                send(std::mem::take(&mut piece)).await?;
+            }
+        }
+        drop(rows);
+        piece.push(']');
+    }
+    piece.push_str("}}");
+    send(piece).await?;
+    tx.commit().await?;
+    Ok(())
+}
