@@ -12,6 +12,11 @@ ALTER TABLE email_links ADD CONSTRAINT email_links_purpose_check CHECK (purpose 
 -- Set: an invite sent to this address, for the account that has it (verified).
 ALTER TABLE invites ADD COLUMN email text CHECK (email = lower(email));
 CREATE INDEX invites_created_by ON invites (created_by);
+-- An admin's account deleted, the invites they made stay the group's.
+ALTER TABLE invites ALTER COLUMN created_by DROP NOT NULL;
+ALTER TABLE invites DROP CONSTRAINT invites_created_by_fkey;
+ALTER TABLE invites ADD CONSTRAINT invites_created_by_fkey
+    FOREIGN KEY (created_by) REFERENCES users (id) ON DELETE SET NULL;
 
 -- A membership that ended still has its directory entry (on the group's
 -- database, so not in this transaction) until `directory_synced`; with

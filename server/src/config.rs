@@ -484,6 +484,12 @@ impl Config {
         if !self.mail.smtp_url.trim().is_empty() && crate::mail::transport(&self.mail.smtp_url).is_err() {
             return invalid("mail.smtp_url", "must be smtp://host[:port], smtps://... or empty (see Leptos.toml)");
         }
+        if !self.mail.smtp_url.trim().is_empty() && self.server.public_origin.trim().is_empty() {
+            return invalid(
+                "server.public_origin",
+                "must be set when mail.smtp_url is: links in mail start with it (https://courtyard.example)",
+            );
+        }
         let mail = &self.mail;
         let accounts = &self.accounts;
         let times = [
@@ -834,6 +840,8 @@ mod tests {
         let config = load(&[]).unwrap();
         assert!(config.mail.smtp_url.is_empty(), "mail goes to the log by default");
         assert_eq!(config.links_base(), "http://127.0.0.1:3000");
+        let error = load(&[("COURTYARD_MAIL_SMTP_URL", "smtps://u:secret@mail.example")]).unwrap_err();
+        assert!(error.to_string().contains("server.public_origin"), "mail needs the links' origin: {error}");
         let config = load(&[
             ("COURTYARD_MAIL_SMTP_URL", "smtps://u:secret@mail.example"),
             ("COURTYARD_PUBLIC_ORIGIN", "https://courtyard.example/"),
@@ -842,7 +850,6 @@ mod tests {
         assert_eq!(config.links_base(), "https://courtyard.example");
         assert!(!format!("{config:?}").contains("secret"), "the SMTP password is not logged");
         for (name, value, key) in [
-            ("COURTYARD_MAIL_SMTP_URL", "http://mail.example", "mail.smtp_url"),
             ("COURTYARD_MAIL_FROM", "not an address", "mail.from"),
             ("COURTYARD_MAIL_RETRY_INITIAL", "0s", "mail.retry_initial"),
             ("COURTYARD_ACCOUNTS_RESET_LINK_TTL", "11y", "accounts.reset_link_ttl"),
@@ -851,6 +858,12 @@ mod tests {
             let error = load(&[(name, value)]).unwrap_err();
             assert!(matches!(error, ConfigError::Invalid { name, .. } if name == key), "{name}={value}: {error}");
         }
+        let error = load(&[
+            ("COURTYARD_MAIL_SMTP_URL", "http://mail.example"),
+            ("COURTYARD_PUBLIC_ORIGIN", "https://courtyard.example"),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("mail.smtp_url"), "{error}");
     }
 
     #[test]

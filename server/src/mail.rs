@@ -2,14 +2,18 @@
 //! in the transactions of the actions that cause mail) over SMTP with
 //! lettre, or, without `mail.smtp_url`, writes each message to the log.
 //!
-//! Every server runs it. A message is sent inside a transaction holding its
-//! row's lock (`FOR UPDATE SKIP LOCKED`), marked sent in that transaction:
-//! two servers never send one message, and one sent is never sent again.
-//! (A server killed between the SMTP server's acceptance and the commit
-//! sends that one message again when it is next due.) A failed send is
-//! tried again after `retry_initial`, doubling up to `retry_max`, and given
-//! up on after `give_up_after`, or at once when the SMTP server refuses it
-//! for good (a 5xx answer).
+//! Every server runs it. A message is claimed first, in a short
+//! transaction (`FOR UPDATE SKIP LOCKED`, then its next attempt moved a
+//! lease ahead, [`LEASE`]), then sent, then marked sent: two servers never
+//! send one message at once, one sent is not sent again, and a message
+//! whose marking failed (the registry away just then) waits out its lease
+//! rather than going out every poll. (A server killed between the SMTP
+//! server's acceptance and the marking sends that message again once the
+//! lease is over.) A failed send is tried again after `retry_initial`,
+//! doubling up to `retry_max`, and given up on after `give_up_after`. Every
+//! SMTP error counts as passing (a 5xx too: a login refused or a sender
+//! not allowed is the configuration's fault, and must not drop the queue);
+//! only a message that cannot be built is given up on at once.
 
 use crate::config::MailConfig;
 use app::backend::auth::email_link;
@@ -20,6 +24,10 @@ use lettre::{
 };
 use sqlx::PgPool;
 use std::time::Duration;
+
+/// How long a claimed message is left to its sender: past it (the sender
+/// died, or could not mark it), another send may take it.
+const LEASE: Duration = Duration::from_secs(300);
 
 /// An SMTP transport from `mail.smtp_url` (a connection per message).
 pub fn transport(url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, lettre::transport::smtp::Error> {
@@ -72,13 +80,14 @@ impl Mailer {
             );
             return Ok(());
         };
-        let to: Mailbox = mail
+        // An address alone (never "Name <address>" read out of it).
+        let to: lettre::Address = mail
             .to_address
             .parse()
             .map_err(|error| Failure { error: format!("bad recipient: {error}"), permanent: true })?;
         let message = Message::builder()
             .from(self.from.clone())
-            .to(to)
+            .to(Mailbox::new(None, to))
             .subject(&mail.subject)
             .multipart(
                 MultiPart::alternative()
@@ -90,7 +99,7 @@ impl Mailer {
             .send(message)
             .await
             .map(|_| ())
-            .map_err(|error| Failure { permanent: error.is_permanent(), error: error.to_string() })
+            .map_err(|error| Failure { permanent: false, error: error.to_string() })
     }
 
     /// The wait after the `attempts`-th failed send.
@@ -136,67 +145,78 @@ pub fn spawn(config: &MailConfig, registry: PgPool) -> tokio::task::JoinHandle<(
     })
 }
 
-/// Sends the next message due, if one is (and not being sent by another
+/// Sends the next message due, if one is (and not claimed by another
 /// server); whether there was one.
 async fn send_one(registry: &PgPool, mailer: &Mailer) -> Result<bool, sqlx::Error> {
-    let mut tx = registry.begin().await?;
+    let mut claim = registry.begin().await?;
     let due: Option<Queued> = sqlx::query_as(
         "SELECT id, to_address, subject, text_body, html_body, attempts, created_at FROM mail_queue
          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
          ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
     )
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut *claim)
     .await?;
     let Some(mail) = due else { return Ok(false) };
+    let attempts = mail.attempts + 1;
+    let too_old = Utc::now() - mail.created_at
+        > chrono::Duration::from_std(mailer.config.give_up_after).unwrap_or(chrono::Duration::MAX);
+    if too_old && mail.attempts > 0 {
+        // Tried, and not sent in time (the last failure is in last_error).
+        tracing::error!(id = mail.id, to = %mail.to_address, attempts = mail.attempts, "mail given up on");
+        sqlx::query("UPDATE mail_queue SET failed_at = now() WHERE id = $1").bind(mail.id).execute(&mut *claim).await?;
+        claim.commit().await?;
+        metrics::counter!("courtyard_mail_total", "outcome" => "failed").increment(1);
+        return Ok(true);
+    }
+    sqlx::query(
+        "UPDATE mail_queue SET attempts = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+    )
+    .bind(mail.id)
+    .bind(attempts)
+    .bind(LEASE.as_secs_f64())
+    .execute(&mut *claim)
+    .await?;
+    claim.commit().await?;
     match mailer.send(&mail).await {
         Ok(()) => {
             // Sent over SMTP, the bodies go (they may hold a sign-in link);
             // written to the log, they stay for /dev/mail.
             let keep_bodies = matches!(mailer.outbox, Outbox::Log);
             sqlx::query(
-                "UPDATE mail_queue SET sent_at = now(), attempts = attempts + 1, last_error = NULL,
+                "UPDATE mail_queue SET sent_at = now(), last_error = NULL,
                      text_body = CASE WHEN $2 THEN text_body ELSE '' END,
                      html_body = CASE WHEN $2 THEN html_body ELSE '' END
                  WHERE id = $1",
             )
             .bind(mail.id)
             .bind(keep_bodies)
-            .execute(&mut *tx)
+            .execute(registry)
             .await?;
             metrics::counter!("courtyard_mail_total", "outcome" => "sent").increment(1);
         }
-        Err(failure) => {
-            let attempts = mail.attempts + 1;
-            let too_old = Utc::now() - mail.created_at
-                > chrono::Duration::from_std(mailer.config.give_up_after).unwrap_or(chrono::Duration::MAX);
-            if failure.permanent || too_old {
-                tracing::error!(id = mail.id, to = %mail.to_address, attempts, error = %failure.error, "mail given up on");
-                sqlx::query("UPDATE mail_queue SET failed_at = now(), attempts = $2, last_error = $3 WHERE id = $1")
-                    .bind(mail.id)
-                    .bind(attempts)
-                    .bind(&failure.error)
-                    .execute(&mut *tx)
-                    .await?;
-                metrics::counter!("courtyard_mail_total", "outcome" => "failed").increment(1);
-            } else {
-                let wait = mailer.backoff(attempts);
-                tracing::warn!(id = mail.id, attempts, retry_in = ?wait, error = %failure.error, "mail not sent; trying again later");
-                sqlx::query(
-                    "UPDATE mail_queue SET attempts = $2, last_error = $3,
-                         next_attempt_at = now() + make_interval(secs => $4)
-                     WHERE id = $1",
-                )
+        Err(failure) if failure.permanent || too_old => {
+            tracing::error!(id = mail.id, to = %mail.to_address, attempts, error = %failure.error, "mail given up on");
+            sqlx::query("UPDATE mail_queue SET failed_at = now(), last_error = $2 WHERE id = $1")
                 .bind(mail.id)
-                .bind(attempts)
                 .bind(&failure.error)
-                .bind(wait.as_secs_f64())
-                .execute(&mut *tx)
+                .execute(registry)
                 .await?;
-                metrics::counter!("courtyard_mail_total", "outcome" => "retried").increment(1);
-            }
+            metrics::counter!("courtyard_mail_total", "outcome" => "failed").increment(1);
+        }
+        Err(failure) => {
+            let wait = mailer.backoff(attempts);
+            tracing::warn!(id = mail.id, attempts, retry_in = ?wait, error = %failure.error, "mail not sent; trying again later");
+            sqlx::query(
+                "UPDATE mail_queue SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+            )
+            .bind(mail.id)
+            .bind(&failure.error)
+            .bind(wait.as_secs_f64())
+            .execute(registry)
+            .await?;
+            metrics::counter!("courtyard_mail_total", "outcome" => "retried").increment(1);
         }
     }
-    tx.commit().await?;
     Ok(true)
 }
 

@@ -19,6 +19,7 @@ async fn app_mailing_to(sink: &SmtpSink, more: &[(&str, &str)]) -> TestApp {
     let url = sink.url();
     let mut overrides = vec![
         ("COURTYARD_MAIL_SMTP_URL", url.as_str()),
+        ("COURTYARD_PUBLIC_ORIGIN", "http://courtyard.test"),
         ("COURTYARD_MAIL_POLL_INTERVAL", "100ms"),
         ("COURTYARD_MAIL_RETRY_INITIAL", "200ms"),
         ("COURTYARD_MAIL_RETRY_MAX", "1s"),
@@ -255,7 +256,11 @@ async fn mail_queued_while_the_smtp_server_is_down_arrives_once_it_is_back_exact
 async fn several_servers_share_the_queue_and_send_each_message_once() {
     let sink = SmtpSink::start();
     let url = sink.url();
-    let settings = [("COURTYARD_MAIL_SMTP_URL", url.as_str()), ("COURTYARD_MAIL_POLL_INTERVAL", "50ms")];
+    let settings = [
+        ("COURTYARD_MAIL_SMTP_URL", url.as_str()),
+        ("COURTYARD_PUBLIC_ORIGIN", "http://courtyard.test"),
+        ("COURTYARD_MAIL_POLL_INTERVAL", "50ms"),
+    ];
     let one = TestApp::spawn_with(&settings).await;
     let two = TestApp::spawn_on(&one.database_url, &settings).await;
     let three = TestApp::spawn_on(&one.database_url, &settings).await;
@@ -465,4 +470,36 @@ async fn a_deleted_account_leaves_its_groups_and_its_words_stay_unless_asked() {
         .await
         .unwrap();
     assert_eq!(accounts, 0);
+}
+
+#[tokio::test]
+async fn links_asked_for_before_a_password_reset_stop_working() {
+    // Someone who knew the password asked to move the account to their
+    // address; the owner resets the password: that link is dead.
+    let sink = SmtpSink::start();
+    let app = app_mailing_to(&sink, &[]).await;
+    let intruder = app.client();
+    let email = email_of(&app.sign_up(&intruder, "Kim").await);
+    let theirs = format!("intruder-{}@example.org", uuid::Uuid::new_v4().simple());
+    let (status, _) =
+        app.post(&intruder, "/api/account/email", json!({"email": theirs, "password": "correct horse"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let change = &sink.wait_for(&theirs, 1, WAIT).await[0];
+    let change_token = link_path(change, "/verify/").trim_start_matches("/verify/").to_owned();
+
+    let owner = app.client();
+    assert_eq!(app.post(&owner, "/api/auth/reset", json!({"email": email})).await.0, StatusCode::ACCEPTED);
+    let mails = sink.wait_for(&email, 2, WAIT).await;
+    let reset = mails.iter().find(|m| m["subject"] == "Reset your Courtyard password").unwrap();
+    let token = link_path(reset, "/reset/").trim_start_matches("/reset/").to_owned();
+    let (status, _) =
+        app.post(&owner, "/api/auth/reset/confirm", json!({"token": token, "password": "the owner's own"})).await;
+    assert_eq!(status, StatusCode::OK);
+
+    assert_eq!(
+        app.post(&app.client(), "/api/auth/verify", json!({"token": change_token})).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(app.get(&owner, "/api/me").await.1["user"]["email"], email.as_str());
+    assert_eq!(app.get(&intruder, "/api/me").await.0, StatusCode::UNAUTHORIZED);
 }

@@ -17,13 +17,25 @@ const WAIT: Duration = Duration::from_secs(20);
 
 async fn app_mailing_to(sink: &SmtpSink, more: &[(&str, &str)]) -> TestApp {
     let url = sink.url();
-    let mut overrides = vec![("COURTYARD_MAIL_SMTP_URL", url.as_str()), ("COURTYARD_MAIL_POLL_INTERVAL", "100ms")];
+    let mut overrides = vec![
+        ("COURTYARD_MAIL_SMTP_URL", url.as_str()),
+        ("COURTYARD_PUBLIC_ORIGIN", "http://courtyard.test"),
+        ("COURTYARD_MAIL_POLL_INTERVAL", "100ms"),
+    ];
     overrides.extend_from_slice(more);
     TestApp::spawn_with(&overrides).await
 }
 
 async fn user_of(app: &TestApp, client: &Client) -> Value {
     app.get(client, "/api/me").await.1["user"].clone()
+}
+
+/// Follows the verification link sent to `client`'s person at sign-up.
+async fn verify(app: &TestApp, sink: &SmtpSink, client: &Client) {
+    let email = user_of(app, client).await["email"].as_str().unwrap().to_owned();
+    let mails = sink.wait_for(&email, 1, WAIT).await;
+    let token = link_path(&mails[0], "/verify/").trim_start_matches("/verify/").to_owned();
+    assert_eq!(app.post(&app.client(), "/api/auth/verify", json!({"token": token})).await.0, StatusCode::OK);
 }
 
 async fn delete(app: &TestApp, client: &Client, path: &str) -> StatusCode {
@@ -46,6 +58,10 @@ async fn admins_invite_by_email_list_and_revoke_invites() {
     let invites = format!("/api/groups/{slug}/invites");
 
     let dee_email = format!("dee-{}@example.org", Uuid::new_v4().simple());
+    // Only an admin whose own address is verified sends invitations.
+    let (status, body) = app.post(&ann, &invites, json!({"email": dee_email})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    verify(&app, &sink, &ann).await;
     let (status, invite) = app.post(&ann, &invites, json!({"email": dee_email.to_uppercase()})).await;
     assert_eq!(status, StatusCode::CREATED, "{invite}");
     assert_eq!(invite["email"], dee_email.as_str());

@@ -101,7 +101,7 @@ pub async fn change_password(
         .execute(&mut *tx)
         .await?;
     let ended = auth::session::end_others(&mut *tx, user.id, Some(token)).await?;
-    auth::email_link::withdraw(&mut *tx, auth::email_link::Purpose::Reset, user.id).await?;
+    auth::email_link::withdraw_all(&mut *tx, user.id).await?;
     let told = Mail::compose(
         &state.settings,
         &user.email,
@@ -145,6 +145,8 @@ pub async fn change_email(
     if taken {
         return Err(AppError::Conflict("an account with that email exists".into()));
     }
+    // One address asked for at a time: an earlier link stops working.
+    auth::email_link::withdraw(&mut *tx, auth::email_link::Purpose::Change, user.id).await?;
     auth::verify::send_change(&mut tx, &state.settings, user, &new_email).await?;
     tx.commit().await?;
     Ok(())
@@ -202,19 +204,21 @@ pub async fn delete(
         group: GroupRow,
         role: Role,
     }
-    let memberships: Vec<Membership> = sqlx::query_as(&format!(
+    let read = format!(
         "SELECT {GROUP_COLUMNS}, m.role FROM memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = $1 ORDER BY g.id"
-    ))
-    .bind(user.id)
-    .fetch_all(&mut *tx)
-    .await?;
+    );
+    // The groups' admins locked, then the memberships read again under the
+    // locks (a promotion meanwhile is seen).
+    let before: Vec<Membership> = sqlx::query_as(&read).bind(user.id).fetch_all(&mut *tx).await?;
+    let ids: Vec<Uuid> = before.iter().map(|m| m.group.id()).collect();
+    membership::lock_admins(&mut tx, &ids).await?;
+    let memberships: Vec<Membership> = sqlx::query_as(&read).bind(user.id).fetch_all(&mut *tx).await?;
     let mut groups = Vec::new();
     for membership in memberships {
         groups.push((membership.group.resolve(state)?.0, membership.role));
     }
     let ids: Vec<Uuid> = groups.iter().map(|(group, _)| group.id).collect();
-    membership::lock_admins(&mut tx, &ids).await?;
     let mut sole = Vec::new();
     for (group, role) in &groups {
         if *role == Role::Admin
@@ -232,10 +236,11 @@ pub async fn delete(
     }
     sqlx::query("DELETE FROM memberships WHERE user_id = $1").bind(user.id).execute(&mut *tx).await?;
     sqlx::query(
-        "UPDATE ended_memberships SET removed = false, remove_content = $2 WHERE user_id = $1 AND NOT directory_synced",
+        "UPDATE ended_memberships SET removed = false, remove_content = $2 WHERE user_id = $1 AND group_id = ANY($3)",
     )
     .bind(user.id)
     .bind(remove_content)
+    .bind(&ids)
     .execute(&mut *tx)
     .await?;
     let told = Mail::compose(

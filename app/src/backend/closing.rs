@@ -6,7 +6,7 @@ use crate::{
     backend::{
         groups::{GroupRow, Member, GROUP_COLUMNS},
         mail::{self, Mail, Part},
-        AppState,
+        membership, AppState,
     },
     error::AppError,
     model::GroupSummary,
@@ -22,6 +22,7 @@ pub async fn close(state: &AppState, member: &Member, confirm: &str) -> Result<G
         return Err(AppError::validation("name", format!("type the group's name, {}, to confirm", member.group.name)));
     }
     let mut tx = state.registry().begin().await?;
+    membership::still_admin(&mut tx, member, "close the group").await?;
     let closed_at: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(
         "UPDATE groups SET closed_at = now() WHERE id = $1 AND closed_at IS NULL RETURNING closed_at",
     )
@@ -61,8 +62,11 @@ pub async fn close(state: &AppState, member: &Member, confirm: &str) -> Result<G
 }
 
 /// Deletes the groups closed longer than `groups.close_grace` ago: the
-/// schema on its group database, then the registry's rows (every
-/// membership ends with them). Returns how many; the server runs it hourly.
+/// schema on its group database (and any copy a move left elsewhere), then
+/// the registry's rows (every membership ends with them). Not while the
+/// group moves (the movers' lock). A group whose database is away is left
+/// for the next pass; the others go on. Returns how many went; the server
+/// runs it every minute.
 pub async fn delete_expired(state: &AppState) -> Result<usize, AppError> {
     let interval = sqlx::postgres::types::PgInterval {
         months: 0,
@@ -77,11 +81,51 @@ pub async fn delete_expired(state: &AppState) -> Result<usize, AppError> {
     .await?;
     let mut deleted = 0;
     for row in expired {
-        let (group, _) = row.resolve(state)?;
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {} CASCADE", group.schema.ident())).execute(&group.db.pool).await?;
-        sqlx::query("DELETE FROM groups WHERE id = $1").bind(group.id).execute(state.registry()).await?;
-        tracing::info!(group.slug = %group.slug, "closed group deleted");
-        deleted += 1;
+        let slug = row.slug().to_owned();
+        match delete(state, row).await {
+            Ok(true) => {
+                tracing::info!(group.slug = %slug, "closed group deleted");
+                deleted += 1;
+            }
+            Ok(false) => {}
+            Err(error) => tracing::warn!(?error, group.slug = %slug, "a closed group is left for the next pass"),
+        }
     }
     Ok(deleted)
+}
+
+/// Deletes one closed group; false when it is moving (left for later).
+async fn delete(state: &AppState, row: GroupRow) -> Result<bool, AppError> {
+    let (group, _) = row.resolve(state)?;
+    let mut tx = state.registry().begin().await?;
+    let free: bool =
+        sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('courtyard.move.' || $1::text, 0))")
+            .bind(group.id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !free {
+        return Ok(false);
+    }
+    // Its schema where it lives, and where a move left a copy not dropped yet.
+    let mut places: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT d FROM group_moves, LATERAL (VALUES (from_database), (to_database)) AS v(d)
+         WHERE group_id = $1 AND dropped_at IS NULL",
+    )
+    .bind(group.id)
+    .fetch_all(&mut *tx)
+    .await?;
+    places.retain(|name| name != group.db.name());
+    let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", group.schema.ident());
+    sqlx::query(&drop).execute(&group.db.pool).await?;
+    for name in places {
+        match state.databases.find(&name) {
+            Some(db) => {
+                sqlx::query(&drop).execute(&db.pool).await?;
+            }
+            None => tracing::warn!(database = name, "a moved copy of a deleted group is on a database not configured"),
+        }
+    }
+    sqlx::query("DELETE FROM groups WHERE id = $1").bind(group.id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(true)
 }

@@ -14,12 +14,29 @@ use tokio::sync::mpsc;
 /// Bytes gathered before a piece of the document is sent.
 const PIECE: usize = 64 * 1024;
 
+/// Exports one server process writes at once (each holds a connection of
+/// its group's database and a snapshot while its client reads): more wait
+/// for a 503 and try again.
+const AT_ONCE: usize = 2;
+
+/// The longest an export waits for its client to take the next piece
+/// before it is ended (its connection and snapshot given back).
+const STALL: &str = "60s";
+
+fn permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
+    static PERMITS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE)))
+}
+
 /// The export of the member's group (admins only: 403), as pieces of text
 /// to send in order. An error after the first piece ends the stream with it.
+/// 503 while [`AT_ONCE`] exports are being written.
 pub fn stream(member: Member) -> Result<mpsc::Receiver<Result<String, AppError>>, AppError> {
     member.require_admin("export the group's data")?;
+    let permit = permits().clone().try_acquire_owned().map_err(|_| AppError::Unavailable)?;
     let (pieces, receiver) = mpsc::channel(4);
     tokio::spawn(async move {
+        let _permit = permit;
         if let Err(error) = write(&member, &pieces).await {
             tracing::warn!(?error, group.slug = %member.group.slug, "export ended early");
             let _ = pieces.send(Err(error)).await;
@@ -33,6 +50,8 @@ async fn write(member: &Member, pieces: &mpsc::Sender<Result<String, AppError>>)
     let mut tx = member.group.db.pool.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
     sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await?;
+    sqlx::query(&format!("SET LOCAL idle_in_transaction_session_timeout = '{STALL}'")).execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL statement_timeout = '10min'").execute(&mut *tx).await?;
     let head = json!({"slug": member.group.slug, "name": member.group.name});
     let mut piece =
         format!("{{\"format\":1,\"group\":{head},\"exported_at\":{},\"tables\":{{", json!(chrono::Utc::now()));

@@ -49,6 +49,18 @@ pub(crate) struct GroupRow {
 pub(crate) const GROUP_COLUMNS: &str = "g.id, g.slug, g.name, g.schema_name, g.database, g.tenant_version, g.closed_at";
 
 impl GroupRow {
+    pub(crate) fn slug(&self) -> &str {
+        &self.slug
+    }
+
+    pub(crate) fn id(&self) -> Uuid {
+        self.id
+    }
+
+    pub(crate) fn database(&self) -> &str {
+        &self.database
+    }
+
     /// The group, on its database, and its schema's tenant version.
     pub(crate) fn resolve(self, state: &AppState) -> Result<(Group, i64), AppError> {
         let db = state.databases.get(&self.database)?.clone();

@@ -7,6 +7,7 @@
 
 use crate::{
     backend::{
+        auth::{throttle, throttle::Limit},
         groups::{self, Group, GroupRow, Member, GROUP_COLUMNS},
         mail::{self, Mail, Part},
         migrations, AppState,
@@ -26,7 +27,10 @@ const LIVE: &str = "i.expires_at > now()
 
 /// Makes an invite (admins; not in a closed group): a shareable link, or,
 /// given `email`, one sent there. 409 when that address already belongs to
-/// a member.
+/// a member. Invitations by email are sent by admins with a verified
+/// address only (403), at most `accounts.max_resets_per_email` to one
+/// address and `accounts.max_resets_per_ip` from one group per window (429):
+/// the server must not become anyone's mailer.
 pub async fn create(state: &AppState, member: &Member, email: Option<&str>) -> Result<InviteInfo, AppError> {
     member.require_admin("invite residents")?;
     member.group.require_open()?;
@@ -38,6 +42,26 @@ pub async fn create(state: &AppState, member: &Member, email: Option<&str>) -> R
     OsRng.fill_bytes(&mut bytes);
     let code = hex::encode(bytes);
     let expires_at = Utc::now() + state.settings.invite_ttl;
+    let (inviter, verified): (String, bool) =
+        sqlx::query_as("SELECT name, email_verified_at IS NOT NULL FROM users WHERE id = $1")
+            .bind(member.user_id)
+            .fetch_one(state.registry())
+            .await?;
+    if let Some(email) = &email {
+        if !verified {
+            return Err(AppError::Forbidden("confirm your own email before inviting by email".into()));
+        }
+        let limits = &state.settings.reset_limits;
+        throttle::count(
+            state.registry(),
+            limits.window,
+            &[
+                Limit { kind: "invite.group", key: Some(member.group.id.to_string()), max: limits.per_ip },
+                Limit { kind: "invite.email", key: Some(email.clone()), max: limits.per_email },
+            ],
+        )
+        .await?;
+    }
     let mut tx = state.registry().begin().await?;
     if let Some(email) = &email {
         let member_already: bool = sqlx::query_scalar(
@@ -52,8 +76,6 @@ pub async fn create(state: &AppState, member: &Member, email: Option<&str>) -> R
             return Err(AppError::Conflict("someone with that email is a member already".into()));
         }
     }
-    let inviter: String =
-        sqlx::query_scalar("SELECT name FROM users WHERE id = $1").bind(member.user_id).fetch_one(&mut *tx).await?;
     sqlx::query("INSERT INTO invites (code, group_id, created_by, expires_at, email) VALUES ($1, $2, $3, $4, $5)")
         .bind(&code)
         .bind(member.group.id)

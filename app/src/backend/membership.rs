@@ -42,6 +42,23 @@ pub(crate) async fn has_other_admin(conn: &mut PgConnection, group: Uuid, user_i
     .await?)
 }
 
+/// Takes the lock on the admins of `admin`'s group and checks, under it,
+/// that they are an admin still (a demotion or removal committed since
+/// their request resolved them would otherwise go unseen): 403 if not.
+pub(crate) async fn still_admin(conn: &mut PgConnection, admin: &Member, what: &str) -> Result<(), AppError> {
+    lock_admins(conn, &[admin.group.id]).await?;
+    let role: Option<Role> = sqlx::query_scalar("SELECT role FROM memberships WHERE user_id = $1 AND group_id = $2")
+        .bind(admin.user_id)
+        .bind(admin.group.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    match role {
+        Some(Role::Admin) => Ok(()),
+        Some(Role::Resident) => Err(AppError::Forbidden(format!("only admins can {what}"))),
+        None => Err(AppError::NotFound),
+    }
+}
+
 fn last_admin(what: &str) -> AppError {
     AppError::Conflict(format!("a group keeps at least one admin: make someone else admin before {what}"))
 }
@@ -52,7 +69,7 @@ pub async fn set_role(state: &AppState, admin: &Member, user_id: Uuid, role: Rol
     admin.require_admin("change roles")?;
     admin.group.require_open()?;
     let mut tx = state.registry().begin().await?;
-    lock_admins(&mut tx, &[admin.group.id]).await?;
+    still_admin(&mut tx, admin, "change roles").await?;
     if role == Role::Resident && !has_other_admin(&mut tx, admin.group.id, user_id).await? {
         return Err(last_admin("stepping down"));
     }
@@ -86,46 +103,54 @@ pub async fn set_role(state: &AppState, admin: &Member, user_id: Uuid, role: Rol
 pub async fn remove(state: &AppState, admin: &Member, user_id: Uuid) -> Result<(), AppError> {
     admin.require_admin("remove members")?;
     admin.group.require_open()?;
-    end(state, &admin.group, user_id, true, false).await
+    end(state, &admin.group, user_id, Some(admin)).await
 }
 
-/// The member leaves the group (the last admin of an open group hands over
-/// first: 409).
+/// The member leaves the group (the last admin hands over first: 409, in a
+/// closed group too, where the admins keep its export until it goes).
 pub async fn leave(state: &AppState, member: &Member) -> Result<(), AppError> {
-    end(state, &member.group, member.user_id, false, false).await
+    end(state, &member.group, member.user_id, None).await
 }
 
-/// Ends `user_id`'s membership of `group`: `removed` by an admin (invite
-/// links made before are withdrawn) or not; with `remove_content`, what
-/// they wrote in the group goes too.
-async fn end(
-    state: &AppState,
-    group: &Group,
-    user_id: Uuid,
-    removed: bool,
-    remove_content: bool,
-) -> Result<(), AppError> {
+/// Ends `user_id`'s membership of `group`: removed by an admin (`by`), then
+/// the invite links made before are withdrawn, and an emailed invite to
+/// their address; or they leave.
+async fn end(state: &AppState, group: &Group, user_id: Uuid, by: Option<&Member>) -> Result<(), AppError> {
+    let removed = by.is_some();
     let mut tx = state.registry().begin().await?;
-    lock_admins(&mut tx, &[group.id]).await?;
+    match by {
+        Some(admin) => still_admin(&mut tx, admin, "remove members").await?,
+        None => lock_admins(&mut tx, &[group.id]).await?,
+    }
     let role: Option<Role> = sqlx::query_scalar("SELECT role FROM memberships WHERE user_id = $1 AND group_id = $2")
         .bind(user_id)
         .bind(group.id)
         .fetch_optional(&mut *tx)
         .await?;
     let role = role.ok_or(AppError::NotFound)?;
-    if role == Role::Admin && group.closed_at.is_none() && !has_other_admin(&mut tx, group.id, user_id).await? {
+    if role == Role::Admin && !has_other_admin(&mut tx, group.id, user_id).await? {
         return Err(last_admin(if removed { "removing this admin" } else { "leaving" }));
+    }
+    if removed {
+        sqlx::query(
+            "DELETE FROM invites WHERE group_id = $1
+               AND (email IS NULL OR email = (SELECT email FROM users WHERE id = $2))",
+        )
+        .bind(group.id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     }
     sqlx::query("DELETE FROM memberships WHERE user_id = $1 AND group_id = $2")
         .bind(user_id)
         .bind(group.id)
         .execute(&mut *tx)
         .await?;
-    sqlx::query("UPDATE ended_memberships SET removed = $3, remove_content = $4 WHERE user_id = $1 AND group_id = $2")
+    // (The deletion recorded it as a removal: a departure says otherwise.)
+    sqlx::query("UPDATE ended_memberships SET removed = $3 WHERE user_id = $1 AND group_id = $2")
         .bind(user_id)
         .bind(group.id)
         .bind(removed)
-        .bind(remove_content)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -191,18 +216,26 @@ pub async fn sync_pending(state: &AppState) -> Result<usize, AppError> {
         user_id: Uuid,
         departed: bool,
     }
+    // Oldest first; a database that fails once is skipped for the rest of
+    // the pass (its connection timeouts would hold up the others).
     let pending: Vec<Pending> = sqlx::query_as(&format!(
-        "SELECT {GROUP_COLUMNS}, m.user_id, false AS departed
-         FROM memberships m JOIN groups g ON g.id = m.group_id WHERE NOT m.directory_synced
-         UNION ALL
-         SELECT {GROUP_COLUMNS}, e.user_id, true AS departed
-         FROM ended_memberships e JOIN groups g ON g.id = e.group_id WHERE NOT e.directory_synced
-         LIMIT 500"
+        "SELECT * FROM (
+             SELECT {GROUP_COLUMNS}, m.user_id, false AS departed, m.created_at AS since
+             FROM memberships m JOIN groups g ON g.id = m.group_id WHERE NOT m.directory_synced
+             UNION ALL
+             SELECT {GROUP_COLUMNS}, e.user_id, true AS departed, e.ended_at AS since
+             FROM ended_memberships e JOIN groups g ON g.id = e.group_id WHERE NOT e.directory_synced
+         ) pending ORDER BY since LIMIT 500"
     ))
     .fetch_all(state.registry())
     .await?;
     let mut done = 0;
+    let mut away: Vec<String> = Vec::new();
     for Pending { group, user_id, departed } in pending {
+        if away.iter().any(|name| *name == group.database()) {
+            continue;
+        }
+        let database = group.database().to_owned();
         let (group, version) = match group.resolve(state) {
             Ok(resolved) => resolved,
             Err(error) => {
@@ -220,7 +253,10 @@ pub async fn sync_pending(state: &AppState) -> Result<usize, AppError> {
         };
         match synced.await {
             Ok(()) => done += 1,
-            Err(error) => tracing::warn!(?error, group.slug = %group.slug, "a directory change is still pending"),
+            Err(error) => {
+                tracing::warn!(?error, group.slug = %group.slug, "a directory change is still pending");
+                away.push(database);
+            }
         }
     }
     Ok(done)

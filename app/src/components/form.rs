@@ -31,8 +31,12 @@ pub fn Field(
     #[prop(optional)] autofocus: bool,
     #[prop(optional)] value: String,
     #[prop(into)] error: Signal<Option<String>>,
+    /// The input's id when a page has two fields of one name (default
+    /// `field-{name}`).
+    #[prop(optional)]
+    id: &'static str,
 ) -> impl IntoView {
-    let id = format!("field-{name}");
+    let id = if id.is_empty() { format!("field-{name}") } else { id.to_owned() };
     let error_id = format!("{id}-error");
     let hint_id = format!("{id}-hint");
     let described_by = if hint.is_empty() { error_id.clone() } else { format!("{hint_id} {error_id}") };

@@ -134,6 +134,11 @@ impl GroupContext {
         self.header.with_value(|h| h.group.role == Role::Admin)
     }
 
+    /// Closed by an admin: read-only until it is deleted.
+    pub fn is_closed(&self) -> bool {
+        self.header.with_value(|h| h.group.closed_at.is_some())
+    }
+
     /// Whether the pages show this browser's copy of the group.
     fn shows_local(&self) -> bool {
         self.sync.local.get_untracked() && self.local.with_untracked(Option::is_some)

@@ -10,7 +10,11 @@ pub const PASSWORD_MAX: usize = 1024;
 pub fn email(raw: &str) -> Result<String, AppError> {
     let email = raw.trim().to_lowercase();
     let bad = || AppError::validation("email", "enter a valid email address");
-    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    // An address alone: none of the characters of a display name or a
+    // comment ("Name <a@b>", "a@b (work)"), so what is stored is where
+    // mail goes.
+    let special = |c: char| "<>()[]\\,;:\"".contains(c);
+    if email.len() > 254 || email.chars().any(|c| c.is_whitespace() || c.is_control() || special(c)) {
         return Err(bad());
     }
     let (local, domain) = email.split_once('@').ok_or_else(bad)?;

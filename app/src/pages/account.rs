@@ -45,15 +45,38 @@ fn Account(info: AccountInfo, account: Resource<Result<AccountInfo, AppError>>) 
     }
 }
 
+/// The account's password, asked before a change that needs it.
+#[component]
+fn YourPassword(error: Signal<Option<AppError>>, id: &'static str) -> impl IntoView {
+    view! {
+        <Field
+            label="Your password"
+            name="password"
+            id
+            kind="password"
+            autocomplete="current-password"
+            error=field_error(error, "current_password")
+        />
+    }
+}
+
+/// Reads the account again each time an action whose `value` this is succeeds.
+fn refetch_on_success<T: 'static>(
+    value: impl With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+    account: Resource<Result<AccountInfo, AppError>>,
+) {
+    Effect::new(move || {
+        if value.with(|last| matches!(last, Some(Ok(_)))) {
+            account.refetch();
+        }
+    });
+}
+
 #[component]
 fn Name(name: String, account: Resource<Result<AccountInfo, AppError>>) -> impl IntoView {
     let action = ServerAction::<RenameAccount>::new();
     let error = last_error(action.value());
-    Effect::new(move || {
-        if matches!(action.value().get(), Some(Ok(()))) {
-            account.refetch();
-        }
-    });
+    refetch_on_success(action.value(), account);
     let saved = move || matches!(action.value().get(), Some(Ok(()))).then_some(view! { <p role="status">"Saved."</p> });
     view! {
         <section class="card" aria-labelledby="name-heading">
@@ -87,13 +110,7 @@ fn Email(email: String, verified: bool) -> impl IntoView {
             </p>
             <ActionForm action=action>
                 <Field label="New email" name="email" kind="email" autocomplete="email" error=field_error(error, "email") />
-                <Field
-                    label="Your password"
-                    name="password"
-                    kind="password"
-                    autocomplete="current-password"
-                    error=field_error(error, "current_password")
-                />
+                <YourPassword error id="email-password" />
                 <FormError error />
                 {sent}
                 <button type="submit" disabled=move || action.pending().get()>"Change the email"</button>
@@ -106,11 +123,7 @@ fn Email(email: String, verified: bool) -> impl IntoView {
 fn Password(account: Resource<Result<AccountInfo, AppError>>) -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let error = last_error(action.value());
-    Effect::new(move || {
-        if matches!(action.value().get(), Some(Ok(_))) {
-            account.refetch();
-        }
-    });
+    refetch_on_success(action.value(), account);
     let done = move || match action.value().get() {
         Some(Ok(ended)) => Some(view! {
             <p role="status">{format!("Password changed. {ended} other device(s) signed out.")}</p>
@@ -225,16 +238,10 @@ fn Delete(user: uuid::Uuid) -> impl IntoView {
                 "unless you tick the box. The only admin of a group makes someone else admin, or closes it, first."
             </p>
             <ActionForm action=action>
-                <Field
-                    label="Your password"
-                    name="password"
-                    kind="password"
-                    autocomplete="current-password"
-                    error=field_error(error, "current_password")
-                />
+                <YourPassword error id="delete-password" />
                 <div class="field checkbox">
                     <input type="checkbox" id="remove-content" name="remove_content" value="on" />
-                    <label for="remove-content">"Also remove what I wrote (notices, requests, comments, bookings)"</label>
+                    <label for="remove-content">"Also remove what I wrote: notices, requests (with everyone's comments on them), comments, bookings"</label>
                 </div>
                 <FormError error />
                 <button type="submit" class="danger" disabled=move || action.pending().get()>"Delete my account"</button>

@@ -18,10 +18,8 @@ pub async fn create_group(slug: String, name: String) -> Result<(), AppError> {
 
 #[server(prefix = "/fn", endpoint = "create_invite")]
 pub async fn create_invite(slug: String) -> Result<InviteInfo, AppError> {
-    use crate::backend::{auth, groups, invites, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::invites;
+    let (state, member) = super::member_of(&slug).await?;
     invites::create(&state, &member, None).await
 }
 
@@ -45,19 +43,15 @@ pub async fn accept_invite(code: String) -> Result<(), AppError> {
 /// The group's open invites (admins).
 #[server(prefix = "/fn", endpoint = "group_invites")]
 pub async fn group_invites(slug: String) -> Result<Vec<OpenInvite>, AppError> {
-    use crate::backend::{auth, groups, invites, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::invites;
+    let (state, member) = super::member_of(&slug).await?;
     invites::list(&state, &member).await
 }
 
 #[server(prefix = "/fn", endpoint = "invite_by_email")]
 pub async fn invite_by_email(slug: String, email: String) -> Result<InviteInfo, AppError> {
-    use crate::backend::{auth, groups, invites, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::invites;
+    let (state, member) = super::member_of(&slug).await?;
     if email.trim().is_empty() {
         return Err(AppError::validation("email", "enter the address to invite"));
     }
@@ -66,54 +60,42 @@ pub async fn invite_by_email(slug: String, email: String) -> Result<InviteInfo, 
 
 #[server(prefix = "/fn", endpoint = "revoke_invite")]
 pub async fn revoke_invite(slug: String, code: String) -> Result<(), AppError> {
-    use crate::backend::{auth, groups, invites, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::invites;
+    let (state, member) = super::member_of(&slug).await?;
     invites::revoke(&state, &member, &code).await
 }
 
 #[server(prefix = "/fn", endpoint = "set_member_role")]
 pub async fn set_member_role(slug: String, user_id: uuid::Uuid, role: Role) -> Result<(), AppError> {
-    use crate::backend::{auth, groups, membership, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::membership;
+    let (state, member) = super::member_of(&slug).await?;
     membership::set_role(&state, &member, user_id, role).await
 }
 
 #[server(prefix = "/fn", endpoint = "remove_member")]
 pub async fn remove_member(slug: String, user_id: uuid::Uuid) -> Result<(), AppError> {
-    use crate::backend::{auth, groups, membership, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::membership;
+    let (state, member) = super::member_of(&slug).await?;
     membership::remove(&state, &member, user_id).await
 }
 
 #[server(prefix = "/fn", endpoint = "leave_group")]
 pub async fn leave_group(slug: String) -> Result<(), AppError> {
-    use crate::backend::{auth, groups, membership, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::membership;
+    let (state, member) = super::member_of(&slug).await?;
     membership::leave(&state, &member).await
 }
 
 #[server(prefix = "/fn", endpoint = "rename_group")]
 pub async fn rename_group(slug: String, name: String) -> Result<(), AppError> {
-    use crate::backend::{auth, groups, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::groups;
+    let (state, member) = super::member_of(&slug).await?;
     groups::rename(&state, &member, &name).await.map(|_| ())
 }
 
 #[server(prefix = "/fn", endpoint = "close_group")]
 pub async fn close_group(slug: String, name: String) -> Result<(), AppError> {
-    use crate::backend::{auth, closing, groups, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, &slug).await?;
+    use crate::backend::closing;
+    let (state, member) = super::member_of(&slug).await?;
     closing::close(&state, &member, &name).await.map(|_| ())
 }

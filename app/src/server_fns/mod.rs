@@ -19,3 +19,15 @@ fn set_session_cookie(value: http::HeaderValue) {
         response.append_header(http::header::SET_COOKIE, value);
     }
 }
+
+/// The signed-in member of `slug` asking (401 signed out, 404 not a member).
+#[cfg(feature = "ssr")]
+async fn member_of(
+    slug: &str,
+) -> Result<(crate::backend::AppState, crate::backend::groups::Member), crate::error::AppError> {
+    use crate::backend::{auth, groups, AppState};
+    let state = AppState::from_context()?;
+    let user = auth::current_user_in_context(&state).await?;
+    let member = groups::resolve(&state, user.id, slug).await?;
+    Ok((state, member))
+}

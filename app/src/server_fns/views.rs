@@ -12,15 +12,8 @@ use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use uuid::Uuid;
 
-/// The signed-in member of `slug` asking (401 signed out, 404 not a member).
 #[cfg(feature = "ssr")]
-async fn member_of(slug: &str) -> Result<(crate::backend::AppState, crate::backend::groups::Member), AppError> {
-    use crate::backend::{auth, groups, AppState};
-    let state = AppState::from_context()?;
-    let user = auth::current_user_in_context(&state).await?;
-    let member = groups::resolve(&state, user.id, slug).await?;
-    Ok((state, member))
-}
+use super::member_of;
 
 #[server(prefix = "/fn", endpoint = "group_header")]
 pub async fn get_group_header(slug: String) -> Result<GroupHeader, AppError> {

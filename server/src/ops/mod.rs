@@ -208,6 +208,13 @@ fn allowed(settings: &MetricsConfig, headers: &HeaderMap, peer: Option<SocketAdd
         // Compared as digests: the time taken says nothing of the token.
         return Sha256::digest(given.trim().as_bytes()) == Sha256::digest(token.as_bytes());
     }
+    from_this_machine(headers, peer)
+}
+
+/// Whether a request comes from this machine and through no proxy (none of
+/// the headers proxies add: `Forwarded`, `X-Forwarded-For`, `X-Real-IP`,
+/// `Via`).
+pub(crate) fn from_this_machine(headers: &HeaderMap, peer: Option<SocketAddr>) -> bool {
     let proxied = [header::FORWARDED.as_str(), "x-forwarded-for", "x-real-ip", header::VIA.as_str()]
         .iter()
         .any(|name| headers.contains_key(*name));

@@ -1,12 +1,21 @@
-//! `/dev/mail` (debug builds without `mail.smtp_url` only): the latest
-//! messages the server wrote to its log instead of sending, with their links
-//! clickable, so a developer can follow a reset or verification link.
+//! `/dev/mail` (debug builds without `mail.smtp_url` only, for requests from
+//! this machine through no proxy): the latest messages the server wrote to
+//! its log instead of sending, with their links clickable, so a developer
+//! can follow a reset or verification link.
 
 use app::{backend::AppState, error::AppError};
-use axum::{extract::State, response::Html};
+use axum::{
+    extract::{ConnectInfo, Request, State},
+    response::Html,
+};
 use chrono::{DateTime, Utc};
+use std::net::SocketAddr;
 
-pub async fn page(State(state): State<AppState>) -> Result<Html<String>, AppError> {
+pub async fn page(State(state): State<AppState>, request: Request) -> Result<Html<String>, AppError> {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|info| info.0);
+    if !crate::ops::from_this_machine(request.headers(), peer) {
+        return Err(AppError::NotFound);
+    }
     let mails: Vec<(String, String, String, DateTime<Utc>)> =
         sqlx::query_as("SELECT to_address, subject, text_body, created_at FROM mail_queue ORDER BY id DESC LIMIT 50")
             .fetch_all(state.registry())

@@ -112,6 +112,14 @@ pub async fn withdraw(db: impl PgExecutor<'_>, purpose: Purpose, user_id: Uuid) 
     Ok(())
 }
 
+/// Withdraws every link of `user_id`, whatever for: after a password reset
+/// or change, no link anyone asked for before (a change of address, say,
+/// by someone who knew the old password) works any more.
+pub async fn withdraw_all(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM email_links WHERE user_id = $1").bind(user_id).execute(db).await?;
+    Ok(())
+}
+
 /// Forgets expired links (the mail job calls it now and then).
 pub async fn forget_expired(db: impl PgExecutor<'_>) -> Result<u64, AppError> {
     let done = sqlx::query("DELETE FROM email_links WHERE expires_at <= now()").execute(db).await?;

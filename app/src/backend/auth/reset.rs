@@ -71,7 +71,7 @@ pub async fn complete(
     .fetch_optional(&mut *tx)
     .await?;
     let (name,) = user.ok_or(AppError::NotFound)?;
-    email_link::withdraw(&mut *tx, Purpose::Reset, link.user_id).await?;
+    email_link::withdraw_all(&mut *tx, link.user_id).await?;
     session::end_others(&mut *tx, link.user_id, None).await?;
     throttle::succeeded(&mut *tx, &link.email).await?;
     let session = session::create(&mut *tx, link.user_id, &state.settings, client).await?;

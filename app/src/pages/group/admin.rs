@@ -42,12 +42,26 @@ pub fn MemberActions(member: MemberInfo) -> impl IntoView {
                     <input type="hidden" name="slug" value=move || group.slug.get() />
                     <input type="hidden" name="user_id" value=id.get_value() />
                     <input type="hidden" name="role" value=new_role.as_str() />
-                    <button type="submit" class="link" disabled=move || role.pending().get()>{role_label}</button>
+                    <button
+                        type="submit"
+                        class="link"
+                        aria-label=format!("{role_label}: {}", name.get_value())
+                        disabled=move || role.pending().get()
+                    >
+                        {role_label}
+                    </button>
                 </ActionForm>
                 <Show
                     when=move || confirming.get()
                     fallback=move || view! {
-                        <button type="button" class="link danger" on:click=move |_| confirming.set(true)>"Remove"</button>
+                        <button
+                            type="button"
+                            class="link danger"
+                            aria-label=format!("Remove {}", name.get_value())
+                            on:click=move |_| confirming.set(true)
+                        >
+                            "Remove"
+                        </button>
                     }
                 >
                     <ActionForm action=remove>
@@ -206,6 +220,7 @@ pub fn GroupSettings() -> impl IntoView {
                         <Field
                             label="Type the group's name to confirm"
                             name="name"
+                            id="close-confirm"
                             autocomplete="off"
                             error=field_error(close_error, "name")
                         />
@@ -246,7 +261,10 @@ pub fn Leave() -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="leave-heading">
             <h2 id="leave-heading">"Leave the group"</h2>
-            <p>"You stop seeing it, and this browser forgets it. What you wrote stays."</p>
+            <p>
+                "You stop seeing it, and this browser forgets it (writes not sent yet are dropped). "
+                "What you wrote stays."
+            </p>
             <Show
                 when=move || confirming.get()
                 fallback=move || view! {

@@ -21,8 +21,10 @@ pub fn MembersPage() -> impl IntoView {
             {with_view(first, |first| view! { <DirectoryTable first /> })}
         </section>
         <MyProfile />
-        <Show when=move || group.is_admin()>
+        <Show when=move || group.is_admin() && !group.is_closed()>
             <Invites />
+        </Show>
+        <Show when=move || group.is_admin()>
             <GroupSettings />
         </Show>
         <Leave />
@@ -36,7 +38,8 @@ fn DirectoryTable(first: Directory) -> impl IntoView {
     let paging = Paging::new();
     let directory = group.follow(first, move || paging.shown());
     let me = group.me();
-    let admin = group.is_admin();
+    // Roles and removals are an admin's, while the group is open.
+    let admin = group.is_admin() && !group.is_closed();
     let rows = move || {
         directory.with(|d| {
             d.members
