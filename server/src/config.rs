@@ -484,6 +484,13 @@ impl Config {
         if !self.mail.smtp_url.trim().is_empty() && crate::mail::transport(&self.mail.smtp_url).is_err() {
             return invalid("mail.smtp_url", "must be smtp://host[:port], smtps://... or empty (see Leptos.toml)");
         }
+        let origin = self.server.public_origin.trim().trim_end_matches('/');
+        let is_origin = ["http://", "https://"].iter().any(|scheme| {
+            origin.strip_prefix(scheme).is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#']))
+        });
+        if !origin.is_empty() && !is_origin {
+            return invalid("server.public_origin", "must be an origin: https://host[:port], no path");
+        }
         if !self.mail.smtp_url.trim().is_empty() && self.server.public_origin.trim().is_empty() {
             return invalid(
                 "server.public_origin",
@@ -854,6 +861,8 @@ mod tests {
             ("COURTYARD_MAIL_RETRY_INITIAL", "0s", "mail.retry_initial"),
             ("COURTYARD_ACCOUNTS_RESET_LINK_TTL", "11y", "accounts.reset_link_ttl"),
             ("COURTYARD_ACCOUNTS_MAX_RESETS_PER_IP", "0", "accounts.max_resets_per_ip"),
+            ("COURTYARD_PUBLIC_ORIGIN", "courtyard.example", "server.public_origin"),
+            ("COURTYARD_PUBLIC_ORIGIN", "https://courtyard.example/app", "server.public_origin"),
         ] {
             let error = load(&[(name, value)]).unwrap_err();
             assert!(matches!(error, ConfigError::Invalid { name, .. } if name == key), "{name}={value}: {error}");

@@ -177,7 +177,39 @@ async fn send_one(registry: &PgPool, mailer: &Mailer) -> Result<bool, sqlx::Erro
     .execute(&mut *claim)
     .await?;
     claim.commit().await?;
-    match mailer.send(&mail).await {
+    // Bounded well within the lease, so no other server takes it meanwhile.
+    let sent = match tokio::time::timeout(LEASE / 3, mailer.send(&mail)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(Failure { error: "the SMTP exchange took too long".into(), permanent: false }),
+    };
+    // The registry away just as the send is recorded: tried again for a
+    // while (unrecorded, a sent message would go out again once its lease
+    // is over).
+    let mut tries = 0;
+    loop {
+        match mark(registry, mailer, &mail, attempts, &sent, too_old).await {
+            Ok(()) => return Ok(true),
+            Err(error) if tries < 5 => {
+                tries += 1;
+                tracing::warn!(%error, id = mail.id, "cannot record how a message's send went; trying again");
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Records how the `attempts`-th send of `mail` went, if the message is
+/// still this sender's (not taken by another after its lease ran out).
+async fn mark(
+    registry: &PgPool,
+    mailer: &Mailer,
+    mail: &Queued,
+    attempts: i32,
+    sent: &Result<(), Failure>,
+    too_old: bool,
+) -> Result<(), sqlx::Error> {
+    match sent {
         Ok(()) => {
             // Sent over SMTP, the bodies go (they may hold a sign-in link);
             // written to the log, they stay for /dev/mail.
@@ -186,38 +218,44 @@ async fn send_one(registry: &PgPool, mailer: &Mailer) -> Result<bool, sqlx::Erro
                 "UPDATE mail_queue SET sent_at = now(), last_error = NULL,
                      text_body = CASE WHEN $2 THEN text_body ELSE '' END,
                      html_body = CASE WHEN $2 THEN html_body ELSE '' END
-                 WHERE id = $1",
+                 WHERE id = $1 AND attempts = $3 AND sent_at IS NULL",
             )
             .bind(mail.id)
             .bind(keep_bodies)
+            .bind(attempts)
             .execute(registry)
             .await?;
             metrics::counter!("courtyard_mail_total", "outcome" => "sent").increment(1);
         }
         Err(failure) if failure.permanent || too_old => {
             tracing::error!(id = mail.id, to = %mail.to_address, attempts, error = %failure.error, "mail given up on");
-            sqlx::query("UPDATE mail_queue SET failed_at = now(), last_error = $2 WHERE id = $1")
-                .bind(mail.id)
-                .bind(&failure.error)
-                .execute(registry)
-                .await?;
+            sqlx::query(
+                "UPDATE mail_queue SET failed_at = now(), last_error = $2 WHERE id = $1 AND attempts = $3 AND sent_at IS NULL",
+            )
+            .bind(mail.id)
+            .bind(&failure.error)
+            .bind(attempts)
+            .execute(registry)
+            .await?;
             metrics::counter!("courtyard_mail_total", "outcome" => "failed").increment(1);
         }
         Err(failure) => {
             let wait = mailer.backoff(attempts);
             tracing::warn!(id = mail.id, attempts, retry_in = ?wait, error = %failure.error, "mail not sent; trying again later");
             sqlx::query(
-                "UPDATE mail_queue SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+                "UPDATE mail_queue SET last_error = $2, next_attempt_at = now() + make_interval(secs => $3)
+                 WHERE id = $1 AND attempts = $4 AND sent_at IS NULL",
             )
             .bind(mail.id)
             .bind(&failure.error)
             .bind(wait.as_secs_f64())
+            .bind(attempts)
             .execute(registry)
             .await?;
             metrics::counter!("courtyard_mail_total", "outcome" => "retried").increment(1);
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Forgets messages sent or given up on more than `keep` ago, and expired

@@ -5,28 +5,12 @@
 mod common;
 
 use common::{
-    smtp::{link_path, SmtpSink},
+    smtp::{app_mailing_to, link_path, token_in, SmtpSink, WAIT},
     TestApp,
 };
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-/// A server sending to `sink`, looking at its queue often and retrying soon.
-async fn app_mailing_to(sink: &SmtpSink, more: &[(&str, &str)]) -> TestApp {
-    let url = sink.url();
-    let mut overrides = vec![
-        ("COURTYARD_MAIL_SMTP_URL", url.as_str()),
-        ("COURTYARD_PUBLIC_ORIGIN", "http://courtyard.test"),
-        ("COURTYARD_MAIL_POLL_INTERVAL", "100ms"),
-        ("COURTYARD_MAIL_RETRY_INITIAL", "200ms"),
-        ("COURTYARD_MAIL_RETRY_MAX", "1s"),
-    ];
-    overrides.extend_from_slice(more);
-    TestApp::spawn_with(&overrides).await
-}
 
 fn email_of(user: &serde_json::Value) -> String {
     user["email"].as_str().unwrap().to_owned()
@@ -108,7 +92,7 @@ async fn reset_links_expire_and_junk_tokens_are_not_found() {
     let mails = sink.wait_for(&email, 2, WAIT).await;
     let reset = mails.iter().find(|m| m["subject"] == "Reset your Courtyard password").unwrap();
     assert!(reset["text"].as_str().unwrap().contains("for 1 second"), "{}", reset["text"]);
-    let token = link_path(reset, "/reset/").trim_start_matches("/reset/").to_owned();
+    let token = token_in(reset, "/reset/");
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (status, _) =
         app.post(&client, "/api/auth/reset/confirm", json!({"token": token, "password": "a new battery staple"})).await;
@@ -177,8 +161,8 @@ async fn an_address_is_verified_by_following_the_link_sent_at_sign_up() {
     // Asked again: a second link; both work until one is used.
     assert_eq!(app.post(&client, "/api/auth/verify/resend", json!({})).await.0, StatusCode::ACCEPTED);
     let mails = sink.wait_for(&email, 2, WAIT).await;
-    let first = link_path(&mails[0], "/verify/").trim_start_matches("/verify/").to_owned();
-    let second = link_path(&mails[1], "/verify/").trim_start_matches("/verify/").to_owned();
+    let first = token_in(&mails[0], "/verify/");
+    let second = token_in(&mails[1], "/verify/");
     assert_ne!(first, second);
 
     // Followed on another device, signed out.
@@ -364,7 +348,7 @@ async fn a_person_changes_their_name_password_and_email() {
     assert_eq!(app.get(&me, "/api/me").await.1["user"]["email"], email.as_str(), "not changed yet");
     let confirm = &sink.wait_for(&new_email, 1, WAIT).await[0];
     assert_eq!(confirm["subject"], "Confirm your new email for Courtyard");
-    let token = link_path(confirm, "/verify/").trim_start_matches("/verify/").to_owned();
+    let token = token_in(confirm, "/verify/");
     let (status, body) = app.post(&app.client(), "/api/auth/verify", json!({"token": token})).await;
     assert_eq!((status, body["email"].as_str()), (StatusCode::OK, Some(new_email.as_str())));
     let (_, me_now) = app.get(&me, "/api/me").await;
@@ -485,13 +469,13 @@ async fn links_asked_for_before_a_password_reset_stop_working() {
         app.post(&intruder, "/api/account/email", json!({"email": theirs, "password": "correct horse"})).await;
     assert_eq!(status, StatusCode::ACCEPTED);
     let change = &sink.wait_for(&theirs, 1, WAIT).await[0];
-    let change_token = link_path(change, "/verify/").trim_start_matches("/verify/").to_owned();
+    let change_token = token_in(change, "/verify/");
 
     let owner = app.client();
     assert_eq!(app.post(&owner, "/api/auth/reset", json!({"email": email})).await.0, StatusCode::ACCEPTED);
     let mails = sink.wait_for(&email, 2, WAIT).await;
     let reset = mails.iter().find(|m| m["subject"] == "Reset your Courtyard password").unwrap();
-    let token = link_path(reset, "/reset/").trim_start_matches("/reset/").to_owned();
+    let token = token_in(reset, "/reset/");
     let (status, _) =
         app.post(&owner, "/api/auth/reset/confirm", json!({"token": token, "password": "the owner's own"})).await;
     assert_eq!(status, StatusCode::OK);
@@ -502,4 +486,18 @@ async fn links_asked_for_before_a_password_reset_stop_working() {
     );
     assert_eq!(app.get(&owner, "/api/me").await.1["user"]["email"], email.as_str());
     assert_eq!(app.get(&intruder, "/api/me").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn pages_holding_a_secret_or_ones_account_are_never_stored() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    app.sign_up(&client, "Lou").await;
+    for path in ["/account", &format!("/reset/{}", "a".repeat(64)), &format!("/verify/{}", "b".repeat(64))] {
+        let response = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["cache-control"], "private, no-store", "{path}");
+    }
+    let response = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(response.headers()["cache-control"], "private, no-cache");
 }

@@ -5,26 +5,13 @@
 mod common;
 
 use common::{
-    smtp::{link_path, SmtpSink},
+    smtp::{app_mailing_to, link_path, token_in, SmtpSink, WAIT},
     TestApp,
 };
 use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 use uuid::Uuid;
-
-const WAIT: Duration = Duration::from_secs(20);
-
-async fn app_mailing_to(sink: &SmtpSink, more: &[(&str, &str)]) -> TestApp {
-    let url = sink.url();
-    let mut overrides = vec![
-        ("COURTYARD_MAIL_SMTP_URL", url.as_str()),
-        ("COURTYARD_PUBLIC_ORIGIN", "http://courtyard.test"),
-        ("COURTYARD_MAIL_POLL_INTERVAL", "100ms"),
-    ];
-    overrides.extend_from_slice(more);
-    TestApp::spawn_with(&overrides).await
-}
 
 async fn user_of(app: &TestApp, client: &Client) -> Value {
     app.get(client, "/api/me").await.1["user"].clone()
@@ -34,7 +21,7 @@ async fn user_of(app: &TestApp, client: &Client) -> Value {
 async fn verify(app: &TestApp, sink: &SmtpSink, client: &Client) {
     let email = user_of(app, client).await["email"].as_str().unwrap().to_owned();
     let mails = sink.wait_for(&email, 1, WAIT).await;
-    let token = link_path(&mails[0], "/verify/").trim_start_matches("/verify/").to_owned();
+    let token = token_in(&mails[0], "/verify/");
     assert_eq!(app.post(&app.client(), "/api/auth/verify", json!({"token": token})).await.0, StatusCode::OK);
 }
 
@@ -102,7 +89,7 @@ async fn admins_invite_by_email_list_and_revoke_invites() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(body["error"].as_str().unwrap().contains("confirm your email"), "{body}");
     let verify = sink.wait_for(&dee_email, 2, WAIT).await;
-    let token = link_path(&verify[1], "/verify/").trim_start_matches("/verify/").to_owned();
+    let token = token_in(&verify[1], "/verify/");
     assert_eq!(app.post(&dee, "/api/auth/verify", json!({"token": token})).await.0, StatusCode::OK);
     let (status, joined) = app.post(&dee, &accept, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{joined}");

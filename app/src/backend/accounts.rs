@@ -101,7 +101,10 @@ pub async fn change_password(
         .execute(&mut *tx)
         .await?;
     let ended = auth::session::end_others(&mut *tx, user.id, Some(token)).await?;
-    auth::email_link::withdraw_all(&mut *tx, user.id).await?;
+    // Links to reset or to move the account (a verification link stays).
+    for purpose in [auth::email_link::Purpose::Reset, auth::email_link::Purpose::Change] {
+        auth::email_link::withdraw(&mut *tx, purpose, user.id).await?;
+    }
     let told = Mail::compose(
         &state.settings,
         &user.email,

@@ -95,18 +95,27 @@ pub async fn delete_expired(state: &AppState) -> Result<usize, AppError> {
 }
 
 /// Deletes one closed group; false when it is moving (left for later).
+/// The copies a move left go first, the schema where it lives last, then
+/// the registry's rows: a failure part way leaves the group listed with its
+/// schema, for the next pass.
 async fn delete(state: &AppState, row: GroupRow) -> Result<bool, AppError> {
-    let (group, _) = row.resolve(state)?;
+    let id = row.id();
     let mut tx = state.registry().begin().await?;
     let free: bool =
         sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('courtyard.move.' || $1::text, 0))")
-            .bind(group.id)
+            .bind(id)
             .fetch_one(&mut *tx)
             .await?;
     if !free {
         return Ok(false);
     }
-    // Its schema where it lives, and where a move left a copy not dropped yet.
+    // Where it lives, read again under the movers' lock.
+    let row: Option<GroupRow> = sqlx::query_as(&format!("SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let (group, _) = row.resolve(state)?;
     let mut places: Vec<String> = sqlx::query_scalar(
         "SELECT DISTINCT d FROM group_moves, LATERAL (VALUES (from_database), (to_database)) AS v(d)
          WHERE group_id = $1 AND dropped_at IS NULL",
@@ -116,7 +125,6 @@ async fn delete(state: &AppState, row: GroupRow) -> Result<bool, AppError> {
     .await?;
     places.retain(|name| name != group.db.name());
     let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", group.schema.ident());
-    sqlx::query(&drop).execute(&group.db.pool).await?;
     for name in places {
         match state.databases.find(&name) {
             Some(db) => {
@@ -125,6 +133,7 @@ async fn delete(state: &AppState, row: GroupRow) -> Result<bool, AppError> {
             None => tracing::warn!(database = name, "a moved copy of a deleted group is on a database not configured"),
         }
     }
+    sqlx::query(&drop).execute(&group.db.pool).await?;
     sqlx::query("DELETE FROM groups WHERE id = $1").bind(group.id).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(true)

@@ -21,7 +21,7 @@ const AT_ONCE: usize = 2;
 
 /// The longest an export waits for its client to take the next piece
 /// before it is ended (its connection and snapshot given back).
-const STALL: &str = "60s";
+const STALL: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
     static PERMITS: std::sync::OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
@@ -29,29 +29,40 @@ fn permits() -> &'static std::sync::Arc<tokio::sync::Semaphore> {
 }
 
 /// The export of the member's group (admins only: 403), as pieces of text
-/// to send in order. An error after the first piece ends the stream with it.
-/// 503 while [`AT_ONCE`] exports are being written.
-pub fn stream(member: Member) -> Result<mpsc::Receiver<Result<String, AppError>>, AppError> {
+/// to send in order; its snapshot is taken before this returns (503 when
+/// the database is away, or while [`AT_ONCE`] exports are being written).
+/// An error after the first piece ends the stream with it.
+pub async fn stream(member: Member) -> Result<mpsc::Receiver<Result<String, AppError>>, AppError> {
     member.require_admin("export the group's data")?;
     let permit = permits().clone().try_acquire_owned().map_err(|_| AppError::Unavailable)?;
+    let mut tx = member.group.db.pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await?;
+    sqlx::query("SET LOCAL statement_timeout = '10min'").execute(&mut *tx).await?;
     let (pieces, receiver) = mpsc::channel(4);
     tokio::spawn(async move {
         let _permit = permit;
-        if let Err(error) = write(&member, &pieces).await {
+        if let Err(error) = write(&member, tx, &pieces).await {
             tracing::warn!(?error, group.slug = %member.group.slug, "export ended early");
-            let _ = pieces.send(Err(error)).await;
+            let _ = pieces.try_send(Err(error));
         }
     });
     Ok(receiver)
 }
 
-async fn write(member: &Member, pieces: &mpsc::Sender<Result<String, AppError>>) -> Result<(), AppError> {
-    let send = |piece: String| async move { pieces.send(Ok(piece)).await.map_err(|_| AppError::Unavailable) };
-    let mut tx = member.group.db.pool.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    sqlx::query("SET LOCAL timezone = 'UTC'").execute(&mut *tx).await?;
-    sqlx::query(&format!("SET LOCAL idle_in_transaction_session_timeout = '{STALL}'")).execute(&mut *tx).await?;
-    sqlx::query("SET LOCAL statement_timeout = '10min'").execute(&mut *tx).await?;
+async fn write(
+    member: &Member,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    pieces: &mpsc::Sender<Result<String, AppError>>,
+) -> Result<(), AppError> {
+    // A client that stops taking pieces for STALL ends the export (its
+    // connection and snapshot go back).
+    let send = |piece: String| async move {
+        match tokio::time::timeout(STALL, pieces.send(Ok(piece))).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(AppError::Unavailable),
+        }
+    };
     let head = json!({"slug": member.group.slug, "name": member.group.name});
     let mut piece =
         format!("{{\"format\":1,\"group\":{head},\"exported_at\":{},\"tables\":{{", json!(chrono::Utc::now()));

@@ -158,11 +158,14 @@ pub async fn rename(state: &AppState, member: &Member, name: &str) -> Result<Gro
     member.require_admin("rename the group")?;
     member.group.require_open()?;
     let name = validate::name("name", name)?;
-    sqlx::query("UPDATE groups SET name = $2 WHERE id = $1")
+    let mut tx = state.registry().begin().await?;
+    crate::backend::membership::still_admin(&mut tx, member, "rename the group").await?;
+    sqlx::query("UPDATE groups SET name = $2 WHERE id = $1 AND closed_at IS NULL")
         .bind(member.group.id)
         .bind(&name)
-        .execute(state.registry())
+        .execute(&mut *tx)
         .await?;
+    tx.commit().await?;
     Ok(GroupSummary { name, ..member.summary() })
 }
 

@@ -10,7 +10,7 @@ use crate::{
         auth::{throttle, throttle::Limit},
         groups::{self, Group, GroupRow, Member, GROUP_COLUMNS},
         mail::{self, Mail, Part},
-        migrations, AppState,
+        membership, migrations, AppState,
     },
     error::AppError,
     model::{validate, GroupSummary, InviteInfo, OpenInvite, Role, UserInfo},
@@ -29,7 +29,8 @@ const LIVE: &str = "i.expires_at > now()
 /// given `email`, one sent there. 409 when that address already belongs to
 /// a member. Invitations by email are sent by admins with a verified
 /// address only (403), at most `accounts.max_resets_per_email` to one
-/// address and `accounts.max_resets_per_ip` from one group per window (429):
+/// address and `accounts.max_resets_per_ip` from one admin, and from one
+/// group, per window (429):
 /// the server must not become anyone's mailer.
 pub async fn create(state: &AppState, member: &Member, email: Option<&str>) -> Result<InviteInfo, AppError> {
     member.require_admin("invite residents")?;
@@ -56,6 +57,7 @@ pub async fn create(state: &AppState, member: &Member, email: Option<&str>) -> R
             state.registry(),
             limits.window,
             &[
+                Limit { kind: "invite.user", key: Some(member.user_id.to_string()), max: limits.per_ip },
                 Limit { kind: "invite.group", key: Some(member.group.id.to_string()), max: limits.per_ip },
                 Limit { kind: "invite.email", key: Some(email.clone()), max: limits.per_email },
             ],
@@ -63,6 +65,7 @@ pub async fn create(state: &AppState, member: &Member, email: Option<&str>) -> R
         .await?;
     }
     let mut tx = state.registry().begin().await?;
+    membership::still_admin(&mut tx, member, "invite residents").await?;
     if let Some(email) = &email {
         let member_already: bool = sqlx::query_scalar(
             "SELECT EXISTS (SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
@@ -124,14 +127,17 @@ pub async fn list(state: &AppState, member: &Member) -> Result<Vec<OpenInvite>, 
 /// Revokes an invite of the group (admins); 404 for a code it does not have.
 pub async fn revoke(state: &AppState, member: &Member, code: &str) -> Result<(), AppError> {
     member.require_admin("revoke invites")?;
+    let mut tx = state.registry().begin().await?;
+    membership::still_admin(&mut tx, member, "revoke invites").await?;
     let revoked = sqlx::query("DELETE FROM invites WHERE code = $1 AND group_id = $2")
         .bind(code)
         .bind(member.group.id)
-        .execute(state.registry())
+        .execute(&mut *tx)
         .await?;
     if revoked.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
+    tx.commit().await?;
     Ok(())
 }
 

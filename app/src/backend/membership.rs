@@ -106,8 +106,9 @@ pub async fn remove(state: &AppState, admin: &Member, user_id: Uuid) -> Result<(
     end(state, &admin.group, user_id, Some(admin)).await
 }
 
-/// The member leaves the group (the last admin hands over first: 409, in a
-/// closed group too, where the admins keep its export until it goes).
+/// The member leaves the group (the last admin of an open group hands over
+/// first: 409; a closed one they may leave, as they may delete their
+/// account, and nobody exports it then).
 pub async fn leave(state: &AppState, member: &Member) -> Result<(), AppError> {
     end(state, &member.group, member.user_id, None).await
 }
@@ -128,7 +129,7 @@ async fn end(state: &AppState, group: &Group, user_id: Uuid, by: Option<&Member>
         .fetch_optional(&mut *tx)
         .await?;
     let role = role.ok_or(AppError::NotFound)?;
-    if role == Role::Admin && !has_other_admin(&mut tx, group.id, user_id).await? {
+    if role == Role::Admin && group.closed_at.is_none() && !has_other_admin(&mut tx, group.id, user_id).await? {
         return Err(last_admin(if removed { "removing this admin" } else { "leaving" }));
     }
     if removed {
@@ -216,8 +217,8 @@ pub async fn sync_pending(state: &AppState) -> Result<usize, AppError> {
         user_id: Uuid,
         departed: bool,
     }
-    // Oldest first; a database that fails once is skipped for the rest of
-    // the pass (its connection timeouts would hold up the others).
+    // Oldest first; a database found away is skipped for the rest of the
+    // pass (its connection timeouts would hold up the others).
     let pending: Vec<Pending> = sqlx::query_as(&format!(
         "SELECT * FROM (
              SELECT {GROUP_COLUMNS}, m.user_id, false AS departed, m.created_at AS since
@@ -255,7 +256,11 @@ pub async fn sync_pending(state: &AppState) -> Result<usize, AppError> {
             Ok(()) => done += 1,
             Err(error) => {
                 tracing::warn!(?error, group.slug = %group.slug, "a directory change is still pending");
-                away.push(database);
+                // The database away: its other changes wait for the next
+                // pass. (Any other failure is this group's alone.)
+                if error == AppError::Unavailable {
+                    away.push(database);
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use super::NotFound;
 use crate::{
-    components::{field_error, last_error, Field, FormError, LoadError},
+    components::{field_error, last_error, Field, FormError, LoadError, MeResource},
     error::AppError,
     model::{AccountInfo, SessionInfo},
     server_fns::{get_account, ChangeEmail, ChangePassword, DeleteAccount, EndSession, RenameAccount},
@@ -21,7 +21,7 @@ pub fn AccountPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match account.await {
-                    Ok(info) => view! { <Account info account /> }.into_any(),
+                    Ok(info) => view! { <Account info /> }.into_any(),
                     Err(AppError::Unauthorized) => view! { <Redirect path=super::login_then("/account") /> }.into_any(),
                     Err(AppError::NotFound) => view! { <NotFound /> }.into_any(),
                     Err(error) => view! { <LoadError error /> }.into_any(),
@@ -31,16 +31,20 @@ pub fn AccountPage() -> impl IntoView {
     }
 }
 
+/// The page, rendered once: each section keeps its own confirmations (and
+/// focus) after its change; the list of sessions is read again on its own.
 #[component]
-fn Account(info: AccountInfo, account: Resource<Result<AccountInfo, AppError>>) -> impl IntoView {
+fn Account(info: AccountInfo) -> impl IntoView {
     let AccountInfo { user, sessions } = info;
+    // Bumped when the sessions change (one ended, a new password ended others).
+    let sessions_changed = RwSignal::new(0u32);
     view! {
         <h1>"Your account"</h1>
         <p class="hint">"Changes here need a connection to the server."</p>
-        <Name name=user.name.clone() account />
+        <Name name=user.name.clone() />
         <Email email=user.email.clone() verified=user.email_verified />
-        <Password account />
-        <Sessions sessions account user=user.id />
+        <Password sessions_changed />
+        <Sessions first=sessions sessions_changed user=user.id />
         <Delete user=user.id />
     }
 }
@@ -60,23 +64,17 @@ fn YourPassword(error: Signal<Option<AppError>>, id: &'static str) -> impl IntoV
     }
 }
 
-/// Reads the account again each time an action whose `value` this is succeeds.
-fn refetch_on_success<T: 'static>(
-    value: impl With<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-    account: Resource<Result<AccountInfo, AppError>>,
-) {
-    Effect::new(move || {
-        if value.with(|last| matches!(last, Some(Ok(_)))) {
-            account.refetch();
-        }
-    });
-}
-
 #[component]
-fn Name(name: String, account: Resource<Result<AccountInfo, AppError>>) -> impl IntoView {
+fn Name(name: String) -> impl IntoView {
     let action = ServerAction::<RenameAccount>::new();
     let error = last_error(action.value());
-    refetch_on_success(action.value(), account);
+    // The header shows the new name.
+    let me = expect_context::<MeResource>().0;
+    Effect::new(move || {
+        if matches!(action.value().get(), Some(Ok(()))) {
+            me.refetch();
+        }
+    });
     let saved = move || matches!(action.value().get(), Some(Ok(()))).then_some(view! { <p role="status">"Saved."</p> });
     view! {
         <section class="card" aria-labelledby="name-heading">
@@ -120,10 +118,14 @@ fn Email(email: String, verified: bool) -> impl IntoView {
 }
 
 #[component]
-fn Password(account: Resource<Result<AccountInfo, AppError>>) -> impl IntoView {
+fn Password(sessions_changed: RwSignal<u32>) -> impl IntoView {
     let action = ServerAction::<ChangePassword>::new();
     let error = last_error(action.value());
-    refetch_on_success(action.value(), account);
+    Effect::new(move || {
+        if matches!(action.value().get(), Some(Ok(_))) {
+            sessions_changed.update(|n| *n += 1);
+        }
+    });
     let done = move || match action.value().get() {
         Some(Ok(ended)) => Some(view! {
             <p role="status">{format!("Password changed. {ended} other device(s) signed out.")}</p>
@@ -158,46 +160,60 @@ fn Password(account: Resource<Result<AccountInfo, AppError>>) -> impl IntoView {
 }
 
 #[component]
-fn Sessions(
-    sessions: Vec<SessionInfo>,
-    account: Resource<Result<AccountInfo, AppError>>,
-    user: uuid::Uuid,
-) -> impl IntoView {
+fn Sessions(first: Vec<SessionInfo>, sessions_changed: RwSignal<u32>, user: uuid::Uuid) -> impl IntoView {
     let action = ServerAction::<EndSession>::new();
     let error = last_error(action.value());
     Effect::new(move || match action.value().get() {
         Some(Ok(true)) => forget_and_leave(user, false),
-        Some(Ok(false)) => account.refetch(),
+        Some(Ok(false)) => sessions_changed.update(|n| *n += 1),
         _ => {}
     });
-    let rows = sessions
-        .into_iter()
-        .map(|session| {
-            let label = if session.current { "Sign out here" } else { "Sign out" };
-            let device =
-                if session.user_agent.is_empty() { "An unnamed device".to_owned() } else { session.user_agent };
-            view! {
-                <li class="session">
-                    <span>
-                        {device}
-                        {session.current.then_some(view! { <strong>" (this device)"</strong> })}
-                        <br />
-                        <span class="hint">
-                            {format!("Signed in {}", session.created_at.format("%Y-%m-%d %H:%M UTC"))}
-                        </span>
-                    </span>
-                    <ActionForm action=action>
-                        <input type="hidden" name="id" value=session.id />
-                        <button type="submit" class="link" disabled=move || action.pending().get()>{label}</button>
-                    </ActionForm>
-                </li>
+    // As the page came, then read again after each change.
+    let first = StoredValue::new(first);
+    let listed = Resource::new(
+        move || sessions_changed.get(),
+        move |changed| async move {
+            if changed == 0 {
+                Ok(first.get_value())
+            } else {
+                get_account().await.map(|account| account.sessions)
             }
-        })
-        .collect_view();
+        },
+    );
+    let row = move |session: SessionInfo| {
+        let label = if session.current { "Sign out here" } else { "Sign out" };
+        let device = if session.user_agent.is_empty() { "An unnamed device".to_owned() } else { session.user_agent };
+        let named = format!("{label}: {device}");
+        view! {
+            <li class="session">
+                <span>
+                    {device}
+                    {session.current.then_some(view! { <strong>" (this device)"</strong> })}
+                    <br />
+                    <span class="hint">
+                        {format!("Signed in {}", session.created_at.format("%Y-%m-%d %H:%M UTC"))}
+                    </span>
+                </span>
+                <ActionForm action=action>
+                    <input type="hidden" name="id" value=session.id />
+                    <button type="submit" class="link" aria-label=named disabled=move || action.pending().get()>
+                        {label}
+                    </button>
+                </ActionForm>
+            </li>
+        }
+    };
     view! {
         <section class="card" aria-labelledby="sessions-heading">
             <h2 id="sessions-heading">"Signed-in devices"</h2>
-            <ul class="sessions">{rows}</ul>
+            <Transition fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match listed.await {
+                        Ok(sessions) => view! { <ul class="sessions">{sessions.into_iter().map(row).collect_view()}</ul> }.into_any(),
+                        Err(error) => view! { <p role="alert">{error.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
             <FormError error />
         </section>
     }

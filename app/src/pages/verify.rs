@@ -39,7 +39,7 @@ pub fn VerifyPage() -> impl IntoView {
                 }.into_any(),
                 (None, true) => view! {
                     <p role="alert">"This link has expired, was already used, or is for an address the account no longer has."</p>
-                    <p>"Signed in, you can ask for a new one from the banner at the top of the page."</p>
+                    <p>"Signed in, you can ask for a new one: from the banner at the top of the page, or by changing your email again on your account page."</p>
                 }.into_any(),
                 (None, false) => view! {
                     <ActionForm action=action>

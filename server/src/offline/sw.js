@@ -132,7 +132,8 @@ async function networkFirst(request) {
 function keep(cache, request, response, asked) {
   const path = new URL(typeof request === 'string' ? request : request.url, self.location.origin).pathname;
   const owned = response.headers.get('courtyard-user') !== null;
-  const good = response.ok && !response.redirected && (owned || SHELL.includes(path));
+  const secret = (response.headers.get('cache-control') || '').includes('no-store');
+  const good = response.ok && !response.redirected && !secret && (owned || SHELL.includes(path));
   const copy = good ? response.clone() : undefined;
   return serially(async () => {
     if (asked !== epoch) return;
@@ -203,6 +204,25 @@ self.addEventListener('message', (event) => {
   if (data.forget === true) {
     epoch += 1;
     event.waitUntil(serially(() => forgetPages().then(() => setSession({ user: '', ends: 0 }))));
+    return;
+  }
+  if (typeof data.forget_group === 'string' && data.forget_group) {
+    // Left or removed from a group: its kept pages go too.
+    const base = `/g/${data.forget_group}`;
+    event.waitUntil(
+      serially(async () => {
+        const cache = await caches.open(CACHE);
+        const requests = await cache.keys();
+        await Promise.all(
+          requests
+            .filter((r) => {
+              const path = new URL(r.url).pathname;
+              return path === base || path.startsWith(`${base}/`);
+            })
+            .map((r) => cache.delete(r)),
+        );
+      }),
+    );
     return;
   }
   const urls = data.keep;

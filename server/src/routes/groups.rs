@@ -151,7 +151,7 @@ pub async fn export(
 ) -> Result<Response, AppError> {
     let member = member(&state, &user, &slug).await?;
     let filename = format!("{}-{}.json", member.group.slug, chrono::Utc::now().format("%Y-%m-%d"));
-    let pieces = export::stream(member)?;
+    let pieces = export::stream(member).await?;
     let body = futures_util::stream::unfold(pieces, |mut pieces| async move {
         let piece = pieces.recv().await?;
         Some((piece.map(axum::body::Bytes::from).map_err(std::io::Error::other), pieces))

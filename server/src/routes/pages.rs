@@ -46,6 +46,7 @@ pub async fn sign_in_first(State(state): State<AppState>, request: Request, next
         }
     }
     let headers = request.headers().clone();
+    let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
     let html = response.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"text/html"));
     if get && html {
@@ -67,9 +68,17 @@ pub async fn sign_in_first(State(state): State<AppState>, request: Request, next
                 }
             }
         }
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache"));
+        // Pages holding a secret link's token or one's account details are
+        // never kept (the service worker skips `no-store` too).
+        let policy = if is_private_page(&path) { "private, no-store" } else { "private, no-cache" };
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
     }
     response
+}
+
+/// `/reset/{token}`, `/verify/{token}` and `/account`.
+fn is_private_page(path: &str) -> bool {
+    path == "/account" || path.starts_with("/reset/") || path.starts_with("/verify/")
 }
 
 /// `/g/{slug}` and the pages under it (not the sync endpoints under `/v1/`).

@@ -2,6 +2,7 @@
 //! loopback port), writing each message it receives to a directory this
 //! reads. Killed when dropped.
 
+use super::TestApp;
 use serde_json::Value;
 use std::{
     io::{BufRead, BufReader},
@@ -9,6 +10,24 @@ use std::{
     process::{Child, Command, Stdio},
     time::Duration,
 };
+
+/// How long a test waits for mail.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// A server sending to `sink`, looking at its queue often and retrying
+/// soon, with `more` settings.
+pub async fn app_mailing_to(sink: &SmtpSink, more: &[(&str, &str)]) -> TestApp {
+    let url = sink.url();
+    let mut overrides = vec![
+        ("COURTYARD_MAIL_SMTP_URL", url.as_str()),
+        ("COURTYARD_PUBLIC_ORIGIN", "http://courtyard.test"),
+        ("COURTYARD_MAIL_POLL_INTERVAL", "100ms"),
+        ("COURTYARD_MAIL_RETRY_INITIAL", "200ms"),
+        ("COURTYARD_MAIL_RETRY_MAX", "1s"),
+    ];
+    overrides.extend_from_slice(more);
+    TestApp::spawn_with(&overrides).await
+}
 
 pub struct SmtpSink {
     child: Option<Child>,
@@ -95,6 +114,12 @@ impl Drop for SmtpSink {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// The token of the first link in `message` starting with `prefix`
+/// (`/verify/`).
+pub fn token_in(message: &Value, prefix: &str) -> String {
+    link_path(message, prefix).trim_start_matches(prefix).to_owned()
 }
 
 /// The site path of the first link in `message`'s text starting with

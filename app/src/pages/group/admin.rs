@@ -96,7 +96,14 @@ pub fn Invites() -> impl IntoView {
     let link = move || {
         by_link.value().with(|value| match value {
             Some(Ok(invite)) => {
-                Some((format!("/join/{}", invite.code), invite.expires_at.format("%Y-%m-%d %H:%M UTC").to_string()))
+                // The whole address, to paste into a message.
+                #[cfg(feature = "hydrate")]
+                let origin = window().location().origin().unwrap_or_default();
+                #[cfg(not(feature = "hydrate"))]
+                let origin = String::new();
+                let until = invite.expires_at.format("%Y-%m-%d %H:%M UTC").to_string();
+                let path = format!("/join/{}", invite.code);
+                Some((format!("{origin}{path}"), path, until))
             }
             _ => None,
         })
@@ -123,10 +130,10 @@ pub fn Invites() -> impl IntoView {
                 <FormError error=link_error />
                 <button type="submit" class="secondary" disabled=move || by_link.pending().get()>"Create an invite link"</button>
             </ActionForm>
-            {move || link().map(|(href, until)| view! {
+            {move || link().map(|(address, path, until)| view! {
                 <p class="invite-link">
                     "Send this link to your neighbour: "
-                    <a href=href.clone() id="invite-link">{href.clone()}</a>
+                    <a href=path id="invite-link">{address}</a>
                     {format!(" (valid until {until})")}
                 </p>
             })}
@@ -163,11 +170,18 @@ fn OpenInvites(invites: Vec<OpenInvite>, revoke: ServerAction<RevokeInvite>) -> 
             );
             view! {
                 <li class="open-invite">
-                    <span>{what} <br /> <span class="hint">{when}</span></span>
+                    <span>{what.clone()} <br /> <span class="hint">{when}</span></span>
                     <ActionForm action=revoke>
                         <input type="hidden" name="slug" value=move || group.slug.get() />
                         <input type="hidden" name="code" value=invite.code />
-                        <button type="submit" class="link danger" disabled=move || revoke.pending().get()>"Revoke"</button>
+                        <button
+                            type="submit"
+                            class="link danger"
+                            aria-label=format!("Revoke: {what}")
+                            disabled=move || revoke.pending().get()
+                        >
+                            "Revoke"
+                        </button>
                     </ActionForm>
                 </li>
             }
@@ -249,6 +263,7 @@ pub fn Leave() -> impl IntoView {
                     if let Err(error) = crate::sync::browser::store::wipe_group(me, &slug).await {
                         leptos::logging::warn!("{error}");
                     }
+                    crate::sync::browser::shell::forget_group(&slug).await;
                     let _ = window().location().assign("/");
                 });
             }

@@ -40,24 +40,24 @@ fn DirectoryTable(first: Directory) -> impl IntoView {
     let me = group.me();
     // Roles and removals are an admin's, while the group is open.
     let admin = group.is_admin() && !group.is_closed();
-    let rows = move || {
-        directory.with(|d| {
-            d.members
-                .iter()
-                .map(|m| {
-                    view! {
-                        <tr class="member">
-                            <td class="name">{m.display_name.clone()} {(m.user_id == me).then_some(" (you)")}</td>
-                            <td>{m.unit.clone().unwrap_or_default()}</td>
-                            <td>{m.role.as_str()}</td>
-                            {admin.then(|| view! {
-                                <td>{(m.user_id != me).then(|| view! { <MemberActions member=m.clone() /> })}</td>
-                            })}
-                        </tr>
-                    }
-                })
-                .collect_view()
-        })
+    // Keyed by the whole entry: a row is made again only when its member
+    // changed (an open "Remove?" elsewhere stays open).
+    let rows = view! {
+        <For
+            each=move || directory.with(|d| d.members.clone())
+            key=|m| (m.user_id, m.role, m.display_name.clone(), m.unit.clone())
+            children=move |m| {
+                let mine = m.user_id == me;
+                view! {
+                    <tr class="member">
+                        <td class="name">{m.display_name.clone()} {mine.then_some(" (you)")}</td>
+                        <td>{m.unit.clone().unwrap_or_default()}</td>
+                        <td>{m.role.as_str()}</td>
+                        {admin.then(|| view! { <td>{(!mine).then(|| view! { <MemberActions member=m.clone() /> })}</td> })}
+                    </tr>
+                }
+            }
+        />
     };
     let more = Signal::derive(move || directory.with(|d| d.more));
     view! {

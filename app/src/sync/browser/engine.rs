@@ -368,6 +368,7 @@ impl Engine {
                 if let Err(error) = self.store.wipe().await {
                     leptos::logging::warn!("{error}");
                 }
+                super::shell::forget_group(&self.slug).await;
                 self.outbox.borrow_mut().clear();
                 *self.rows.borrow_mut() = LocalRows::default();
                 let _ = self.local.try_set(None);

@@ -29,6 +29,12 @@ pub async fn forget_pages() {
     tell_worker(serde_json::json!({ "forget": true })).await;
 }
 
+/// When this browser forgets a group (left, removed): the service worker
+/// forgets its kept pages too.
+pub async fn forget_group(slug: &str) {
+    tell_worker(serde_json::json!({ "forget_group": slug })).await;
+}
+
 async fn tell_worker(message: serde_json::Value) {
     let Some(window) = web_sys::window() else { return };
     let container = window.navigator().service_worker();
