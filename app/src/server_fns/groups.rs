@@ -99,3 +99,23 @@ pub async fn close_group(slug: String, name: String) -> Result<(), AppError> {
     let (state, member) = super::member_of(&slug).await?;
     closing::close(&state, &member, &name).await.map(|_| ())
 }
+
+/// When the member's calendar feed link of the group was made, if it was.
+#[server(prefix = "/fn", endpoint = "calendar_feed")]
+pub async fn calendar_feed(slug: String) -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
+    let (state, member) = super::member_of(&slug).await?;
+    crate::backend::calendar::made_at(&state, &member).await
+}
+
+/// A new calendar feed link (the old one stops working): its path.
+#[server(prefix = "/fn", endpoint = "renew_calendar_feed")]
+pub async fn renew_calendar_feed(slug: String) -> Result<String, AppError> {
+    let (state, member) = super::member_of(&slug).await?;
+    crate::backend::calendar::renew(&state, &member).await
+}
+
+#[server(prefix = "/fn", endpoint = "stop_calendar_feed")]
+pub async fn stop_calendar_feed(slug: String) -> Result<(), AppError> {
+    let (state, member) = super::member_of(&slug).await?;
+    crate::backend::calendar::stop(&state, &member).await
+}

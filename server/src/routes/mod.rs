@@ -3,6 +3,7 @@
 
 mod account;
 mod auth;
+mod calendar;
 mod csrf;
 #[cfg(debug_assertions)]
 mod dev_mail;
@@ -65,6 +66,7 @@ pub fn api() -> Router<AppState> {
         .route("/api/groups/{slug}/export", get(groups::export))
         .route("/api/invites/{code}/accept", post(groups::accept_invite))
         .route("/api/mutate", post(mutate::mutate))
+        .route("/cal/{file}", get(calendar::feed))
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))
 }

@@ -66,6 +66,7 @@ pub fn BookingsPage() -> impl IntoView {
         <Show when=move || group.is_admin()>
             <AddRoom />
         </Show>
+        <super::calendar::CalendarFeed />
     }
 }
 

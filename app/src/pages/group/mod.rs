@@ -6,6 +6,7 @@
 mod admin;
 mod announcements;
 mod bookings;
+mod calendar;
 mod home;
 mod members;
 mod request;
