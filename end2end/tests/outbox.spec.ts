@@ -116,8 +116,12 @@ test('signing out forgets the groups this browser holds', async ({ browser }) =>
   await expect.poll(stored).toBe(0);
 });
 
-/** Posts a notice whose fields the form would not allow (set by script). */
+/** Posts a notice whose fields the form would not allow (set by script),
+ * once the last post has been queued and the form cleared (else the clear
+ * would empty these fields before the click). */
 async function postUnchecked(page: Page, title: string, body: string) {
+  await expect(page.getByRole('button', { name: 'Post' })).toBeEnabled();
+  await expect(page.locator('#notice-title')).toHaveValue('');
   await page.evaluate(
     ([title, body]) => {
       const form = document.querySelector('#notice-title')!.closest('form')!;
@@ -136,11 +140,16 @@ test('writes the server refuses as bad input leave the queue, and the writes aro
   await ann.goto(`/g/${slug}/announcements`);
   await synced(ann);
   await ann.context().setOffline(true);
+  // Each queued before the next is written.
   await post(ann, 'Good before');
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '1');
   // One too large for any request (413 for its whole batch), one Postgres
   // cannot store (a NUL character: rejected by itself).
   await postUnchecked(ann, 'Huge', 'x'.repeat(3 * 1024 * 1024));
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '2');
   await postUnchecked(ann, 'Bad\u0000title', 'body');
+  await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '3');
+  await expect(ann.locator('#notice-title')).toHaveValue('');
   await post(ann, 'Good after');
   await expect(syncStatus(ann)).toHaveAttribute('data-waiting', '4');
   await ann.context().setOffline(false);
