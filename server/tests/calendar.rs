@@ -76,11 +76,29 @@ async fn a_member_reads_the_groups_bookings_from_a_secret_link_until_it_is_repla
     assert!(response.status().is_success() || response.status().is_redirection());
     assert_eq!(reqwest::get(app.url(&renewed)).await.unwrap().status(), StatusCode::NOT_FOUND);
 
-    // A member's link dies with their membership; junk is not found.
+    // The group's name is escaped too.
+    let (status, _) = app.post(&ann, &format!("/api/groups/{slug}/name"), json!({"name": "Elm; Court, B\\1"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let named = reqwest::get(app.url(&new_link(&app, &bob, &slug).await)).await.unwrap().text().await.unwrap();
+    for property in ["NAME", "X-WR-CALNAME"] {
+        assert!(named.contains(&format!("\r\n{property}:Elm\\; Court\\, B\\\\1: bookings\r\n")), "{named}");
+    }
+
+    // A password change stops the person's links.
+    let mine_now = new_link(&app, &bob, &slug).await;
+    let change = json!({"current_password": "correct horse", "new_password": "a new battery staple"});
+    assert_eq!(app.post(&bob, "/api/account/password", change).await.0, StatusCode::OK);
+    assert_eq!(reqwest::get(app.url(&mine_now)).await.unwrap().status(), StatusCode::NOT_FOUND);
+
+    // A member's link dies with their membership, and stays dead when they
+    // come back; junk is not found.
     let link = new_link(&app, &bob, &slug).await;
     let bob_id: Uuid = app.get(&bob, "/api/me").await.1["user"]["id"].as_str().unwrap().parse().unwrap();
     let status = ann.delete(app.url(&format!("/api/groups/{slug}/members/{bob_id}"))).send().await.unwrap().status();
     assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(reqwest::get(app.url(&link)).await.unwrap().status(), StatusCode::NOT_FOUND);
+    let code = app.invite(&ann, &slug).await;
+    assert_eq!(app.post(&bob, &format!("/api/invites/{code}/accept"), json!({})).await.0, StatusCode::OK);
     assert_eq!(reqwest::get(app.url(&link)).await.unwrap().status(), StatusCode::NOT_FOUND);
     for junk in ["/cal/x.ics", "/cal/", &format!("/cal/{}", "a".repeat(64)), &format!("/cal/{}.ics", "g".repeat(64))] {
         assert_eq!(reqwest::get(app.url(junk)).await.unwrap().status(), StatusCode::NOT_FOUND, "{junk}");

@@ -101,6 +101,7 @@ pub async fn change_password(
         .execute(&mut *tx)
         .await?;
     let ended = auth::session::end_others(&mut *tx, user.id, Some(token)).await?;
+    crate::backend::calendar::stop_all(&mut *tx, user.id, None).await?;
     // Links to reset or to move the account (a verification link stays).
     for purpose in [auth::email_link::Purpose::Reset, auth::email_link::Purpose::Change] {
         auth::email_link::withdraw(&mut *tx, purpose, user.id).await?;

@@ -13,7 +13,7 @@ use crate::{
     error::AppError,
 };
 use chrono::{DateTime, Utc};
-use icalendar::{Calendar, Component, Event, EventLike};
+use icalendar::{Calendar, Component, Event, EventLike, Property};
 use uuid::Uuid;
 
 /// Bookings a feed lists: from this long ago ...
@@ -54,6 +54,25 @@ pub async fn stop(state: &AppState, member: &Member) -> Result<(), AppError> {
         .execute(state.registry())
         .await?;
     Ok(())
+}
+
+/// Stops `user_id`'s feed links: of `group` when their membership of it
+/// ends (coming back makes no old link work again), of every group when
+/// their password is reset or changed (a link made by someone who knew the
+/// old one stops).
+pub async fn stop_all(db: impl sqlx::PgExecutor<'_>, user_id: Uuid, group: Option<Uuid>) -> Result<(), AppError> {
+    sqlx::query("DELETE FROM calendar_feeds WHERE user_id = $1 AND ($2::uuid IS NULL OR group_id = $2)")
+        .bind(user_id)
+        .bind(group)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Text as RFC 5545 writes it: backslashes, semicolons, commas and line
+/// breaks escaped (for the properties the icalendar crate writes as given).
+fn escaped(text: &str) -> String {
+    text.replace('\\', "\\\\").replace(';', "\\;").replace(',', "\\,").replace(['\r', '\n'], "\\n")
 }
 
 /// The feed a link's `file` (`{token}.ics`) names, as iCalendar text: the
@@ -107,7 +126,10 @@ pub async fn feed(state: &AppState, file: &str, mine: bool) -> Result<String, Ap
     .fetch_all(&group.db.pool)
     .await?;
     let mut calendar = Calendar::new();
-    calendar.name(&if mine { format!("{}: my bookings", group.name) } else { format!("{}: bookings", group.name) });
+    let name = if mine { format!("{}: my bookings", group.name) } else { format!("{}: bookings", group.name) };
+    // (The crate escapes X-WR-CALNAME, not NAME: that one is escaped here.)
+    calendar.append_property(Property::new("NAME", escaped(&name)));
+    calendar.append_property(Property::new("X-WR-CALNAME", name));
     for Booked { id, room, who, member_id, starts_at, ends_at, created_at } in bookings {
         let who = if member_id == user_id { "you".to_owned() } else { who.unwrap_or_else(|| "a former member".into()) };
         calendar.push(
@@ -122,4 +144,12 @@ pub async fn feed(state: &AppState, file: &str, mine: bool) -> Result<String, Ap
         );
     }
     Ok(calendar.done().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn text_is_escaped_as_rfc_5545_says() {
+        assert_eq!(super::escaped("Elm; Court, B\\C"), "Elm\\; Court\\, B\\\\C");
+    }
 }

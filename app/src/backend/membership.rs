@@ -147,6 +147,7 @@ async fn end(state: &AppState, group: &Group, user_id: Uuid, by: Option<&Member>
         .bind(group.id)
         .execute(&mut *tx)
         .await?;
+    crate::backend::calendar::stop_all(&mut *tx, user_id, Some(group.id)).await?;
     // (The deletion recorded it as a removal: a departure says otherwise.)
     sqlx::query("UPDATE ended_memberships SET removed = $3 WHERE user_id = $1 AND group_id = $2")
         .bind(user_id)

@@ -19,12 +19,5 @@ pub async fn feed(
 ) -> Result<impl IntoResponse, AppError> {
     let mine = query.get("mine").is_some_and(|value| value == "true");
     let text = calendar::feed(&state, &file, mine).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
-            (header::CACHE_CONTROL, "private, no-store"),
-            (header::REFERRER_POLICY, "no-referrer"),
-        ],
-        text,
-    ))
+    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8"), (header::CACHE_CONTROL, "private, no-store")], text))
 }

@@ -72,6 +72,7 @@ pub async fn complete(
     .await?;
     let (name,) = user.ok_or(AppError::NotFound)?;
     email_link::withdraw_all(&mut *tx, link.user_id).await?;
+    crate::backend::calendar::stop_all(&mut *tx, link.user_id, None).await?;
     session::end_others(&mut *tx, link.user_id, None).await?;
     throttle::succeeded(&mut *tx, &link.email).await?;
     let session = session::create(&mut *tx, link.user_id, &state.settings, client).await?;

@@ -4,7 +4,7 @@
 
 use super::use_group;
 use crate::{
-    components::{last_error, FormError},
+    components::{last_error, use_hydrated, FormError},
     server_fns::{calendar_feed, RenewCalendarFeed, StopCalendarFeed},
 };
 use leptos::prelude::*;
@@ -16,6 +16,15 @@ pub fn CalendarFeed() -> impl IntoView {
     let stop = ServerAction::<StopCalendarFeed>::new();
     let renew_error = last_error(renew.value());
     let stop_error = last_error(stop.value());
+    // Before the page runs its script a plain form post would make a link
+    // nobody sees (and stop the old one): the buttons wait for it.
+    let ready = use_hydrated();
+    // A stopped link is no longer shown.
+    Effect::new(move || {
+        if matches!(stop.value().get(), Some(Ok(()))) {
+            renew.value().set(None);
+        }
+    });
     let made = Resource::new(
         move || (group.slug.get(), renew.version().get(), stop.version().get()),
         |(slug, ..)| calendar_feed(slug),
@@ -62,11 +71,11 @@ pub fn CalendarFeed() -> impl IntoView {
             <div class="actions">
                 <ActionForm action=renew>
                     <input type="hidden" name="slug" value=move || group.slug.get() />
-                    <button type="submit" disabled=move || renew.pending().get()>"Make a calendar link"</button>
+                    <button type="submit" disabled=move || !ready.get() || renew.pending().get()>"Make a calendar link"</button>
                 </ActionForm>
                 <ActionForm action=stop>
                     <input type="hidden" name="slug" value=move || group.slug.get() />
-                    <button type="submit" class="secondary" disabled=move || stop.pending().get()>"Stop my link"</button>
+                    <button type="submit" class="secondary" disabled=move || !ready.get() || stop.pending().get()>"Stop my link"</button>
                 </ActionForm>
             </div>
             <FormError error=renew_error />
