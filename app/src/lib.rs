@@ -94,6 +94,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("requests") view=RequestsPage ssr=SsrMode::Async />
                             <Route path=path!("requests/:id") view=RequestPage ssr=SsrMode::Async />
                             <Route path=path!("bookings") view=BookingsPage ssr=SsrMode::Async />
+                            <Route path=path!("polls") view=PollsPage ssr=SsrMode::Async />
                             <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
                         </ParentRoute>
                     </Routes>

@@ -144,7 +144,8 @@ pub fn drop_moved_copies(config: &Config, databases: Arc<Databases>) -> tokio::t
 /// Every minute (or `groups.close_grace`, if shorter), on the current
 /// runtime: finishes directory changes left undone on group databases
 /// (`membership::sync_pending`), and deletes the groups closed longer than
-/// `groups.close_grace` ago. Every server runs it; each change is made once.
+/// `groups.close_grace` ago, and counts the polls whose end has come
+/// (`polls::count_due`). Every server runs it; each change is made once.
 pub fn housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     let every = Duration::from_secs(60).min(state.settings.close_grace.to_std().unwrap_or(Duration::MAX));
     tokio::spawn(async move {
@@ -159,6 +160,11 @@ pub fn housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
             }
             if let Err(error) = app::backend::closing::delete_expired(&state).await {
                 tracing::warn!(?error, "deleting closed groups failed; trying again later");
+            }
+            match app::backend::polls::count_due(&state).await {
+                Ok(0) => {}
+                Ok(counted) => tracing::info!(counted, "closed polls counted"),
+                Err(error) => tracing::warn!(?error, "cannot look for closed polls; trying again later"),
             }
         }
     })

@@ -4,7 +4,8 @@
 //! already synced), and through the server; the rows the pages would show
 //! must be the same. Times the server stamps (`now()` of each write)
 //! compare by which write stamped them. Writes the server refuses for their
-//! input (a blank title) show nothing.
+//! input (a blank title) show nothing. Poll counts are the server's to
+//! make (a queued vote shows the voter's ballot, not a guessed count).
 
 mod common;
 
@@ -38,6 +39,10 @@ enum Step {
     Book(usize, u32),
     Cancel(usize),
     Profile(String, Option<String>),
+    Poll(String, bool, bool),
+    Vote(usize, u8),
+    ClosePoll(usize),
+    DeletePoll(usize),
 }
 
 /// One line, with spaces around it (trimmed by both sides).
@@ -65,8 +70,12 @@ fn step() -> impl Strategy<Value = Step> {
         line().prop_map(Step::Room),
         index.clone().prop_map(Step::DeleteRoom),
         (index.clone(), 1u32..72).prop_map(|(i, h)| Step::Book(i, h)),
-        index.prop_map(Step::Cancel),
+        index.clone().prop_map(Step::Cancel),
         (line(), proptest::option::of("[ ]{0,2}[0-9A-Z]{0,3}[ ]{0,2}")).prop_map(|(n, u)| Step::Profile(n, u)),
+        (line(), any::<bool>(), any::<bool>()).prop_map(|(q, m, l)| Step::Poll(q, m, l)),
+        (index.clone(), 1u8..8).prop_map(|(i, picks)| Step::Vote(i, picks)),
+        index.clone().prop_map(Step::ClosePoll),
+        index.prop_map(Step::DeletePoll),
     ]
 }
 
@@ -79,6 +88,9 @@ struct Existing {
     bookings: Vec<(Uuid, Uuid)>,
     /// Hours from the run's start already booked (bookings never overlap).
     booked_until: u32,
+    /// Open polls: id, options, whether several may be chosen.
+    polls: Vec<(Uuid, [Uuid; 3], bool)>,
+    closed_polls: Vec<Uuid>,
 }
 
 fn pick<T: Copy>(items: &[T], i: usize) -> Option<T> {
@@ -180,7 +192,50 @@ impl Existing {
             Step::Profile(name, unit) => {
                 Mutation::MemberUpdateProfile(ProfileUpdate { display_name: name.clone(), unit: unit.clone() })
             }
+            Step::Poll(question, multiple, live) => self.poll(id, question, *multiple, *live, start),
+            Step::Vote(i, picks) => match pick(&self.polls, *i) {
+                Some((poll_id, options, multiple)) => {
+                    let chosen = options.iter().enumerate().filter(|(n, _)| picks & (1 << n) != 0).map(|(_, o)| *o);
+                    let option_ids = if multiple { chosen.collect() } else { chosen.take(1).collect() };
+                    Mutation::PollVote(PollVote { poll_id, option_ids })
+                }
+                None => self.poll(id, "vote?", false, true, start),
+            },
+            Step::ClosePoll(i) => match pick(&self.polls, *i) {
+                Some((poll, ..)) => {
+                    self.polls.retain(|p| p.0 != poll);
+                    self.closed_polls.push(poll);
+                    Mutation::PollClose(ById { id: poll })
+                }
+                None => self.poll(id, " close? ", true, false, start),
+            },
+            Step::DeletePoll(i) => match pick(&self.closed_polls, *i).or_else(|| pick(&self.polls, *i).map(|p| p.0)) {
+                Some(poll) => {
+                    self.polls.retain(|p| p.0 != poll);
+                    self.closed_polls.retain(|p| *p != poll);
+                    Mutation::PollDelete(ById { id: poll })
+                }
+                None => self.poll(id, "delete?", false, false, start),
+            },
         }
+    }
+
+    fn poll(&mut self, id: Uuid, question: &str, multiple: bool, live: bool, start: DateTime<Utc>) -> Mutation {
+        let options = [Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4()];
+        self.polls.push((id, options, multiple));
+        Mutation::PollCreate(PollCreate {
+            id,
+            question: question.into(),
+            options: options
+                .iter()
+                .zip([" Yes ", "No", "Later"])
+                .map(|(id, label)| PollChoice { id: *id, label: label.into() })
+                .collect(),
+            multiple,
+            anonymous: !live,
+            live_results: live,
+            closes_at: start + Duration::nanoseconds(987_654_321),
+        })
     }
 }
 
@@ -221,7 +276,15 @@ fn stamped(view: &Shown, windows: &[(DateTime<Utc>, DateTime<Utc>)]) -> Value {
         "threads": threads,
         "rooms": data.rooms_view(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC),
         "directory": data.directory_view(MAX_VIEW_ROWS),
+        "polls": data.polls_view(MAX_VIEW_ROWS),
     });
+    // Counts are the server's to make (a queued vote or closing does not
+    // guess them): they show once synced.
+    for card in value["polls"]["polls"].as_array_mut().into_iter().flatten() {
+        for option in card["options"].as_array_mut().into_iter().flatten() {
+            option["votes"] = Value::Null;
+        }
+    }
     walk(&mut value, windows);
     value
 }

@@ -23,6 +23,7 @@ async fn one_change_is_read_once_however_many_follow() {
         schema: schema.clone(),
         db: databases.all()[0].clone(),
         closed_at: None,
+        residents_open_polls: false,
     };
 
     let followers: Vec<_> = (0..500).map(|_| hub.follow(&group)).collect();

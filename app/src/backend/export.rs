@@ -4,7 +4,8 @@
 //!
 //! `{"format": 1, "group": {"slug", "name"}, "exported_at", "tables":
 //! {"members": [row, ...], "announcements": [...], ...}}`, each row as
-//! Postgres' `row_to_json` writes it (timestamps in UTC).
+//! Postgres' `row_to_json` writes it (timestamps in UTC). A table scoped to
+//! one member (ballots) holds only the exporting admin's own rows.
 
 use crate::{backend::groups::Member, error::AppError, model::registry};
 use futures::TryStreamExt;
@@ -71,13 +72,19 @@ async fn write(
             piece.push(',');
         }
         piece.push_str(&format!("{}:[", json!(table.name)));
+        // A table scoped to one member (their ballots) exports the admin's own rows.
+        let only = table.scope.map_or("TRUE".to_owned(), |column| format!("t.\"{column}\" = $1"));
         let sql = format!(
-            "SELECT row_to_json(t)::text FROM {}.\"{}\" t ORDER BY t.\"{}\"",
+            "SELECT row_to_json(t)::text FROM {}.\"{}\" t WHERE {only} ORDER BY t.\"{}\"",
             member.group.schema.ident(),
             table.name,
             table.pk
         );
-        let mut rows = sqlx::query_scalar::<_, String>(&sql).fetch(&mut *tx);
+        let mut query = sqlx::query_scalar::<_, String>(&sql);
+        if table.scope.is_some() {
+            query = query.bind(member.user_id);
+        }
+        let mut rows = query.fetch(&mut *tx);
         let mut first = true;
         while let Some(row) = rows.try_next().await? {
             if !first {

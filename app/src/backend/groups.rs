@@ -20,6 +20,8 @@ pub struct Group {
     pub db: GroupDb,
     /// Closed by an admin: read-only until its schema is dropped.
     pub closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Residents may open polls (else only admins).
+    pub residents_open_polls: bool,
 }
 
 impl Group {
@@ -33,7 +35,7 @@ impl Group {
 }
 
 /// A `groups` row as requests read it (`id, slug, name, schema_name,
-/// database, tenant_version, closed_at`: [`GROUP_COLUMNS`]).
+/// database, tenant_version, closed_at, residents_open_polls`: [`GROUP_COLUMNS`]).
 #[derive(sqlx::FromRow)]
 pub(crate) struct GroupRow {
     id: Uuid,
@@ -43,10 +45,12 @@ pub(crate) struct GroupRow {
     database: String,
     tenant_version: i64,
     closed_at: Option<chrono::DateTime<chrono::Utc>>,
+    residents_open_polls: bool,
 }
 
 /// The columns of `groups g` a [`GroupRow`] reads.
-pub(crate) const GROUP_COLUMNS: &str = "g.id, g.slug, g.name, g.schema_name, g.database, g.tenant_version, g.closed_at";
+pub(crate) const GROUP_COLUMNS: &str =
+    "g.id, g.slug, g.name, g.schema_name, g.database, g.tenant_version, g.closed_at, g.residents_open_polls";
 
 impl GroupRow {
     pub(crate) fn slug(&self) -> &str {
@@ -65,7 +69,15 @@ impl GroupRow {
     pub(crate) fn resolve(self, state: &AppState) -> Result<(Group, i64), AppError> {
         let db = state.databases.get(&self.database)?.clone();
         let schema = schema_name(&self.schema_name)?;
-        let group = Group { id: self.id, slug: self.slug, name: self.name, schema, db, closed_at: self.closed_at };
+        let group = Group {
+            id: self.id,
+            slug: self.slug,
+            name: self.name,
+            schema,
+            db,
+            closed_at: self.closed_at,
+            residents_open_polls: self.residents_open_polls,
+        };
         Ok((group, self.tenant_version))
     }
 }
@@ -93,6 +105,7 @@ impl Member {
             name: self.group.name.clone(),
             role: self.role,
             closed_at: self.group.closed_at,
+            residents_open_polls: self.group.residents_open_polls,
         }
     }
 }
@@ -108,7 +121,8 @@ pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -
     let name = validate::name("name", name)?;
     let id = Uuid::new_v4();
     let db = state.databases.place().await?.clone();
-    let group = Group { id, slug, name, schema: SchemaName::for_group(id), db, closed_at: None };
+    let group =
+        Group { id, slug, name, schema: SchemaName::for_group(id), db, closed_at: None, residents_open_polls: false };
     let mut tx = state.registry().begin().await?;
     // Counted under a per-user lock, so parallel requests cannot all pass.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('groups.created_by:' || $1::text, 0))")
@@ -150,7 +164,14 @@ pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -
     if let Err(error) = made.await {
         tracing::warn!(?error, group.slug = %group.slug, "the new group's schema is left for its first request to make");
     }
-    Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role, closed_at: None })
+    Ok(GroupSummary {
+        id: group.id,
+        slug: group.slug,
+        name: group.name,
+        role,
+        closed_at: None,
+        residents_open_polls: false,
+    })
 }
 
 /// Renames the group (admins; not once it is closed).
@@ -167,6 +188,25 @@ pub async fn rename(state: &AppState, member: &Member, name: &str) -> Result<Gro
         .await?;
     tx.commit().await?;
     Ok(GroupSummary { name, ..member.summary() })
+}
+
+/// Lets residents open polls, or only admins (admins; not once it is closed).
+pub async fn set_residents_open_polls(
+    state: &AppState,
+    member: &Member,
+    allowed: bool,
+) -> Result<GroupSummary, AppError> {
+    member.require_admin("change who opens polls")?;
+    member.group.require_open()?;
+    let mut tx = state.registry().begin().await?;
+    crate::backend::membership::still_admin(&mut tx, member, "change who opens polls").await?;
+    sqlx::query("UPDATE groups SET residents_open_polls = $2 WHERE id = $1 AND closed_at IS NULL")
+        .bind(member.group.id)
+        .bind(allowed)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(GroupSummary { residents_open_polls: allowed, ..member.summary() })
 }
 
 /// Records a user as a member of a group with `role` in the registry (the
@@ -242,7 +282,7 @@ pub async fn sync_directory(registry: &PgPool, group: &Group, user_id: Uuid) -> 
 /// The groups a user belongs to, oldest membership first.
 pub async fn of_user(db: impl PgExecutor<'_>, user_id: Uuid) -> Result<Vec<GroupSummary>, AppError> {
     Ok(sqlx::query_as(
-        "SELECT g.id, g.slug, g.name, m.role, g.closed_at FROM memberships m JOIN groups g ON g.id = m.group_id
+        "SELECT g.id, g.slug, g.name, m.role, g.closed_at, g.residents_open_polls FROM memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = $1 ORDER BY m.created_at, g.slug",
     )
     .bind(user_id)

@@ -193,7 +193,14 @@ pub async fn accept(state: &AppState, user: &UserInfo, code: &str) -> Result<Gro
     tx.commit().await?;
     // Accepting again writes it if this fails (so does the member's next request).
     groups::sync_directory(state.registry(), &group, user.id).await?;
-    Ok(GroupSummary { id: group.id, slug: group.slug, name: group.name, role, closed_at: group.closed_at })
+    Ok(GroupSummary {
+        id: group.id,
+        slug: group.slug,
+        name: group.name,
+        role,
+        closed_at: group.closed_at,
+        residents_open_polls: group.residents_open_polls,
+    })
 }
 
 struct Invite {

@@ -8,10 +8,11 @@ use crate::{
     error::AppError,
     model::{
         views::{
-            Board, Directory, GroupHeader, Names, RequestItem, RequestList, RequestThread, RoomsWeek, Summary,
-            COUNT_CAP, MAX_BOOKINGS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
+            Board, Directory, GroupHeader, Names, PollCard, PollList, RequestItem, RequestList, RequestThread,
+            RoomsWeek, Summary, COUNT_CAP, MAX_BOOKINGS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
         },
-        Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource,
+        Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment, RequestStatus,
+        Resource,
     },
 };
 use chrono::{DateTime, Utc};
@@ -101,6 +102,42 @@ pub async fn board(member: &Member, limit: usize) -> Result<Board, AppError> {
     let names = names(&mut tx, member, notices.iter().map(|n| n.author_id)).await?;
     tx.commit().await?;
     Ok(Board { notices, more, names })
+}
+
+/// The newest `limit` polls, their options and the viewer's ballots.
+pub async fn polls(member: &Member, limit: usize) -> Result<PollList, AppError> {
+    let s = member.group.schema.ident();
+    let mut tx = snapshot(member).await?;
+    let mut polls: Vec<Poll> =
+        sqlx::query_as(&format!("SELECT * FROM {s}.polls ORDER BY created_at DESC, id LIMIT $1"))
+            .bind(plus_one(limit))
+            .fetch_all(&mut *tx)
+            .await?;
+    let more = cut(&mut polls, limit);
+    let ids: Vec<Uuid> = polls.iter().map(|p| p.id).collect();
+    let mut options: Vec<PollOption> =
+        sqlx::query_as(&format!("SELECT * FROM {s}.poll_options WHERE poll_id = ANY($1) ORDER BY position"))
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await?;
+    let mut ballots: Vec<Ballot> =
+        sqlx::query_as(&format!("SELECT * FROM {s}.ballots WHERE poll_id = ANY($1) AND member_id = $2"))
+            .bind(&ids)
+            .bind(member.user_id)
+            .fetch_all(&mut *tx)
+            .await?;
+    let names = names(&mut tx, member, polls.iter().map(|p| p.author_id)).await?;
+    tx.commit().await?;
+    let polls = polls
+        .into_iter()
+        .map(|poll| {
+            let (mine, rest) = options.drain(..).partition(|o| o.poll_id == poll.id);
+            options = rest;
+            let ballot = ballots.iter().position(|b| b.poll_id == poll.id).map(|i| ballots.swap_remove(i));
+            PollCard { poll, options: mine, ballot }
+        })
+        .collect();
+    Ok(PollList { polls, more, names })
 }
 
 /// The newest `limit` requests of one status.

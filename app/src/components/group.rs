@@ -5,7 +5,7 @@
 use crate::{
     error::AppError,
     model::{
-        views::{Board, Directory, GroupHeader, RequestList, RequestThread, RoomsWeek, Summary},
+        views::{Board, Directory, GroupHeader, PollList, RequestList, RequestThread, RoomsWeek, Summary},
         GroupData, RequestStatus, Role,
     },
     server_fns,
@@ -68,6 +68,16 @@ impl PageView for RoomsWeek {
     }
     fn local(data: &GroupData, (from, to): &Self::Key) -> Self {
         data.rooms_view(*from, *to)
+    }
+}
+
+impl PageView for PollList {
+    type Key = usize;
+    fn fetch(slug: String, limit: usize) -> impl Future<Output = Result<Self, AppError>> + Send + 'static {
+        server_fns::polls_view(slug, limit)
+    }
+    fn local(data: &GroupData, limit: &usize) -> Self {
+        data.polls_view(*limit)
     }
 }
 
@@ -137,6 +147,11 @@ impl GroupContext {
     /// Closed by an admin: read-only until it is deleted.
     pub fn is_closed(&self) -> bool {
         self.header.with_value(|h| h.group.closed_at.is_some())
+    }
+
+    /// Whether the viewer may open polls here.
+    pub fn may_open_polls(&self) -> bool {
+        self.header.with_value(|h| h.group.role == Role::Admin || h.group.residents_open_polls)
     }
 
     /// Whether the pages show this browser's copy of the group.

@@ -41,6 +41,9 @@ pub struct GroupSummary {
     /// When an admin closed the group (read-only until it is deleted).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<DateTime<Utc>>,
+    /// Residents may open polls (else only admins).
+    #[serde(default)]
+    pub residents_open_polls: bool,
 }
 
 /// An invite as seen by the person holding its code.

@@ -7,10 +7,11 @@
 use super::{
     registry::AnyRow,
     views::{
-        Board, Directory, Names, RequestItem, RequestList, RequestThread, RoomsWeek, Summary, COUNT_CAP, MAX_BOOKINGS,
-        MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
+        Board, Directory, Names, PollCard, PollList, RequestItem, RequestList, RequestThread, RoomsWeek, Summary,
+        COUNT_CAP, MAX_BOOKINGS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
     },
-    Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource,
+    Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment, RequestStatus,
+    Resource,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -34,6 +35,9 @@ pub struct GroupData {
     request_comments: BTreeMap<Uuid, RequestComment>,
     resources: BTreeMap<Uuid, Resource>,
     bookings: BTreeMap<Uuid, Booking>,
+    polls: BTreeMap<Uuid, Poll>,
+    poll_options: BTreeMap<Uuid, PollOption>,
+    ballots: BTreeMap<Uuid, Ballot>,
     #[serde(skip)]
     index: Indexes,
 }
@@ -58,6 +62,12 @@ struct Indexes {
     /// ever held (how far before a span a booking overlapping it can start).
     by_room: BTreeSet<(Uuid, DateTime<Utc>, Uuid)>,
     longest: chrono::TimeDelta,
+    /// Polls by `created_at DESC, id`.
+    polls_newest: BTreeSet<(Newest, Uuid)>,
+    /// Options by `poll_id, position, id`.
+    options_by_poll: BTreeSet<(Uuid, i32, Uuid)>,
+    /// Ballots (the viewer's own) by `poll_id, id`.
+    ballots_by_poll: BTreeSet<(Uuid, Uuid)>,
 }
 
 /// At most `limit` (as the server's views cap it) of `rows`, and whether more follow.
@@ -113,6 +123,24 @@ impl GroupData {
                     Self::unindex_booking(ix, &old, &self.bookings);
                 }
             }
+            AnyRow::Poll(p) => {
+                ix.polls_newest.insert((Reverse(p.created_at), p.id));
+                if let Some(old) = self.polls.insert(p.id, p) {
+                    Self::unindex_poll(ix, &old, &self.polls);
+                }
+            }
+            AnyRow::PollOption(o) => {
+                ix.options_by_poll.insert((o.poll_id, o.position, o.id));
+                if let Some(old) = self.poll_options.insert(o.id, o) {
+                    Self::unindex_option(ix, &old, &self.poll_options);
+                }
+            }
+            AnyRow::Ballot(b) => {
+                ix.ballots_by_poll.insert((b.poll_id, b.id));
+                if let Some(old) = self.ballots.insert(b.id, b) {
+                    Self::unindex_ballot(ix, &old, &self.ballots);
+                }
+            }
         }
     }
 
@@ -148,6 +176,21 @@ impl GroupData {
             "bookings" => {
                 if let Some(old) = self.bookings.remove(&key) {
                     Self::unindex_booking(ix, &old, &self.bookings);
+                }
+            }
+            "polls" => {
+                if let Some(old) = self.polls.remove(&key) {
+                    Self::unindex_poll(ix, &old, &self.polls);
+                }
+            }
+            "poll_options" => {
+                if let Some(old) = self.poll_options.remove(&key) {
+                    Self::unindex_option(ix, &old, &self.poll_options);
+                }
+            }
+            "ballots" => {
+                if let Some(old) = self.ballots.remove(&key) {
+                    Self::unindex_ballot(ix, &old, &self.ballots);
                 }
             }
             _ => {}
@@ -199,6 +242,24 @@ impl GroupData {
         }
     }
 
+    fn unindex_poll(ix: &mut Indexes, old: &Poll, held: &BTreeMap<Uuid, Poll>) {
+        if held.get(&old.id).is_none_or(|p| p.created_at != old.created_at) {
+            ix.polls_newest.remove(&(Reverse(old.created_at), old.id));
+        }
+    }
+
+    fn unindex_option(ix: &mut Indexes, old: &PollOption, held: &BTreeMap<Uuid, PollOption>) {
+        if held.get(&old.id).is_none_or(|o| (o.poll_id, o.position) != (old.poll_id, old.position)) {
+            ix.options_by_poll.remove(&(old.poll_id, old.position, old.id));
+        }
+    }
+
+    fn unindex_ballot(ix: &mut Indexes, old: &Ballot, held: &BTreeMap<Uuid, Ballot>) {
+        if held.get(&old.id).is_none_or(|b| b.poll_id != old.poll_id) {
+            ix.ballots_by_poll.remove(&(old.poll_id, old.id));
+        }
+    }
+
     /// How many rows are held, over all tables.
     pub fn len(&self) -> usize {
         self.members.len()
@@ -207,6 +268,9 @@ impl GroupData {
             + self.request_comments.len()
             + self.resources.len()
             + self.bookings.len()
+            + self.polls.len()
+            + self.poll_options.len()
+            + self.ballots.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -295,6 +359,33 @@ impl GroupData {
         let bookings = self.bookings_between(&rooms, from, to);
         let names = self.names(bookings.iter().map(|b| b.member_id));
         RoomsWeek { rooms, bookings, names }
+    }
+
+    pub fn polls_view(&self, limit: usize) -> PollList {
+        let newest = self.index.polls_newest.iter().filter_map(|(_, id)| self.polls.get(id));
+        let (polls, more) = first(newest.cloned(), limit);
+        let names = self.names(polls.iter().map(|p| p.author_id));
+        let polls = polls
+            .into_iter()
+            .map(|poll| {
+                let id = poll.id;
+                let options = self
+                    .index
+                    .options_by_poll
+                    .range((id, i32::MIN, Uuid::nil())..=(id, i32::MAX, Uuid::max()))
+                    .filter_map(|(_, _, o)| self.poll_options.get(o))
+                    .cloned()
+                    .collect();
+                let ballot = self
+                    .index
+                    .ballots_by_poll
+                    .range((id, Uuid::nil())..=(id, Uuid::max()))
+                    .find_map(|(_, b)| self.ballots.get(b))
+                    .cloned();
+                PollCard { poll, options, ballot }
+            })
+            .collect();
+        PollList { polls, more, names }
     }
 
     pub fn directory_view(&self, limit: usize) -> Directory {

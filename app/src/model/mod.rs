@@ -15,4 +15,7 @@ pub use account::{login_then, AccountInfo, Me, SessionInfo, UserInfo, EXPECTED_U
 pub use group::{GroupSummary, InviteInfo, OpenInvite, Role};
 pub use group_data::{GroupData, PAGE};
 pub use mutation::{MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus};
-pub use rows::{Announcement, Booking, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource};
+pub use rows::{
+    Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment, RequestStatus,
+    Resource,
+};

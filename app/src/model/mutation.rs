@@ -39,10 +39,18 @@ pub enum Mutation {
     BookingCancel(ById),
     #[serde(rename = "member.update_profile")]
     MemberUpdateProfile(ProfileUpdate),
+    #[serde(rename = "poll.create")]
+    PollCreate(PollCreate),
+    #[serde(rename = "poll.vote")]
+    PollVote(PollVote),
+    #[serde(rename = "poll.close")]
+    PollClose(ById),
+    #[serde(rename = "poll.delete")]
+    PollDelete(ById),
 }
 
 impl Mutation {
-    pub const NAMES: [&'static str; 12] = [
+    pub const NAMES: [&'static str; 16] = [
         "announcement.create",
         "announcement.update",
         "announcement.pin",
@@ -55,6 +63,10 @@ impl Mutation {
         "booking.create",
         "booking.cancel",
         "member.update_profile",
+        "poll.create",
+        "poll.vote",
+        "poll.close",
+        "poll.delete",
     ];
 
     /// What the resident was doing, for messages ("Your booking was refused").
@@ -72,6 +84,10 @@ impl Mutation {
             Mutation::BookingCreate(_) => "booking",
             Mutation::BookingCancel(_) => "cancellation",
             Mutation::MemberUpdateProfile(_) => "profile change",
+            Mutation::PollCreate(_) => "new poll",
+            Mutation::PollVote(_) => "vote",
+            Mutation::PollClose(_) => "poll closing",
+            Mutation::PollDelete(_) => "poll deletion",
         }
     }
 }
@@ -120,7 +136,50 @@ impl Mutation {
                 display_name: validate::name("display_name", &p.display_name)?,
                 unit: validate::unit(p.unit.as_deref())?,
             }),
+            Mutation::PollCreate(p) => {
+                let options = p
+                    .options
+                    .iter()
+                    .map(|o| Ok(PollChoice { id: o.id, label: validate::name("options", &o.label)? }))
+                    .collect::<Result<Vec<_>, AppError>>()?;
+                let count = options.len();
+                if !(validate::POLL_OPTIONS_MIN..=validate::POLL_OPTIONS_MAX).contains(&count) {
+                    return Err(AppError::validation(
+                        "options",
+                        format!("offer {} to {} options", validate::POLL_OPTIONS_MIN, validate::POLL_OPTIONS_MAX),
+                    ));
+                }
+                let distinct = |key: fn(&PollChoice) -> String| {
+                    options.iter().map(key).collect::<std::collections::BTreeSet<_>>().len() == count
+                };
+                if !distinct(|o| o.id.to_string()) || !distinct(|o| o.label.to_lowercase()) {
+                    return Err(AppError::validation("options", "each option must differ from the others"));
+                }
+                Mutation::PollCreate(PollCreate {
+                    id: p.id,
+                    question: validate::line("question", &p.question)?,
+                    options,
+                    multiple: p.multiple,
+                    anonymous: p.anonymous,
+                    live_results: p.live_results,
+                    closes_at: to_micros(p.closes_at),
+                })
+            }
+            Mutation::PollVote(v) => {
+                let mut option_ids = v.option_ids.clone();
+                option_ids.sort();
+                option_ids.dedup();
+                if option_ids.is_empty() {
+                    return Err(AppError::validation("option_ids", "choose an option"));
+                }
+                if option_ids.len() > validate::POLL_OPTIONS_MAX {
+                    return Err(AppError::validation("option_ids", "that is more options than a poll has"));
+                }
+                Mutation::PollVote(PollVote { poll_id: v.poll_id, option_ids })
+            }
             Mutation::AnnouncementPin(_)
+            | Mutation::PollClose(_)
+            | Mutation::PollDelete(_)
             | Mutation::AnnouncementDelete(_)
             | Mutation::RequestSetStatus(_)
             | Mutation::ResourceDelete(_)
@@ -213,6 +272,34 @@ pub struct ProfileUpdate {
     pub display_name: String,
     #[serde(default)]
     pub unit: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollCreate {
+    pub id: Uuid,
+    pub question: String,
+    /// In the order they are shown.
+    pub options: Vec<PollChoice>,
+    pub multiple: bool,
+    pub anonymous: bool,
+    pub live_results: bool,
+    pub closes_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollChoice {
+    pub id: Uuid,
+    pub label: String,
+}
+
+/// The member's whole ballot: it replaces any earlier one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollVote {
+    pub poll_id: Uuid,
+    pub option_ids: Vec<Uuid>,
 }
 
 /// One mutation on the wire: `{"id", "name", "args"}`.

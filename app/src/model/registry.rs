@@ -18,6 +18,7 @@ pub enum ColumnType {
     Uuid,
     Text,
     Bool,
+    Int4,
     Timestamptz,
 }
 
@@ -29,6 +30,7 @@ impl ColumnType {
             Self::Uuid => "uuid",
             Self::Text => "text",
             Self::Bool => "bool",
+            Self::Int4 => "int4",
             Self::Timestamptz => "timestamptz",
         }
     }
@@ -50,6 +52,11 @@ pub struct Table {
     /// declaration): a member who leaves and asks for it has those rows
     /// removed. None: rows nobody in particular wrote.
     pub owner: Option<&'static str>,
+    /// The column naming the one member who may see a row (`scope
+    /// member_id`): the shape server adds `column = <the asking member>` to
+    /// every shape of the table, so each member syncs only their own rows.
+    /// None: every member of the group sees every row.
+    pub scope: Option<&'static str>,
     pub columns: &'static [Column],
 }
 
@@ -92,6 +99,10 @@ impl ColumnKind for bool {
     const TYPE: ColumnType = ColumnType::Bool;
 }
 
+impl ColumnKind for i32 {
+    const TYPE: ColumnType = ColumnType::Int4;
+}
+
 impl ColumnKind for chrono::DateTime<chrono::Utc> {
     const TYPE: ColumnType = ColumnType::Timestamptz;
 }
@@ -112,7 +123,7 @@ pub trait SyncedRow: Serialize + DeserializeOwned + Clone + 'static {
 macro_rules! synced_tables {
     ($(
         $(#[$meta:meta])*
-        pub struct $row:ident in $table:literal key $pk:ident $(owner $owner:ident)? {
+        pub struct $row:ident in $table:literal key $pk:ident $(owner $owner:ident)? $(scope $scope:ident)? {
             $( $(#[$field_meta:meta])* pub $field:ident : $ty:ty ),* $(,)?
         }
     )*) => {
@@ -128,7 +139,8 @@ macro_rules! synced_tables {
                 const TABLE: &'static $crate::model::registry::Table = &$crate::model::registry::Table {
                     name: $table,
                     pk: stringify!($pk),
-                    owner: $crate::model::registry::table_owner!($($owner)?),
+                    owner: $crate::model::registry::optional_column!($($owner)?),
+                    scope: $crate::model::registry::optional_column!($($scope)?),
                     columns: &[$($crate::model::registry::Column {
                         name: stringify!($field),
                         ty: <$ty as $crate::model::registry::ColumnKind>::TYPE,
@@ -167,8 +179,8 @@ macro_rules! synced_tables {
 
 pub(crate) use synced_tables;
 
-/// A declaration's `owner` column, if it names one.
-macro_rules! table_owner {
+/// A declaration's `owner` or `scope` column, if it names one.
+macro_rules! optional_column {
     () => {
         None
     };
@@ -177,7 +189,7 @@ macro_rules! table_owner {
     };
 }
 
-pub(crate) use table_owner;
+pub(crate) use optional_column;
 
 #[cfg(test)]
 mod tests {
@@ -209,10 +221,12 @@ mod tests {
         assert_eq!(Announcement::TABLE.owner, Some("author_id"));
         assert_eq!(table("resources").unwrap().owner, None);
         for table in tables() {
-            if let Some(owner) = table.owner {
-                let column = table.column(owner).expect("the owner is a column");
+            for named in table.owner.iter().chain(&table.scope) {
+                let column = table.column(named).expect("the owner and the scope are columns");
                 assert_eq!((column.ty, column.nullable), (ColumnType::Uuid, false), "{}", table.name);
             }
         }
+        assert_eq!(table("ballots").unwrap().scope, Some("member_id"));
+        assert_eq!(Announcement::TABLE.scope, None);
     }
 }

@@ -107,4 +107,59 @@ synced_tables! {
         pub ends_at: DateTime<Utc>,
         pub created_at: DateTime<Utc>,
     }
+
+    /// A question put to the group.
+    pub struct Poll in "polls" key id owner author_id {
+        pub id: Uuid,
+        pub author_id: Uuid,
+        pub question: String,
+        /// Several options may be chosen (else exactly one).
+        pub multiple: bool,
+        /// Who voted for what is never shown (else it is, with the results).
+        pub anonymous: bool,
+        /// The counts show while the poll is open (else once it closes).
+        pub live_results: bool,
+        pub closes_at: DateTime<Utc>,
+        pub created_at: DateTime<Utc>,
+    }
+
+    /// One answer a poll offers.
+    pub struct PollOption in "poll_options" key id {
+        pub id: Uuid,
+        pub poll_id: Uuid,
+        pub position: i32,
+        pub label: String,
+        /// Ballots choosing it, once the results show (null before).
+        pub votes: Option<i32>,
+    }
+
+    /// A member's vote in a poll: one per member and poll (a unique
+    /// constraint), seen only by that member (`scope`). Its key is
+    /// `Ballot::key_of(poll, member)`, so every device names it alike.
+    pub struct Ballot in "ballots" key id owner member_id scope member_id {
+        pub id: Uuid,
+        pub poll_id: Uuid,
+        pub member_id: Uuid,
+        /// The chosen options' ids, as a JSON array.
+        pub choices: String,
+        pub cast_at: DateTime<Utc>,
+    }
+}
+
+impl Ballot {
+    /// The key of `member`'s ballot in `poll`.
+    pub fn key_of(poll: Uuid, member: Uuid) -> Uuid {
+        Uuid::new_v5(&poll, member.as_bytes())
+    }
+
+    /// The chosen options (none if `choices` does not read).
+    pub fn chosen(&self) -> Vec<Uuid> {
+        serde_json::from_str(&self.choices).unwrap_or_default()
+    }
+}
+
+impl Poll {
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        now < self.closes_at
+    }
 }

@@ -75,15 +75,20 @@ pub const BOOKING_GRACE_SECONDS: i64 = 60;
 
 /// A title: trimmed, 1 to 200 characters, one line.
 pub fn title(raw: &str) -> Result<String, AppError> {
-    let title = raw.trim();
-    if title.is_empty() {
-        return Err(AppError::validation("title", "enter a title"));
+    line("title", raw)
+}
+
+/// One line of text (a title, a poll's question): trimmed, 1 to 200 characters.
+pub fn line(field: &str, raw: &str) -> Result<String, AppError> {
+    let line = raw.trim();
+    if line.is_empty() {
+        return Err(AppError::validation(field, format!("enter a {}", field.replace('_', " "))));
     }
-    if title.chars().count() > TITLE_MAX {
-        return Err(AppError::validation("title", format!("use at most {TITLE_MAX} characters")));
+    if line.chars().count() > TITLE_MAX {
+        return Err(AppError::validation(field, format!("use at most {TITLE_MAX} characters")));
     }
-    printable("title", title, false)?;
-    Ok(title.to_owned())
+    printable(field, line, false)?;
+    Ok(line.to_owned())
 }
 
 /// Free text (a body, a description, a comment): at most 10 000 characters;
@@ -119,6 +124,24 @@ fn printable(field: &str, text: &str, multiline: bool) -> Result<(), AppError> {
     if text.chars().any(|c| c.is_control() && !allowed(c)) {
         let what = if multiline { "control characters other than line breaks and tabs" } else { "control characters" };
         return Err(AppError::validation(field, format!("use no {what}")));
+    }
+    Ok(())
+}
+
+/// Options a poll offers: at least this many…
+pub const POLL_OPTIONS_MIN: usize = 2;
+/// …and at most this many.
+pub const POLL_OPTIONS_MAX: usize = 20;
+/// How long a poll may stay open.
+pub const POLL_MAX_DAYS: i64 = 366;
+
+/// A poll's closing time: after `now`, within a year.
+pub fn poll_end(closes_at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> Result<(), AppError> {
+    if closes_at <= now {
+        return Err(AppError::validation("closes_at", "the poll must close in the future"));
+    }
+    if closes_at - now > chrono::Duration::days(POLL_MAX_DAYS) {
+        return Err(AppError::validation("closes_at", format!("a poll stays open at most {POLL_MAX_DAYS} days")));
     }
     Ok(())
 }

@@ -3,7 +3,8 @@
 //! carries the display names of the people it mentions.
 
 use super::{
-    Announcement, Booking, GroupSummary, MaintenanceRequest, MemberInfo, RequestComment, RequestStatus, Resource,
+    Announcement, Ballot, Booking, GroupSummary, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment,
+    RequestStatus, Resource,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -122,3 +123,25 @@ pub struct Summary {
     pub member_count: u64,
     pub names: Names,
 }
+
+/// The group's polls, newest first, each with its options and the viewer's
+/// own ballot (the only ballot a member sees).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollList {
+    pub polls: Vec<PollCard>,
+    /// More polls follow.
+    pub more: bool,
+    pub names: Names,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PollCard {
+    pub poll: Poll,
+    /// In the order the poll offers them.
+    pub options: Vec<PollOption>,
+    pub ballot: Option<Ballot>,
+}
+
+/// Who chose each option of a named poll (by option id), once its results show.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollVoters(pub BTreeMap<Uuid, Vec<String>>);

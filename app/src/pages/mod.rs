@@ -14,7 +14,9 @@ mod verify;
 
 pub use account::AccountPage;
 pub use forgot::ForgotPage;
-pub use group::{AnnouncementsPage, BookingsPage, GroupHomePage, GroupLayout, MembersPage, RequestPage, RequestsPage};
+pub use group::{
+    AnnouncementsPage, BookingsPage, GroupHomePage, GroupLayout, MembersPage, PollsPage, RequestPage, RequestsPage,
+};
 pub use home::HomePage;
 pub use join::JoinPage;
 pub use login::LoginPage;

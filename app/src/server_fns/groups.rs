@@ -93,6 +93,13 @@ pub async fn rename_group(slug: String, name: String) -> Result<(), AppError> {
     groups::rename(&state, &member, &name).await.map(|_| ())
 }
 
+#[server(prefix = "/fn", endpoint = "set_poll_rule")]
+pub async fn set_poll_rule(slug: String, residents_open_polls: bool) -> Result<(), AppError> {
+    use crate::backend::groups;
+    let (state, member) = super::member_of(&slug).await?;
+    groups::set_residents_open_polls(&state, &member, residents_open_polls).await.map(|_| ())
+}
+
 #[server(prefix = "/fn", endpoint = "close_group")]
 pub async fn close_group(slug: String, name: String) -> Result<(), AppError> {
     use crate::backend::closing;

@@ -4,7 +4,7 @@
 use crate::{
     error::AppError,
     model::{
-        views::{Board, Directory, GroupHeader, RequestList, RequestThread, RoomsWeek, Summary},
+        views::{Board, Directory, GroupHeader, PollList, PollVoters, RequestList, RequestThread, RoomsWeek, Summary},
         RequestStatus,
     },
 };
@@ -25,6 +25,19 @@ pub async fn get_group_header(slug: String) -> Result<GroupHeader, AppError> {
 pub async fn board_view(slug: String, limit: usize) -> Result<Board, AppError> {
     let (_, member) = member_of(&slug).await?;
     crate::backend::views::board(&member, limit).await
+}
+
+#[server(prefix = "/fn", endpoint = "polls")]
+pub async fn polls_view(slug: String, limit: usize) -> Result<PollList, AppError> {
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::views::polls(&member, limit).await
+}
+
+/// Who chose what in a named poll whose results show.
+#[server(prefix = "/fn", endpoint = "who_voted")]
+pub async fn who_voted(slug: String, poll: Uuid) -> Result<PollVoters, AppError> {
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::polls::voters(&member, poll).await
 }
 
 #[server(prefix = "/fn", endpoint = "requests")]

@@ -89,6 +89,35 @@ impl Mutation {
             Mutation::MemberUpdateProfile(p) => {
                 one(change("members", Update, me, json!({"display_name": p.display_name, "unit": p.unit})))
             }
+            Mutation::PollCreate(p) => {
+                let flag = |on: bool| if on { "t" } else { "f" };
+                let poll = change(
+                    "polls",
+                    Insert,
+                    p.id,
+                    json!({"author_id": me, "question": p.question, "multiple": flag(p.multiple),
+                           "anonymous": flag(p.anonymous), "live_results": flag(p.live_results),
+                           "closes_at": pg_timestamp(p.closes_at), "created_at": now}),
+                );
+                let options = p.options.iter().enumerate().map(|(position, o)| {
+                    change(
+                        "poll_options",
+                        Insert,
+                        o.id,
+                        json!({"poll_id": p.id, "position": position.to_string(), "label": o.label, "votes": null}),
+                    )
+                });
+                std::iter::once(poll).chain(options).collect()
+            }
+            Mutation::PollVote(v) => one(change(
+                "ballots",
+                Insert,
+                crate::model::Ballot::key_of(v.poll_id, me),
+                json!({"poll_id": v.poll_id, "member_id": me, "choices": json!(v.option_ids).to_string(), "cast_at": now}),
+            )),
+            // The server keeps the earlier time if it is already past.
+            Mutation::PollClose(p) => one(change("polls", Update, p.id, json!({"closes_at": now}))),
+            Mutation::PollDelete(p) => one(change("polls", Delete, p.id, json!({}))),
         }
     }
 }

@@ -132,6 +132,23 @@ pub async fn rename(
     Ok(Json(groups::rename(&state, &member, &input.name).await?))
 }
 
+/// `{"residents_open_polls": bool}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollRule {
+    residents_open_polls: bool,
+}
+
+pub async fn set_poll_rule(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(slug): Path<String>,
+    JsonBody(input): JsonBody<PollRule>,
+) -> Result<Json<GroupSummary>, AppError> {
+    let member = member(&state, &user, &slug).await?;
+    Ok(Json(groups::set_residents_open_polls(&state, &member, input.residents_open_polls).await?))
+}
+
 /// `{"name"}`: the group's name, typed to confirm.
 pub async fn close(
     State(state): State<AppState>,

@@ -62,6 +62,7 @@ pub fn api() -> Router<AppState> {
         .route("/api/groups/{slug}/members/{id}/role", post(groups::set_role))
         .route("/api/groups/{slug}/leave", post(groups::leave))
         .route("/api/groups/{slug}/name", post(groups::rename))
+        .route("/api/groups/{slug}/polls", post(groups::set_poll_rule))
         .route("/api/groups/{slug}/close", post(groups::close))
         .route("/api/groups/{slug}/export", get(groups::export))
         .route("/api/invites/{code}/accept", post(groups::accept_invite))

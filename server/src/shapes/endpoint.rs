@@ -167,5 +167,5 @@ async fn answer(
 /// The shape against the group's current catalogue, or the 400 to answer.
 async fn build(shapes: &Shapes, member: &Member, params: &ShapeParams) -> Result<Result<Shape, Response>, AppError> {
     let catalog = shapes.hub.catalog(&member.group).await?;
-    Ok(Shape::new(catalog, member.group.id, params).map_err(response::invalid))
+    Ok(Shape::new(catalog, member.group.id, member.user_id, params).map_err(response::invalid))
 }

@@ -4,7 +4,7 @@
 use super::{
     catalog::{Catalog, Table},
     request::{FieldErrors, Replica, ShapeParams},
-    where_clause::{Expr, Row},
+    where_clause::{CmpOp, Expr, Operand, Row},
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -23,7 +23,15 @@ pub struct Shape {
 }
 
 impl Shape {
-    pub fn new(catalog: Arc<Catalog>, group_id: Uuid, request: &ShapeParams) -> Result<Self, FieldErrors> {
+    /// The shape `viewer` asks for. A table the registry scopes to one
+    /// member (`scope` in `model::rows`) is narrowed to the viewer's rows,
+    /// whatever the request's `where`, and its handle is the viewer's own.
+    pub fn new(
+        catalog: Arc<Catalog>,
+        group_id: Uuid,
+        viewer: Uuid,
+        request: &ShapeParams,
+    ) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::new();
         let Some(table) = catalog.tables.get(&request.table) else {
             errors.insert("table".into(), vec![format!("{} is not a table this group syncs", request.table)]);
@@ -45,7 +53,7 @@ impl Shape {
                 table.columns.iter().filter(|c| wanted.contains(&c.name)).map(|c| c.name.clone()).collect()
             }
         };
-        let filter = request.where_clause.as_ref().map(|(_, expr)| expr.clone());
+        let mut filter = request.where_clause.as_ref().map(|(_, expr)| expr.clone());
         if let Some(expr) = &filter {
             if let Err(error) = expr.check(&table.types, &request.params) {
                 errors.entry("where".into()).or_default().push(error.to_string());
@@ -54,7 +62,16 @@ impl Shape {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let handle = handle(&catalog, group_id, request, &columns);
+        let scope = app::model::registry::table(&table.name).and_then(|t| t.scope);
+        if let Some(column) = scope {
+            let own =
+                Expr::Compare { column: column.to_owned(), op: CmpOp::Eq, value: Operand::Literal(viewer.to_string()) };
+            filter = Some(match filter {
+                Some(asked) => Expr::And(Box::new(own), Box::new(asked)),
+                None => own,
+            });
+        }
+        let handle = handle(&catalog, group_id, scope.map(|_| viewer), request, &columns);
         let table = table.name.clone();
         Ok(Self { catalog, table, columns, filter, params: request.params.clone(), replica: request.replica, handle })
     }
@@ -94,12 +111,21 @@ impl Shape {
     }
 }
 
-/// The same definition on the same group schema gives the same handle, in
-/// every server process; anything different (a migrated schema included)
-/// gives another one.
-fn handle(catalog: &Catalog, group_id: Uuid, request: &ShapeParams, columns: &[String]) -> String {
+/// The same definition on the same group schema (for the same viewer, if
+/// the table is scoped) gives the same handle, in every server process;
+/// anything different (a migrated schema included) gives another one.
+fn handle(
+    catalog: &Catalog,
+    group_id: Uuid,
+    viewer: Option<Uuid>,
+    request: &ShapeParams,
+    columns: &[String],
+) -> String {
     let mut hasher = Sha256::new();
     hasher.update(group_id.as_bytes());
+    if let Some(viewer) = viewer {
+        hasher.update(viewer.as_bytes());
+    }
     hasher.update(catalog.digest);
     let where_text = request.where_clause.as_ref().map_or("", |(text, _)| text.as_str());
     let definition =

@@ -16,6 +16,7 @@
 mod announcements;
 mod bookings;
 mod members;
+mod polls;
 mod requests;
 mod resources;
 
@@ -43,7 +44,7 @@ pub async fn apply(state: &AppState, user: &UserInfo, request: &MutateRequest) -
     }
     let mut attempt = 1;
     loop {
-        match apply_all(&member, request).await {
+        match apply_all(state, &member, request).await {
             Err(Retry::Transient(_)) if attempt < MAX_ATTEMPTS => {
                 tracing::warn!(attempt, "mutations hit a deadlock or serialization failure; retrying");
                 attempt += 1;
@@ -114,7 +115,7 @@ impl From<AppError> for Retry {
     }
 }
 
-async fn apply_all(member: &Member, request: &MutateRequest) -> Result<MutateResponse, Retry> {
+async fn apply_all(state: &AppState, member: &Member, request: &MutateRequest) -> Result<MutateResponse, Retry> {
     let mut tx = member.group.db.pool.begin().await?;
     let moved: Option<String> =
         sqlx::query_scalar(&format!("SELECT moved_to FROM {}.change_head FOR UPDATE", member.group.schema.ident()))
@@ -127,7 +128,7 @@ async fn apply_all(member: &Member, request: &MutateRequest) -> Result<MutateRes
     }
     let mut results = Vec::with_capacity(request.mutations.len());
     for envelope in &request.mutations {
-        results.push(apply_one(&mut tx, member, envelope).await?);
+        results.push(apply_one(state, &mut tx, member, envelope).await?);
     }
     let txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text").fetch_one(&mut *tx).await?;
     tx.commit().await?;
@@ -135,6 +136,7 @@ async fn apply_all(member: &Member, request: &MutateRequest) -> Result<MutateRes
 }
 
 async fn apply_one(
+    state: &AppState,
     conn: &mut PgConnection,
     member: &Member,
     envelope: &MutationEnvelope,
@@ -149,7 +151,7 @@ async fn apply_one(
     conn.execute("SAVEPOINT mutation").await?;
     let result = match envelope.parse() {
         Ok(mutation) => match mutation.normalized() {
-            Ok(mutation) => run(conn, member, &mutation).await,
+            Ok(mutation) => run(state, conn, member, &mutation).await,
             Err(rejection) => Err(Failure::Rejected(rejection)),
         },
         Err(message) => Err(Failure::Rejected(AppError::validation("args", message))),
@@ -212,7 +214,7 @@ async fn earlier_rejection(
 
 /// Applies a normalized mutation (`Mutation::normalized`: its texts are
 /// already trimmed and checked, as the browser's overlay shows them).
-async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> Result<(), Failure> {
+async fn run(state: &AppState, conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> Result<(), Failure> {
     // A closed group is read-only: each write is rejected (and dropped from
     // the browser's outbox with this reason).
     member.group.require_open()?;
@@ -229,6 +231,10 @@ async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> R
         Mutation::BookingCreate(args) => bookings::create(conn, member, args).await,
         Mutation::BookingCancel(args) => bookings::cancel(conn, member, args.id).await,
         Mutation::MemberUpdateProfile(args) => members::update_profile(conn, member, args).await,
+        Mutation::PollCreate(args) => polls::create(state, conn, member, args).await,
+        Mutation::PollVote(args) => polls::vote(conn, member, args).await,
+        Mutation::PollClose(args) => polls::close(conn, member, args.id).await,
+        Mutation::PollDelete(args) => polls::delete(conn, member, args.id).await,
     }
 }
 

@@ -9,6 +9,7 @@ mod bookings;
 mod calendar;
 mod home;
 mod members;
+mod polls;
 mod request;
 mod requests;
 
@@ -16,6 +17,7 @@ pub use announcements::AnnouncementsPage;
 pub use bookings::BookingsPage;
 pub use home::GroupHomePage;
 pub use members::MembersPage;
+pub use polls::PollsPage;
 pub use request::RequestPage;
 pub use requests::RequestsPage;
 
@@ -79,6 +81,7 @@ fn GroupShell(slug: Memo<String>, header: GroupHeader) -> impl IntoView {
             <A href=format!("{base}/announcements")>"Notices"</A>
             <A href=format!("{base}/requests")>"Requests"</A>
             <A href=format!("{base}/bookings")>"Bookings"</A>
+            <A href=format!("{base}/polls")>"Polls"</A>
             <A href=format!("{base}/members")>"Members"</A>
             <SyncStatus sync=group.sync />
         </nav>
