@@ -34,7 +34,10 @@ async fn creating_a_group_makes_its_schema_and_an_admin_member() {
     assert_eq!(version, app::backend::migrations::latest_tenant_version());
 
     let (_, me) = app.get(&ann, "/api/me").await;
-    assert_eq!(me["groups"], json!([{"id": group["id"], "slug": "elm-street", "name": "Elm Street", "role": "admin"}]));
+    assert_eq!(
+        me["groups"],
+        json!([{"id": group["id"], "slug": "elm-street", "name": "Elm Street", "role": "admin", "residents_open_polls": false}])
+    );
 }
 
 #[tokio::test]

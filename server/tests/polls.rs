@@ -224,6 +224,12 @@ async fn a_live_named_poll_counts_each_vote_and_names_the_voters() {
     // Another group's members learn nothing of it.
     let (carl, _) = app.admin_of_new_group().await;
     assert_eq!(who_voted(&app, &carl, &slug, live.id).await.0, StatusCode::NOT_FOUND);
+
+    // Bob goes, taking what he wrote: his ballot leaves the counts too.
+    let gone =
+        app.post(&bob, "/api/account/delete", json!({"password": "correct horse", "remove_content": true})).await;
+    assert_eq!(gone.0, StatusCode::NO_CONTENT, "{}", gone.1);
+    assert_eq!(counts(&app, &schema, &live).await, [Some(0), Some(0), Some(1)]);
 }
 
 #[tokio::test]
@@ -244,9 +250,22 @@ async fn polls_past_their_end_are_counted_by_the_job() {
         .execute(&app.db)
         .await
         .unwrap();
+    // An entry earlier than its poll's end (a replay with another time) is
+    // moved to the poll's end, and the poll is not counted early.
+    let later = new_poll();
+    applied(&app, &ann, &slug, "poll.create", poll_args(&later, false, true, false, chrono::Duration::hours(1))).await;
+    sqlx::query("UPDATE poll_closings SET closes_at = now() WHERE poll_id = $1")
+        .bind(later.id)
+        .execute(&app.db)
+        .await
+        .unwrap();
     let until = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM poll_closings").fetch_one(&app.db).await.unwrap();
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM poll_closings WHERE poll_id <> $1")
+            .bind(later.id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
         if left == 0 {
             break;
         }
@@ -255,4 +274,12 @@ async fn polls_past_their_end_are_counted_by_the_job() {
     }
     assert_eq!(counts(&app, &schema, &poll).await, [Some(0), Some(1), Some(0)]);
     assert!(rejected(&app, &ann, &slug, "poll.vote", vote(&poll, &[0])).await.contains("closed"));
+    let (entry, end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) = sqlx::query_as(&format!(
+        "SELECT c.closes_at, p.closes_at FROM poll_closings c JOIN {schema}.polls p ON p.id = c.poll_id"
+    ))
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(entry, end, "the early entry waits for the poll's end");
+    assert_eq!(counts(&app, &schema, &later).await, [None, None, None]);
 }

@@ -185,6 +185,15 @@ pub async fn sync_departure(registry: &PgPool, group: &Group, user_id: Uuid) -> 
     let Some((remove_content, ended_at)) = pending else { return Ok(()) };
     let mut tx = group.db.pool.begin().await?;
     let schema = group.schema.ident();
+    // Polls whose counts their ballots were in, counted again without them.
+    let voted: Vec<Uuid> = if remove_content {
+        sqlx::query_scalar(&format!("SELECT DISTINCT poll_id FROM {schema}.ballots WHERE member_id = $1"))
+            .bind(user_id)
+            .fetch_all(&mut *tx)
+            .await?
+    } else {
+        Vec::new()
+    };
     for table in registry::tables() {
         // The directory entry always; the rest only when asked.
         let Some(owner) = table.owner else { continue };
@@ -194,6 +203,9 @@ pub async fn sync_departure(registry: &PgPool, group: &Group, user_id: Uuid) -> 
                 .execute(&mut *tx)
                 .await?;
         }
+    }
+    for poll in voted {
+        super::polls::count(&mut tx, &group.schema, poll).await?;
     }
     tx.commit().await?;
     sqlx::query(

@@ -13,8 +13,10 @@ use sqlx::{FromRow, PgConnection, Row};
 use uuid::Uuid;
 
 /// Notes when a poll closes (the registry's `poll_closings`), before the
-/// poll's own transaction commits: an entry whose poll never came is
-/// dropped by the job.
+/// poll's own transaction begins (never while it holds the group's write
+/// lock): an entry whose poll never came is dropped by the job, and one
+/// that does not match its poll's end is moved to it. A poll's first entry
+/// stays (a replay with another end changes nothing).
 pub(crate) async fn remember_closing(
     state: &AppState,
     group: &Group,
@@ -23,7 +25,7 @@ pub(crate) async fn remember_closing(
 ) -> Result<(), AppError> {
     sqlx::query(
         "INSERT INTO poll_closings (group_id, poll_id, closes_at) VALUES ($1, $2, $3)
-         ON CONFLICT (group_id, poll_id) DO UPDATE SET closes_at = EXCLUDED.closes_at",
+         ON CONFLICT (group_id, poll_id) DO NOTHING",
     )
     .bind(group.id)
     .bind(poll)
@@ -33,9 +35,28 @@ pub(crate) async fn remember_closing(
     Ok(())
 }
 
-/// Writes each option's count of ballots choosing it (only the changed ones).
-pub(crate) async fn count(conn: &mut PgConnection, schema: &SchemaName, poll: Uuid) -> Result<(), AppError> {
+/// Writes each option's count of ballots choosing it (only the changed
+/// ones), if its results may show (a live poll, or a closed one). It first
+/// locks the poll's row, so a vote still in flight (it holds the row
+/// shared) commits before the count reads the ballots. Returns when the
+/// poll closes if its results may not show yet (nothing is written).
+pub(crate) async fn count(
+    conn: &mut PgConnection,
+    schema: &SchemaName,
+    poll: Uuid,
+) -> Result<Option<DateTime<Utc>>, AppError> {
     let schema = schema.ident();
+    let found: Option<(DateTime<Utc>, bool)> = sqlx::query_as(&format!(
+        "SELECT closes_at, live_results OR closes_at <= now() FROM {schema}.polls WHERE id = $1 FOR UPDATE"
+    ))
+    .bind(poll)
+    .fetch_optional(&mut *conn)
+    .await?;
+    match found {
+        None => return Ok(None),
+        Some((closes_at, false)) => return Ok(Some(closes_at)),
+        Some(_) => {}
+    }
     sqlx::query(&format!(
         "UPDATE {schema}.poll_options o SET votes = c.n
          FROM (SELECT p.id, count(b.id)::int AS n
@@ -47,41 +68,82 @@ pub(crate) async fn count(conn: &mut PgConnection, schema: &SchemaName, poll: Uu
     .bind(poll)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(None)
+}
+
+/// Counts live polls' votes again after the votes' own transaction has
+/// committed, each in a transaction of its own: the counts' changes then
+/// carry no txid of a voter's other writes (which would tell, in an
+/// anonymous poll, who chose what). A failure leaves the counts to the next
+/// vote or to the closing.
+pub(crate) async fn recount(group: &Group, polls: &[Uuid]) {
+    for &poll in polls {
+        let counted = async {
+            let mut tx = group.db.pool.begin().await?;
+            count(&mut tx, &group.schema, poll).await?;
+            tx.commit().await?;
+            Ok::<_, AppError>(())
+        };
+        if let Err(error) = counted.await {
+            tracing::warn!(?error, group.slug = %group.slug, %poll, "a live poll's count is left for later");
+        }
+    }
 }
 
 /// Counts the polls whose end has come (at most 100 a pass), in their
-/// groups' schemas, and forgets them. A group whose database is away (or
-/// that is moving) is left for the next pass; the others go on. Returns how
-/// many were counted; the server runs it every minute.
+/// groups' schemas, and forgets them. A database that fails is skipped for
+/// the rest of the pass and its entries are tried again five minutes later,
+/// so the other groups go on. Returns how many were counted; the server
+/// runs it every minute.
 pub async fn count_due(state: &AppState) -> Result<usize, AppError> {
     let due = sqlx::query(&format!(
-        "SELECT {GROUP_COLUMNS}, c.poll_id, c.closes_at FROM poll_closings c JOIN groups g ON g.id = c.group_id
-         WHERE c.closes_at <= now() ORDER BY c.closes_at LIMIT 100"
+        "SELECT {GROUP_COLUMNS}, c.group_id, c.poll_id, c.closes_at FROM poll_closings c JOIN groups g ON g.id = c.group_id
+         WHERE c.closes_at <= now() AND c.retry_at <= now() ORDER BY c.retry_at, c.closes_at LIMIT 100"
     ))
     .fetch_all(state.registry())
     .await?;
     let mut counted = 0;
+    let mut failed: Vec<String> = Vec::new();
     for row in due {
-        let (group, poll, closes_at): (GroupRow, Uuid, DateTime<Utc>) =
-            (GroupRow::from_row(&row)?, row.try_get("poll_id")?, row.try_get("closes_at")?);
-        let slug = group.slug().to_owned();
+        let (group, group_id, poll, closes_at): (GroupRow, Uuid, Uuid, DateTime<Utc>) =
+            (GroupRow::from_row(&row)?, row.try_get("group_id")?, row.try_get("poll_id")?, row.try_get("closes_at")?);
+        let (slug, database) = (group.slug().to_owned(), group.database().to_owned());
         let done = async {
+            if failed.contains(&database) {
+                return Err(AppError::Unavailable);
+            }
             let (group, _) = group.resolve(state)?;
             let mut tx = group.db.pool.begin().await?;
-            count(&mut tx, &group.schema, poll).await?;
+            let waits = count(&mut tx, &group.schema, poll).await?;
             tx.commit().await?;
-            sqlx::query("DELETE FROM poll_closings WHERE group_id = $1 AND poll_id = $2 AND closes_at = $3")
-                .bind(group.id)
-                .bind(poll)
-                .bind(closes_at)
-                .execute(state.registry())
-                .await?;
+            // Forgotten once counted (or gone); kept for the poll's own end
+            // if the entry came early.
+            let query = match waits {
+                None => "DELETE FROM poll_closings WHERE group_id = $1 AND poll_id = $2 AND closes_at = $3",
+                Some(_) => {
+                    "UPDATE poll_closings SET closes_at = $4 WHERE group_id = $1 AND poll_id = $2 AND closes_at = $3"
+                }
+            };
+            sqlx::query(query).bind(group.id).bind(poll).bind(closes_at).bind(waits).execute(state.registry()).await?;
             Ok::<_, AppError>(())
         };
         match done.await {
             Ok(()) => counted += 1,
-            Err(error) => tracing::warn!(?error, group.slug = %slug, %poll, "a poll's count is left for the next pass"),
+            Err(error) => {
+                tracing::warn!(?error, group.slug = %slug, %poll, "a poll's count is left for later");
+                if !failed.contains(&database) {
+                    failed.push(database);
+                }
+                sqlx::query(
+                    "UPDATE poll_closings SET retry_at = now() + interval '5 minutes'
+                     WHERE group_id = $1 AND poll_id = $2 AND closes_at = $3",
+                )
+                .bind(group_id)
+                .bind(poll)
+                .bind(closes_at)
+                .execute(state.registry())
+                .await?;
+            }
         }
     }
     Ok(counted)

@@ -104,7 +104,9 @@ impl Mutation {
                         "poll_options",
                         Insert,
                         o.id,
-                        json!({"poll_id": p.id, "position": position.to_string(), "label": o.label, "votes": null}),
+                        // Live counts start at zero, hidden ones null (as the server writes them).
+                        json!({"poll_id": p.id, "position": position.to_string(), "label": o.label,
+                               "votes": p.live_results.then_some("0")}),
                     )
                 });
                 std::iter::once(poll).chain(options).collect()

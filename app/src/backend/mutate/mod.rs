@@ -30,6 +30,7 @@ use crate::{
 };
 use serde_json::{json, Value};
 use sqlx::{Executor, PgConnection};
+use uuid::Uuid;
 
 pub async fn apply(state: &AppState, user: &UserInfo, request: &MutateRequest) -> Result<MutateResponse, AppError> {
     if request.mutations.len() > MAX_BATCH {
@@ -42,9 +43,16 @@ pub async fn apply(state: &AppState, user: &UserInfo, request: &MutateRequest) -
             format!("unknown mutation {:?}; known: {}", unknown.name, Mutation::NAMES.join(", ")),
         ));
     }
+    // Each mutation read and checked once: what the transaction applies.
+    let prepared: Vec<Result<Mutation, AppError>> = request
+        .mutations
+        .iter()
+        .map(|envelope| envelope.parse().map_err(|message| AppError::validation("args", message))?.normalized())
+        .collect();
+    polls::remember_closings(state, &member, prepared.iter().flatten()).await?;
     let mut attempt = 1;
     loop {
-        match apply_all(state, &member, request).await {
+        match apply_all(&member, request, &prepared).await {
             Err(Retry::Transient(_)) if attempt < MAX_ATTEMPTS => {
                 tracing::warn!(attempt, "mutations hit a deadlock or serialization failure; retrying");
                 attempt += 1;
@@ -115,7 +123,11 @@ impl From<AppError> for Retry {
     }
 }
 
-async fn apply_all(state: &AppState, member: &Member, request: &MutateRequest) -> Result<MutateResponse, Retry> {
+async fn apply_all(
+    member: &Member,
+    request: &MutateRequest,
+    prepared: &[Result<Mutation, AppError>],
+) -> Result<MutateResponse, Retry> {
     let mut tx = member.group.db.pool.begin().await?;
     let moved: Option<String> =
         sqlx::query_scalar(&format!("SELECT moved_to FROM {}.change_head FOR UPDATE", member.group.schema.ident()))
@@ -127,19 +139,29 @@ async fn apply_all(state: &AppState, member: &Member, request: &MutateRequest) -
         return Err(Retry::Failed(AppError::Unavailable));
     }
     let mut results = Vec::with_capacity(request.mutations.len());
-    for envelope in &request.mutations {
-        results.push(apply_one(state, &mut tx, member, envelope).await?);
+    for (envelope, mutation) in request.mutations.iter().zip(prepared) {
+        results.push(apply_one(&mut tx, member, envelope, mutation).await?);
     }
     let txid: String = sqlx::query_scalar("SELECT pg_current_xact_id()::text").fetch_one(&mut *tx).await?;
     tx.commit().await?;
+    // Live polls' counts, each in a transaction of its own.
+    let mut voted: Vec<Uuid> = (results.iter().zip(prepared))
+        .filter_map(|(result, mutation)| match (result.status, mutation) {
+            (MutationStatus::Applied, Ok(Mutation::PollVote(vote))) => Some(vote.poll_id),
+            _ => None,
+        })
+        .collect();
+    voted.sort_unstable();
+    voted.dedup();
+    crate::backend::polls::recount(&member.group, &voted).await;
     Ok(MutateResponse { results, txid })
 }
 
 async fn apply_one(
-    state: &AppState,
     conn: &mut PgConnection,
     member: &Member,
     envelope: &MutationEnvelope,
+    mutation: &Result<Mutation, AppError>,
 ) -> Result<MutationOutcome, Retry> {
     let outcome = |status, error| MutationOutcome { id: envelope.id, status, error };
     if !claim(conn, member, envelope).await? {
@@ -149,12 +171,9 @@ async fn apply_one(
         });
     }
     conn.execute("SAVEPOINT mutation").await?;
-    let result = match envelope.parse() {
-        Ok(mutation) => match mutation.normalized() {
-            Ok(mutation) => run(state, conn, member, &mutation).await,
-            Err(rejection) => Err(Failure::Rejected(rejection)),
-        },
-        Err(message) => Err(Failure::Rejected(AppError::validation("args", message))),
+    let result = match mutation {
+        Ok(mutation) => run(conn, member, mutation).await,
+        Err(rejection) => Err(Failure::Rejected(rejection.clone())),
     };
     match result {
         Ok(()) => {
@@ -214,7 +233,7 @@ async fn earlier_rejection(
 
 /// Applies a normalized mutation (`Mutation::normalized`: its texts are
 /// already trimmed and checked, as the browser's overlay shows them).
-async fn run(state: &AppState, conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> Result<(), Failure> {
+async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> Result<(), Failure> {
     // A closed group is read-only: each write is rejected (and dropped from
     // the browser's outbox with this reason).
     member.group.require_open()?;
@@ -231,7 +250,7 @@ async fn run(state: &AppState, conn: &mut PgConnection, member: &Member, mutatio
         Mutation::BookingCreate(args) => bookings::create(conn, member, args).await,
         Mutation::BookingCancel(args) => bookings::cancel(conn, member, args.id).await,
         Mutation::MemberUpdateProfile(args) => members::update_profile(conn, member, args).await,
-        Mutation::PollCreate(args) => polls::create(state, conn, member, args).await,
+        Mutation::PollCreate(args) => polls::create(conn, member, args).await,
         Mutation::PollVote(args) => polls::vote(conn, member, args).await,
         Mutation::PollClose(args) => polls::close(conn, member, args.id).await,
         Mutation::PollDelete(args) => polls::delete(conn, member, args.id).await,

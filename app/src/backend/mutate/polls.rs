@@ -6,24 +6,43 @@ use crate::{
     backend::{groups::Member, polls, AppState},
     error::AppError,
     model::{
-        mutation::{PollCreate, PollVote},
+        mutation::{Mutation, PollCreate, PollVote},
         validate, Ballot, Role,
     },
 };
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// Admins open polls, and residents where the group lets them.
-pub async fn create(
-    state: &AppState,
-    conn: &mut PgConnection,
-    member: &Member,
-    args: &PollCreate,
-) -> Result<(), Failure> {
+/// Whether `member` may open polls: admins, and residents where the group
+/// lets them.
+fn may_open(member: &Member) -> Result<(), AppError> {
     if member.role != Role::Admin && !member.group.residents_open_polls {
-        return Err(AppError::Forbidden("only admins can open polls in this group".into()).into());
+        return Err(AppError::Forbidden("only admins can open polls in this group".into()));
     }
+    Ok(())
+}
+
+/// Notes the end of each poll the batch would open, before the batch's
+/// transaction begins (see `polls::remember_closing`); nothing for what the
+/// batch will be refused anyway.
+pub async fn remember_closings<'a>(
+    state: &AppState,
+    member: &Member,
+    batch: impl Iterator<Item = &'a Mutation>,
+) -> Result<(), AppError> {
+    for mutation in batch {
+        let Mutation::PollCreate(args) = mutation else { continue };
+        if may_open(member).is_ok() && validate::poll_end(args.closes_at, Utc::now()).is_ok() {
+            polls::remember_closing(state, &member.group, args.id, args.closes_at).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Opens a poll (its end already noted by `remember_closings`).
+pub async fn create(conn: &mut PgConnection, member: &Member, args: &PollCreate) -> Result<(), Failure> {
+    may_open(member)?;
     validate::poll_end(args.closes_at, Utc::now())?;
     let schema = member.group.schema.ident();
     sqlx::query(&format!(
@@ -55,22 +74,22 @@ pub async fn create(
     .execute(&mut *conn)
     .await
     .map_err(id_taken)?;
-    polls::remember_closing(state, &member.group, args.id, args.closes_at).await?;
     Ok(())
 }
 
 /// The member's ballot, replacing theirs if they voted before; refused once
-/// the poll has closed.
+/// the poll has closed (by the database's clock, as the count goes). A live
+/// poll's counts are written after the batch commits (`polls::recount`).
 pub async fn vote(conn: &mut PgConnection, member: &Member, args: &PollVote) -> Result<(), Failure> {
     let schema = member.group.schema.ident();
-    let poll: Option<(DateTime<Utc>, bool, bool)> = sqlx::query_as(&format!(
-        "SELECT closes_at, multiple, live_results FROM {schema}.polls WHERE id = $1 FOR SHARE"
+    let poll: Option<(bool, bool)> = sqlx::query_as(&format!(
+        "SELECT closes_at <= clock_timestamp(), multiple FROM {schema}.polls WHERE id = $1 FOR SHARE"
     ))
     .bind(args.poll_id)
     .fetch_optional(&mut *conn)
     .await?;
-    let (closes_at, multiple, live) = poll.ok_or_else(|| missing("poll"))?;
-    if closes_at <= Utc::now() {
+    let (closed, multiple) = poll.ok_or_else(|| missing("poll"))?;
+    if closed {
         return Err(AppError::Conflict("this poll has closed".into()).into());
     }
     if !multiple && args.option_ids.len() != 1 {
@@ -93,9 +112,6 @@ pub async fn vote(conn: &mut PgConnection, member: &Member, args: &PollVote) -> 
     .bind(serde_json::json!(args.option_ids).to_string())
     .execute(&mut *conn)
     .await?;
-    if live {
-        polls::count(conn, &member.group.schema, args.poll_id).await?;
-    }
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use crate::{
     model::{MemberInfo, OpenInvite, Role},
     server_fns::{
         group_invites, CloseGroup, CreateInvite, InviteByEmail, LeaveGroup, RemoveMember, RenameGroup, RevokeInvite,
-        SetMemberRole,
+        SetMemberRole, SetPollRule,
     },
 };
 use leptos::prelude::*;
@@ -196,13 +196,18 @@ pub fn GroupSettings() -> impl IntoView {
     let group = use_group();
     let rename = ServerAction::<RenameGroup>::new();
     let close = ServerAction::<CloseGroup>::new();
+    let poll_rule = ServerAction::<SetPollRule>::new();
+    let poll_rule_error = last_error(poll_rule.value());
+    let residents_open_polls = group.header.with_value(|h| h.group.residents_open_polls);
     let rename_error = last_error(rename.value());
     let close_error = last_error(close.value());
     let name = StoredValue::new(group.header.with_value(|h| h.group.name.clone()));
     let closed = group.header.with_value(|h| h.group.closed_at.is_some());
-    // A renamed or closed group shows as such everywhere: the page loads afresh.
+    // A renamed or closed group (or a new poll rule) shows as such
+    // everywhere: the page loads afresh.
     Effect::new(move || {
-        if matches!(rename.value().get(), Some(Ok(()))) || matches!(close.value().get(), Some(Ok(()))) {
+        let done = |value: Option<Result<(), AppError>>| matches!(value, Some(Ok(())));
+        if done(rename.value().get()) || done(close.value().get()) || done(poll_rule.value().get()) {
             #[cfg(feature = "hydrate")]
             let _ = window().location().reload();
         }
@@ -222,6 +227,18 @@ pub fn GroupSettings() -> impl IntoView {
                     <Field label="Group name" name="name" value=name.get_value() error=field_error(rename_error, "name") />
                     <FormError error=rename_error />
                     <button type="submit" disabled=move || rename.pending().get()>"Rename"</button>
+                </ActionForm>
+                <ActionForm action=poll_rule>
+                    <input type="hidden" name="slug" value=move || group.slug.get() />
+                    <div class="field">
+                        <label for="poll-rule">"Who may open polls"</label>
+                        <select id="poll-rule" name="residents_open_polls">
+                            <option value="false" selected=!residents_open_polls>"Admins only"</option>
+                            <option value="true" selected=residents_open_polls>"Every member"</option>
+                        </select>
+                    </div>
+                    <FormError error=poll_rule_error />
+                    <button type="submit" disabled=move || poll_rule.pending().get()>"Save"</button>
                 </ActionForm>
                 <div class="danger-zone">
                     <h3>"Close the group"</h3>

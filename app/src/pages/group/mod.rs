@@ -30,6 +30,17 @@ use crate::{
     server_fns::get_group_header,
 };
 use leptos::prelude::*;
+
+/// The group's sections, as its navigation lists them (paths under
+/// `/g/{slug}`): the pages the service worker keeps for offline use.
+pub const SECTIONS: [(&str, &str); 6] = [
+    ("", "Home"),
+    ("/announcements", "Notices"),
+    ("/requests", "Requests"),
+    ("/bookings", "Bookings"),
+    ("/polls", "Polls"),
+    ("/members", "Members"),
+];
 use leptos_meta::Title;
 use leptos_router::{
     components::{Outlet, Redirect, A},
@@ -77,12 +88,7 @@ fn GroupShell(slug: Memo<String>, header: GroupHeader) -> impl IntoView {
         <Title text=name.clone() />
         <nav class="group-nav" aria-label="Group">
             <strong class="group-name">{name}</strong>
-            <A href=base.clone() exact=true>"Home"</A>
-            <A href=format!("{base}/announcements")>"Notices"</A>
-            <A href=format!("{base}/requests")>"Requests"</A>
-            <A href=format!("{base}/bookings")>"Bookings"</A>
-            <A href=format!("{base}/polls")>"Polls"</A>
-            <A href=format!("{base}/members")>"Members"</A>
+            {SECTIONS.iter().map(|&(path, label)| view! { <A href=format!("{base}{path}") exact=path.is_empty()>{label}</A> }).collect_view()}
             <SyncStatus sync=group.sync />
         </nav>
         <SyncNotices sync=group.sync />

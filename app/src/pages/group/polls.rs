@@ -37,36 +37,47 @@ pub fn PollsPage() -> impl IntoView {
     }
 }
 
-/// The polls, a page at a time.
+/// The polls, a page at a time. Each is keyed by its id and follows its
+/// own card, so another member's vote (a live count) leaves a half-filled
+/// ballot, an opened list of voters and the focus where they were.
 #[component]
 fn Polls(first: PollList) -> impl IntoView {
     let group = use_group();
     let paging = Paging::new();
     let list = group.follow(first, move || paging.shown());
-    let cards =
+    let entries =
         move || list.with(|l| l.polls.iter().map(|c| (c.clone(), l.names.of(c.poll.author_id))).collect::<Vec<_>>());
     let more = Signal::derive(move || list.with(|l| l.more));
     view! {
         <ul class="list" data-empty="No polls yet.">
-            <For each=cards key=|entry| entry.clone() children=move |(card, author)| view! { <PollItem card author /> } />
+            <For each=entries key=|(card, _)| card.poll.id children=move |(card, author)| {
+                let id = card.poll.id;
+                let current = Signal::derive(move || {
+                    list.with(|l| l.polls.iter().find(|c| c.poll.id == id).cloned()).unwrap_or_else(|| card.clone())
+                });
+                view! { <PollItem current author /> }
+            } />
         </ul>
         <ShowMore paging more />
     }
 }
 
 #[component]
-fn PollItem(card: PollCard, author: String) -> impl IntoView {
+fn PollItem(current: Signal<PollCard>, author: String) -> impl IntoView {
     let group = use_group();
     let now = use_now();
-    let PollCard { poll, options, ballot } = card;
+    // What never changes: the question, its rules, its options' labels.
+    let PollCard { poll, options, .. } = current.get_untracked();
     let id = poll.id;
-    let closes_at = poll.closes_at;
-    let open = Memo::new(move |_| now.get() < closes_at);
+    let closes_at = Memo::new(move |_| current.with(|c| c.poll.closes_at));
+    let open = Memo::new(move |_| now.get() < closes_at.get());
+    let counts = Memo::new(move |_| current.with(|c| c.options.iter().map(|o| o.votes).collect::<Option<Vec<i32>>>()));
+    let chosen = Memo::new(move |_| {
+        current
+            .with(|c| c.ballot.as_ref().map(Ballot::chosen).unwrap_or_default().into_iter().collect::<BTreeSet<Uuid>>())
+    });
     let may_manage = group.is_admin() || poll.author_id == group.me();
     let manage = use_mutation();
-    let counted = options.iter().all(|o| o.votes.is_some());
-    let total: i32 = options.iter().filter_map(|o| o.votes).sum();
-    let chosen: BTreeSet<Uuid> = ballot.as_ref().map(Ballot::chosen).unwrap_or_default().into_iter().collect();
     let (heading_id, labelled_by) = (format!("poll-{id}"), format!("poll-{id}"));
     let kind = match (poll.multiple, poll.anonymous) {
         (true, true) => "Several choices · anonymous",
@@ -76,12 +87,13 @@ fn PollItem(card: PollCard, author: String) -> impl IntoView {
     };
     let results = {
         let options = options.clone();
-        move || {
-            if counted {
+        move || match counts.get() {
+            Some(counts) => {
+                let total: i32 = counts.iter().sum();
                 let shown = options
                     .iter()
-                    .map(|o| {
-                        let votes = o.votes.unwrap_or(0);
+                    .zip(counts)
+                    .map(|(o, votes)| {
                         let share = if total > 0 { votes * 100 / total } else { 0 };
                         view! {
                             <li>
@@ -97,30 +109,40 @@ fn PollItem(card: PollCard, author: String) -> impl IntoView {
                     <ul class="results">{shown}</ul>
                 }
                 .into_any()
-            } else if open.get() {
-                view! { <p class="muted">"Results show when the poll closes."</p> }.into_any()
-            } else {
-                view! { <p class="muted">"Counting the votes…"</p> }.into_any()
             }
+            None if open.get() => view! { <p class="muted">"Results show when the poll closes."</p> }.into_any(),
+            None => view! { <p class="muted">"Counting the votes…"</p> }.into_any(),
         }
     };
-    let voters = (!poll.anonymous).then(|| view! { <Voters poll=id options=options.clone() /> });
-    let mine = (!chosen.is_empty()).then(|| {
-        let labels: Vec<String> = options.iter().filter(|o| chosen.contains(&o.id)).map(|o| o.label.clone()).collect();
-        view! { <p>"Your vote: " {labels.join(", ")} " " <PendingBadge id=Ballot::key_of(id, group.me()) /></p> }
-    });
+    let shows = Signal::derive(move || counts.with(Option::is_some));
+    let voters = (!poll.anonymous).then(|| view! { <Voters poll=id options=options.clone() shows /> });
+    let mine = {
+        let options = options.clone();
+        move || {
+            chosen.with(|chosen| {
+                (!chosen.is_empty()).then(|| {
+                    let labels: Vec<String> =
+                        options.iter().filter(|o| chosen.contains(&o.id)).map(|o| o.label.clone()).collect();
+                    view! { <p>"Your vote: " {labels.join(", ")} " " <PendingBadge id=Ballot::key_of(id, group.me()) /></p> }
+                })
+            })
+        }
+    };
     let multiple = poll.multiple;
+    let question = poll.question.clone();
     let ballot_form = move || {
-        (open.get() && !group.is_closed())
-            .then(|| view! { <Vote poll=id multiple options=options.clone() chosen=chosen.clone() /> })
+        (open.get() && !group.is_closed()).then(|| {
+            view! { <Vote poll=id question=question.clone() multiple options=options.clone() chosen /> }
+        })
     };
     let manage_error = action_error(manage);
+    let (close_label, delete_label) = (format!("Close now: {}", poll.question), format!("Delete: {}", poll.question));
     view! {
         <li class="poll" aria-labelledby=labelled_by>
             <h3 id=heading_id>{poll.question.clone()}</h3>
             <p class="muted">
                 {author} " · " {kind} " · "
-                {move || if open.get() { "closes " } else { "closed " }} <Time at=closes_at />
+                {move || if open.get() { "closes " } else { "closed " }} {move || view! { <Time at=closes_at.get() /> }}
             </p>
             {ballot_form}
             {mine}
@@ -129,12 +151,12 @@ fn PollItem(card: PollCard, author: String) -> impl IntoView {
             {(may_manage && !group.is_closed()).then(|| view! {
                 <div class="row-actions">
                     <Show when=move || open.get()>
-                        <button type="button" class="link"
+                        <button type="button" class="link" aria-label=close_label.clone()
                             on:click=move |_| { manage.dispatch(Mutation::PollClose(ById { id })); }>
                             "Close now"
                         </button>
                     </Show>
-                    <button type="button" class="link danger"
+                    <button type="button" class="link danger" aria-label=delete_label
                         on:click=move |_| { manage.dispatch(Mutation::PollDelete(ById { id })); }>
                         "Delete"
                     </button>
@@ -145,13 +167,19 @@ fn PollItem(card: PollCard, author: String) -> impl IntoView {
     }
 }
 
-/// The ballot form: radio buttons for one choice, checkboxes for several.
+/// The ballot form: radio buttons for one choice, checkboxes for several,
+/// under the question as their legend.
 #[component]
-fn Vote(poll: Uuid, multiple: bool, options: Vec<PollOption>, chosen: BTreeSet<Uuid>) -> impl IntoView {
+fn Vote(
+    poll: Uuid,
+    question: String,
+    multiple: bool,
+    options: Vec<PollOption>,
+    chosen: Memo<BTreeSet<Uuid>>,
+) -> impl IntoView {
     let vote = use_mutation();
     let ready = use_hydrated();
-    let picked = RwSignal::new(chosen.clone());
-    let voted = !chosen.is_empty();
+    let picked = RwSignal::new(chosen.get_untracked());
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let option_ids: Vec<Uuid> = picked.get_untracked().into_iter().collect();
@@ -190,12 +218,15 @@ fn Vote(poll: Uuid, multiple: bool, options: Vec<PollOption>, chosen: BTreeSet<U
     view! {
         <form class="vote" on:submit=submit>
             <fieldset>
-                <legend>{if multiple { "Choose one or more" } else { "Choose one" }}</legend>
+                <legend>
+                    <span class="visually-hidden">{question} " "</span>
+                    {if multiple { "Choose one or more" } else { "Choose one" }}
+                </legend>
                 {choices}
             </fieldset>
             <p class="form-error" role="alert">{move || vote_error.get().map(|e| e.to_string())}</p>
             <button type="submit" disabled=move || !ready.get() || vote.pending().get() || picked.with(BTreeSet::is_empty)>
-                {if voted { "Change vote" } else { "Vote" }}
+                {move || if chosen.with(BTreeSet::is_empty) { "Vote" } else { "Change vote" }}
             </button>
         </form>
     }
@@ -204,10 +235,10 @@ fn Vote(poll: Uuid, multiple: bool, options: Vec<PollOption>, chosen: BTreeSet<U
 /// Who chose what, in a named poll whose results show (asked of the
 /// server: ballots are private to their voters in every browser's copy).
 #[component]
-fn Voters(poll: Uuid, options: Vec<PollOption>) -> impl IntoView {
+fn Voters(poll: Uuid, options: Vec<PollOption>, shows: Signal<bool>) -> impl IntoView {
     let group = use_group();
     let asked = RwSignal::new(false);
-    let shows = options.iter().all(|o| o.votes.is_some());
+    let options = StoredValue::new(options);
     let names = Resource::new(
         move || asked.get(),
         move |asked| async move {
@@ -219,27 +250,29 @@ fn Voters(poll: Uuid, options: Vec<PollOption>) -> impl IntoView {
     );
     let list = move || {
         names.get().flatten().map(|answer| match answer {
-            Ok(voters) => options
-                .iter()
-                .map(|o| {
-                    let who = voters.0.get(&o.id).map(|n| n.join(", ")).unwrap_or_else(|| "nobody".into());
-                    view! { <li>{o.label.clone()} ": " {who}</li> }
-                })
-                .collect_view()
-                .into_any(),
+            Ok(voters) => options.with_value(|options| {
+                options
+                    .iter()
+                    .map(|o| {
+                        let who = voters.0.get(&o.id).map(|n| n.join(", ")).unwrap_or_else(|| "nobody".into());
+                        view! { <li>{o.label.clone()} ": " {who}</li> }
+                    })
+                    .collect_view()
+                    .into_any()
+            }),
             Err(error) => view! { <li class="form-error" role="alert">{error.to_string()}</li> }.into_any(),
         })
     };
-    shows.then(|| {
-        view! {
+    view! {
+        <Show when=move || shows.get()>
             <Show when=move || !asked.get()>
                 <button type="button" class="link" on:click=move |_| asked.set(true)>"Show who voted"</button>
             </Show>
             <Transition fallback=|| ()>
                 <ul class="voters">{list}</ul>
             </Transition>
-        }
-    })
+        </Show>
+    }
 }
 
 /// Opening a poll: a question, options one per line, its rules and end.

@@ -18,8 +18,7 @@ pub fn register() {
 
 /// Asks the service worker to keep the group's pages for offline use.
 pub async fn keep_group_pages(slug: &str) {
-    let pages: Vec<String> =
-        ["", "/announcements", "/requests", "/bookings", "/members"].iter().map(|p| format!("/g/{slug}{p}")).collect();
+    let pages: Vec<String> = crate::pages::group::SECTIONS.iter().map(|(path, _)| format!("/g/{slug}{path}")).collect();
     tell_worker(serde_json::json!({ "keep": pages })).await;
 }
 

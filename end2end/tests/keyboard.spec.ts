@@ -1,0 +1,96 @@
+// The main journey with the keyboard only: every control is reached with
+// Tab (never clicked or focused by the test) and used with typing, Enter
+// and Space.
+import { type Locator, type Page } from '@playwright/test';
+import { test, expect, hydrated, synced, tag } from './helpers';
+
+/** Presses Tab until `target` has the focus (it must be reachable). */
+async function tabTo(page: Page, target: Locator) {
+  for (let presses = 0; presses < 80; presses++) {
+    if (await target.evaluate((el) => el === document.activeElement).catch(() => false)) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`never reached ${target} with Tab`);
+}
+
+async function typeInto(page: Page, target: Locator, text: string) {
+  await tabTo(page, target);
+  await page.keyboard.type(text);
+}
+
+async function press(page: Page, target: Locator, key = 'Enter') {
+  await tabTo(page, target);
+  await page.keyboard.press(key);
+}
+
+test('signing up, opening a group, posting, filing, booking and voting with the keyboard only', async ({ browser }) => {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto('/signup');
+  await hydrated(page);
+  await typeInto(page, page.getByLabel('Your name'), 'Kim Keys');
+  await typeInto(page, page.getByLabel('Email'), `kim-${tag()}@example.org`);
+  await typeInto(page, page.getByLabel('Password', { exact: true }), 'correct horse');
+  await press(page, page.getByRole('button', { name: 'Sign up' }));
+  await press(page, page.getByRole('link', { name: 'Create a group' }));
+  await expect(page).toHaveURL(/\/groups\/new$/);
+  await hydrated(page);
+  const slug = `k-${tag()}`;
+  await typeInto(page, page.getByLabel('Name'), 'Keys Court');
+  const address = page.getByLabel('Address');
+  await tabTo(page, address);
+  await page.keyboard.press('ControlOrMeta+a');
+  await page.keyboard.type(slug);
+  await press(page, page.getByRole('button', { name: 'Create group' }));
+  await expect(page).toHaveURL(new RegExp(`/g/${slug}$`));
+  await synced(page);
+
+  // Notices.
+  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Notices' }));
+  await expect(page).toHaveURL(/announcements$/);
+  await synced(page);
+  await typeInto(page, page.getByLabel('Title'), 'Bins on Tuesday');
+  await typeInto(page, page.getByLabel('Text'), 'Green bin this week.');
+  await press(page, page.getByRole('button', { name: 'Post' }));
+  await expect(page.getByRole('region', { name: 'Notice board' })).toContainText('Bins on Tuesday');
+
+  // A request.
+  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Requests' }));
+  await expect(page).toHaveURL(/requests$/);
+  await synced(page);
+  await typeInto(page, page.getByLabel('What is wrong?'), 'Gate hinge broken');
+  await press(page, page.getByRole('button', { name: 'Send request' }));
+  await expect(page.getByRole('region', { name: 'Open' })).toContainText('Gate hinge broken');
+
+  // A room, and a booking from a day's "Book" button.
+  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Bookings' }));
+  await expect(page).toHaveURL(/bookings$/);
+  await synced(page);
+  await typeInto(page, page.getByLabel('Name'), 'Laundry');
+  await press(page, page.getByRole('button', { name: 'Add room' }));
+  const laundry = page.getByRole('region', { name: 'Laundry' });
+  await expect(laundry).toBeVisible();
+  await press(page, page.getByRole('link', { name: 'Next week →' }));
+  await expect(page).toHaveURL(/week=/);
+  await hydrated(page);
+  await press(page, laundry.getByRole('button', { name: /^Book Laundry on / }).first());
+  await expect(page.getByLabel('Room', { exact: true })).toHaveValue(/.+/);
+  await press(page, page.getByRole('button', { name: 'Book', exact: true }));
+  await expect(laundry).toContainText('Kim Keys');
+
+  // A poll, opened and voted on.
+  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Polls' }));
+  await expect(page).toHaveURL(/polls$/);
+  await synced(page);
+  await typeInto(page, page.getByLabel('Question'), 'New doormat?');
+  await typeInto(page, page.getByLabel('Options, one per line'), 'Yes');
+  await page.keyboard.press('Enter');
+  await page.keyboard.type('No');
+  await press(page, page.getByLabel('Show the results while the poll is open'), 'Space');
+  await press(page, page.getByRole('button', { name: 'Open poll' }));
+  const poll = page.locator('li.poll', { hasText: 'New doormat?' });
+  await expect(poll).toContainText('Results so far');
+  await press(page, poll.getByLabel('Yes'), 'Space');
+  await press(page, poll.getByRole('button', { name: 'Vote' }));
+  await expect(poll).toContainText('Your vote: Yes');
+  await expect(poll).toContainText('Yes 1 vote (100%)');
+});
