@@ -76,6 +76,7 @@ test('the next person on a shared browser sees nothing of the last one, online o
 
   // Ann signs in here again: her write goes, as hers.
   await page.getByRole('button', { name: 'Log out' }).click();
+  await expect(page.getByRole('navigation', { name: 'Account' }).getByRole('link', { name: 'Log in' })).toBeVisible();
   await page.goto(`/login?next=${encodeURIComponent(visited[1])}`);
   await hydrated(page);
   await page.getByLabel('Email').fill(annEmail);

@@ -43,6 +43,8 @@ enum Step {
     Vote(usize, u8),
     ClosePoll(usize),
     DeletePoll(usize),
+    /// A read mark on a notice.
+    Read(usize),
 }
 
 /// One line, with spaces around it (trimmed by both sides).
@@ -75,7 +77,8 @@ fn step() -> impl Strategy<Value = Step> {
         (line(), any::<bool>(), any::<bool>()).prop_map(|(q, m, l)| Step::Poll(q, m, l)),
         (index.clone(), 1u8..8).prop_map(|(i, picks)| Step::Vote(i, picks)),
         index.clone().prop_map(Step::ClosePoll),
-        index.prop_map(Step::DeletePoll),
+        index.clone().prop_map(Step::DeletePoll),
+        index.prop_map(Step::Read),
     ]
 }
 
@@ -217,6 +220,17 @@ impl Existing {
                 }
                 None => self.poll(id, "delete?", false, false, start),
             },
+            // Seen up to before the run (before any change the run makes,
+            // so the server keeps it as sent), with nanoseconds (stored, and
+            // shown, to the microsecond). (A mark's forward-only rule and its
+            // cap at the subject's change are the server's: a page marks
+            // only later changes, as they show.)
+            Step::Read(i) => match pick(&self.notices, *i) {
+                Some(subject) => {
+                    Mutation::ReadMark(MarkRead { subject_id: subject, seen_at: start - Duration::days(2) })
+                }
+                None => notice(self, "read?"),
+            },
         }
     }
 
@@ -277,6 +291,11 @@ fn stamped(view: &Shown, windows: &[(DateTime<Utc>, DateTime<Utc>)]) -> Value {
         "rooms": data.rooms_view(DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC),
         "directory": data.directory_view(MAX_VIEW_ROWS),
         "polls": data.polls_view(MAX_VIEW_ROWS),
+        // How far the viewer has seen each notice and request.
+        "seen": data.board_view(MAX_VIEW_ROWS).notices.iter().map(|n| n.id)
+            .chain(requests.iter().flat_map(|l| l.requests.iter().map(|r| r.id)))
+            .map(|id| (id.to_string(), json!(data.seen(id))))
+            .collect::<serde_json::Map<_, _>>(),
     });
     // Counts are the server's to make (a queued vote or closing does not
     // guess them): they show once synced.

@@ -195,9 +195,10 @@ pub async fn sync_departure(registry: &PgPool, group: &Group, user_id: Uuid) -> 
         Vec::new()
     };
     for table in registry::tables() {
-        // The directory entry always; the rest only when asked.
+        // The directory entry and what only they saw (their read marks)
+        // always; the rest only when asked.
         let Some(owner) = table.owner else { continue };
-        if table.name == "members" || remove_content {
+        if table.name == "members" || table.name == "read_marks" || remove_content {
             sqlx::query(&format!("DELETE FROM {schema}.\"{}\" WHERE \"{owner}\" = $1", table.name))
                 .bind(user_id)
                 .execute(&mut *tx)
@@ -206,6 +207,15 @@ pub async fn sync_departure(registry: &PgPool, group: &Group, user_id: Uuid) -> 
     }
     for poll in voted {
         super::polls::count(&mut tx, &group.schema, poll).await?;
+    }
+    if remove_content {
+        // Others' marks on what went with them.
+        sqlx::query(&format!(
+            "DELETE FROM {schema}.read_marks r WHERE NOT EXISTS (SELECT 1 FROM {schema}.announcements a WHERE a.id = r.subject_id)
+               AND NOT EXISTS (SELECT 1 FROM {schema}.requests q WHERE q.id = r.subject_id)"
+        ))
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     sqlx::query(

@@ -5,7 +5,7 @@
 use crate::{
     error::AppError,
     model::{
-        views::{Board, Directory, GroupHeader, PollList, RequestList, RequestThread, RoomsWeek, Summary},
+        views::{Board, Directory, GroupHeader, News, PollList, RequestList, RequestThread, RoomsWeek, Summary},
         GroupData, RequestStatus, Role,
     },
     server_fns,
@@ -14,7 +14,7 @@ use crate::{
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use serde::{de::DeserializeOwned, Serialize};
-use std::future::Future;
+use std::{collections::BTreeMap, future::Future};
 use uuid::Uuid;
 
 /// A screen's view of the group: read from the server by key (a server
@@ -117,16 +117,27 @@ pub struct GroupContext {
     /// Bumped after a write sent straight to the server: pages without a
     /// local copy fetch their view again.
     pub version: RwSignal<u64>,
+    /// What is new to the viewer (`GroupData::news`), from this browser's
+    /// copy: nothing on the server, nor before the copy is loaded. One for
+    /// every page and widget of the group.
+    pub news: Memo<News>,
+    /// The read marks this visit has sent, by subject (so a mark not yet
+    /// laid over the copy is not sent again).
+    pub marked: StoredValue<BTreeMap<Uuid, DateTime<Utc>>>,
 }
 
 impl GroupContext {
     pub fn new(slug: Memo<String>, header: GroupHeader) -> Self {
+        let me = header.me;
+        let local = RwSignal::new(None::<GroupData>);
         Self {
             slug,
             header: StoredValue::new(header),
-            local: RwSignal::new(None),
+            local,
             sync: SyncUi::new(),
             version: RwSignal::new(0),
+            news: Memo::new(move |_| local.with(|d| d.as_ref().map(|d| d.news(me)).unwrap_or_default())),
+            marked: StoredValue::new(BTreeMap::new()),
         }
     }
 

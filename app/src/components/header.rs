@@ -31,6 +31,13 @@ fn forget_local_data(user: uuid::Uuid) {
 pub fn Header() -> impl IntoView {
     let me = expect_context::<MeResource>().0;
     let log_out = ServerAction::<LogOut>::new();
+    // Signed out: the header (and whatever reads who is signed in) learns it
+    // even where the server's redirect to `/` goes nowhere (already there).
+    Effect::new(move |_| {
+        if log_out.version().get() > 0 {
+            me.refetch();
+        }
+    });
     view! {
         <header class="site-header">
             <a class="brand" href="/">"Courtyard"</a>

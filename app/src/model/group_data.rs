@@ -7,11 +7,11 @@
 use super::{
     registry::AnyRow,
     views::{
-        Board, Directory, Names, PollCard, PollList, RequestItem, RequestList, RequestThread, RoomsWeek, Summary,
+        Board, Directory, Names, News, PollCard, PollList, RequestItem, RequestList, RequestThread, RoomsWeek, Summary,
         COUNT_CAP, MAX_BOOKINGS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
     },
-    Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment, RequestStatus,
-    Resource,
+    Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, ReadMark, RequestComment,
+    RequestStatus, Resource,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -38,6 +38,7 @@ pub struct GroupData {
     polls: BTreeMap<Uuid, Poll>,
     poll_options: BTreeMap<Uuid, PollOption>,
     ballots: BTreeMap<Uuid, Ballot>,
+    read_marks: BTreeMap<Uuid, ReadMark>,
     #[serde(skip)]
     index: Indexes,
 }
@@ -68,6 +69,8 @@ struct Indexes {
     options_by_poll: BTreeSet<(Uuid, i32, Uuid)>,
     /// Ballots (the viewer's own) by `poll_id, id`.
     ballots_by_poll: BTreeSet<(Uuid, Uuid)>,
+    /// How far the viewer has seen each subject (their own marks only).
+    seen: BTreeMap<Uuid, DateTime<Utc>>,
 }
 
 /// At most `limit` (as the server's views cap it) of `rows`, and whether more follow.
@@ -141,6 +144,12 @@ impl GroupData {
                     Self::unindex_ballot(ix, &old, &self.ballots);
                 }
             }
+            AnyRow::ReadMark(m) => {
+                ix.seen.insert(m.subject_id, m.seen_at);
+                if let Some(old) = self.read_marks.insert(m.id, m) {
+                    Self::unindex_mark(ix, &old, &self.read_marks);
+                }
+            }
         }
     }
 
@@ -191,6 +200,11 @@ impl GroupData {
             "ballots" => {
                 if let Some(old) = self.ballots.remove(&key) {
                     Self::unindex_ballot(ix, &old, &self.ballots);
+                }
+            }
+            "read_marks" => {
+                if let Some(old) = self.read_marks.remove(&key) {
+                    Self::unindex_mark(ix, &old, &self.read_marks);
                 }
             }
             _ => {}
@@ -260,6 +274,12 @@ impl GroupData {
         }
     }
 
+    fn unindex_mark(ix: &mut Indexes, old: &ReadMark, held: &BTreeMap<Uuid, ReadMark>) {
+        if held.get(&old.id).is_none_or(|m| m.subject_id != old.subject_id) {
+            ix.seen.remove(&old.subject_id);
+        }
+    }
+
     /// How many rows are held, over all tables.
     pub fn len(&self) -> usize {
         self.members.len()
@@ -271,6 +291,12 @@ impl GroupData {
             + self.polls.len()
             + self.poll_options.len()
             + self.ballots.len()
+            + self.read_marks.len()
+    }
+
+    /// How far the viewer has seen `subject` (a notice, a request), if at all.
+    pub fn seen(&self, subject: Uuid) -> Option<DateTime<Utc>> {
+        self.index.seen.get(&subject).copied()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -393,6 +419,37 @@ impl GroupData {
         Directory { members, more }
     }
 
+    /// What is new to `me` (see `News`), among the board's first `PAGE`
+    /// notices and the newest `PAGE` requests of each status: a change
+    /// further back is not looked for, so the cost stays a page's.
+    pub fn news(&self, me: Uuid) -> News {
+        let Some(joined) = self.members.get(&me).map(|m| m.joined_at) else { return News::default() };
+        let unseen = |subject: Uuid, changed: DateTime<Utc>| changed > self.seen(subject).unwrap_or(joined);
+        let notices = self
+            .board()
+            .take(PAGE)
+            .filter(|n| n.author_id != me && unseen(n.id, n.updated_at))
+            .map(|n| (n.id, n.updated_at))
+            .collect();
+        let follows = |r: &MaintenanceRequest| {
+            r.author_id == me
+                || self
+                    .index
+                    .threads
+                    .range(
+                        (r.id, DateTime::<Utc>::MIN_UTC, Uuid::nil())..=(r.id, DateTime::<Utc>::MAX_UTC, Uuid::max()),
+                    )
+                    .any(|(_, _, c)| self.request_comments.get(c).is_some_and(|c| c.author_id == me))
+        };
+        let requests = RequestStatus::ALL
+            .into_iter()
+            .flat_map(|status| self.newest(status).take(PAGE))
+            .filter(|r| unseen(r.id, r.updated_at) && follows(r))
+            .map(|r| (r.id, r.updated_at))
+            .collect();
+        News { notices, requests }
+    }
+
     pub fn summary_view(&self, day_from: DateTime<Utc>, day_to: DateTime<Utc>) -> Summary {
         let notices: Vec<Announcement> = self.board().take(RECENT).cloned().collect();
         let mut open_requests: Vec<RequestItem> = [RequestStatus::Open, RequestStatus::InProgress]
@@ -459,6 +516,71 @@ mod tests {
         assert!(board.more);
         assert!(!data.board_view(3).more);
         assert_eq!(board.names.of(Uuid::new_v4()), "a former member", "a departed author is named as such");
+    }
+
+    #[test]
+    fn news_is_what_others_changed_after_the_viewers_mark_or_joining() {
+        let me = Uuid::new_v4();
+        let member = MemberInfo {
+            user_id: me,
+            display_name: "Me".into(),
+            unit: None,
+            role: crate::model::Role::Resident,
+            joined_at: at(2),
+        };
+        let (before, after, mine) = (announcement("before", false, 1), announcement("after", false, 3), {
+            let mut mine = announcement("mine", false, 4);
+            mine.author_id = me;
+            mine
+        });
+        let request = |author_id: Uuid, hour: u32| MaintenanceRequest {
+            id: Uuid::new_v4(),
+            author_id,
+            title: "Tap".into(),
+            description: String::new(),
+            status: RequestStatus::Open,
+            created_at: at(0),
+            updated_at: at(hour),
+        };
+        let (opened, others, commented) = (request(me, 5), request(Uuid::new_v4(), 5), request(Uuid::new_v4(), 6));
+        let comment = RequestComment {
+            id: Uuid::new_v4(),
+            request_id: commented.id,
+            author_id: me,
+            body: "Same here".into(),
+            created_at: at(3),
+        };
+        let mut data = holding([
+            AnyRow::MemberInfo(member),
+            AnyRow::Announcement(before),
+            AnyRow::Announcement(after.clone()),
+            AnyRow::Announcement(mine),
+            AnyRow::MaintenanceRequest(opened.clone()),
+            AnyRow::MaintenanceRequest(others),
+            AnyRow::MaintenanceRequest(commented.clone()),
+            AnyRow::RequestComment(comment),
+        ]);
+        let news = data.news(me);
+        assert_eq!(news.notices, BTreeMap::from([(after.id, at(3))]), "not before joining, not one's own");
+        assert_eq!(news.requests, BTreeMap::from([(opened.id, at(5)), (commented.id, at(6))]), "the followed ones");
+        let mark = |subject: Uuid, hour: u32| {
+            AnyRow::ReadMark(ReadMark {
+                id: ReadMark::key_of(subject, me),
+                member_id: me,
+                subject_id: subject,
+                seen_at: at(hour),
+            })
+        };
+        data.put(mark(after.id, 3));
+        data.put(mark(opened.id, 4));
+        let news = data.news(me);
+        assert!(news.notices.is_empty());
+        assert!(news.requests.contains_key(&opened.id), "changed after the mark");
+        data.put(mark(opened.id, 5));
+        assert!(!data.news(me).requests.contains_key(&opened.id), "seen up to its change");
+        data.remove("read_marks", ReadMark::key_of(after.id, me));
+        assert_eq!(data.news(me).notices.len(), 1, "a mark let go of: new again");
+        assert_eq!(data.news(Uuid::new_v4()), News::default(), "no news for someone not in the directory");
     }
 
     #[test]

@@ -16,6 +16,6 @@ pub use group::{GroupSummary, InviteInfo, OpenInvite, Role};
 pub use group_data::{GroupData, PAGE};
 pub use mutation::{MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus};
 pub use rows::{
-    Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment, RequestStatus,
-    Resource,
+    Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, ReadMark, RequestComment,
+    RequestStatus, Resource,
 };

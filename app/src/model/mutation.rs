@@ -47,10 +47,12 @@ pub enum Mutation {
     PollClose(ById),
     #[serde(rename = "poll.delete")]
     PollDelete(ById),
+    #[serde(rename = "read.mark")]
+    ReadMark(MarkRead),
 }
 
 impl Mutation {
-    pub const NAMES: [&'static str; 16] = [
+    pub const NAMES: [&'static str; 17] = [
         "announcement.create",
         "announcement.update",
         "announcement.pin",
@@ -67,6 +69,7 @@ impl Mutation {
         "poll.vote",
         "poll.close",
         "poll.delete",
+        "read.mark",
     ];
 
     /// What the resident was doing, for messages ("Your booking was refused").
@@ -88,6 +91,7 @@ impl Mutation {
             Mutation::PollVote(_) => "vote",
             Mutation::PollClose(_) => "poll closing",
             Mutation::PollDelete(_) => "poll deletion",
+            Mutation::ReadMark(_) => "read mark",
         }
     }
 }
@@ -176,6 +180,13 @@ impl Mutation {
                     return Err(AppError::validation("option_ids", "that is more options than a poll has"));
                 }
                 Mutation::PollVote(PollVote { poll_id: v.poll_id, option_ids })
+            }
+            Mutation::ReadMark(r) => {
+                // Postgres stores times from 4713 BC; marks are of this era.
+                if r.seen_at.timestamp() < 0 {
+                    return Err(AppError::validation("seen_at", "a time from 1970 on"));
+                }
+                Mutation::ReadMark(MarkRead { subject_id: r.subject_id, seen_at: to_micros(r.seen_at) })
             }
             Mutation::AnnouncementPin(_)
             | Mutation::PollClose(_)
@@ -300,6 +311,15 @@ pub struct PollChoice {
 pub struct PollVote {
     pub poll_id: Uuid,
     pub option_ids: Vec<Uuid>,
+}
+
+/// The member has seen a notice or a request up to `seen_at` (its last
+/// change they saw): what changed after shows as new to them again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkRead {
+    pub subject_id: Uuid,
+    pub seen_at: DateTime<Utc>,
 }
 
 /// One mutation on the wire: `{"id", "name", "args"}`.

@@ -144,12 +144,35 @@ synced_tables! {
         pub choices: String,
         pub cast_at: DateTime<Utc>,
     }
+
+    /// How far a member has seen a notice or a request (the subject's last
+    /// change they saw), seen only by that member (`scope`). Its key is
+    /// `ReadMark::key_of(subject, member)`, so every device names it alike.
+    pub struct ReadMark in "read_marks" key id owner member_id scope member_id {
+        pub id: Uuid,
+        pub member_id: Uuid,
+        pub subject_id: Uuid,
+        pub seen_at: DateTime<Utc>,
+    }
+}
+
+/// The key of a member's own row about `subject` (their ballot in a poll,
+/// their read mark on a notice): the same on every device.
+fn member_key(subject: Uuid, member: Uuid) -> Uuid {
+    Uuid::new_v5(&subject, member.as_bytes())
+}
+
+impl ReadMark {
+    /// The key of `member`'s mark on `subject`.
+    pub fn key_of(subject: Uuid, member: Uuid) -> Uuid {
+        member_key(subject, member)
+    }
 }
 
 impl Ballot {
     /// The key of `member`'s ballot in `poll`.
     pub fn key_of(poll: Uuid, member: Uuid) -> Uuid {
-        Uuid::new_v5(&poll, member.as_bytes())
+        member_key(poll, member)
     }
 
     /// The chosen options (none if `choices` does not read).

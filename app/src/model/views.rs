@@ -145,3 +145,19 @@ pub struct PollCard {
 /// Who chose each option of a named poll (by option id), once its results show.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollVoters(pub BTreeMap<Uuid, Vec<String>>);
+
+/// What is new to the viewer since they last looked, from this browser's
+/// copy (`GroupData::news`): notices by others, and requests they follow
+/// (opened or commented on), changed after their read mark (or, without
+/// one, after they joined). Each with the change to mark as seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct News {
+    pub notices: BTreeMap<Uuid, DateTime<Utc>>,
+    pub requests: BTreeMap<Uuid, DateTime<Utc>>,
+}
+
+impl News {
+    pub fn count(&self) -> usize {
+        self.notices.len() + self.requests.len()
+    }
+}

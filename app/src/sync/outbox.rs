@@ -131,9 +131,11 @@ impl Outbox {
         Some(Rejection { mutation: self.held.remove(at).entry.mutation, reason })
     }
 
-    /// Writes not yet answered by the server.
+    /// The resident's writes not yet answered by the server (read marks,
+    /// made by looking rather than by writing, are sent all the same but
+    /// not counted).
     pub fn waiting(&self) -> usize {
-        self.held.iter().filter(|h| h.answered.is_none()).count()
+        self.held.iter().filter(|h| h.answered.is_none() && !matches!(h.entry.mutation, Mutation::ReadMark(_))).count()
     }
 
     /// Records the server's answer; returns the entries to delete from
@@ -198,7 +200,7 @@ mod tests {
     fn entry(n: u32) -> Entry {
         Entry {
             id: Uuid::new_v4(),
-            mutation: Mutation::AnnouncementDelete(ById { id: Uuid::new_v4() }),
+            mutation: Mutation::BookingCancel(ById { id: Uuid::new_v4() }),
             queued_at: DateTime::from_timestamp_millis(1_000_000).unwrap(),
             seq: n,
         }
@@ -247,6 +249,17 @@ mod tests {
         assert_eq!(outbox.overlay(Uuid::nil()).len(), 1, "the duplicate has no known transaction");
         outbox.expire(now + Duration::seconds(ACKED_GRACE_SECS + 1));
         assert!(outbox.overlay(Uuid::nil()).is_empty());
+    }
+
+    #[test]
+    fn read_marks_are_sent_but_not_counted_as_waiting() {
+        let mut outbox = Outbox::default();
+        outbox.push(entry(0));
+        let mark =
+            Mutation::ReadMark(crate::model::mutation::MarkRead { subject_id: Uuid::new_v4(), seen_at: Utc::now() });
+        outbox.push(Entry { mutation: mark, ..entry(1) });
+        assert_eq!(outbox.waiting(), 1);
+        assert_eq!(outbox.to_send(BATCH).len(), 2);
     }
 
     #[test]

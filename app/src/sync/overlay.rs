@@ -30,6 +30,15 @@ impl Mutation {
         };
         use Operation::{Delete, Insert, Update};
         let one = |c| vec![c];
+        // Acting on a request marks it seen by whoever acts (as the server does).
+        let seen = |subject: Uuid| {
+            change(
+                "read_marks",
+                Insert,
+                crate::model::ReadMark::key_of(subject, me),
+                json!({"member_id": me, "subject_id": subject, "seen_at": now}),
+            )
+        };
         match &mutation {
             Mutation::AnnouncementCreate(a) => one(change(
                 "announcements",
@@ -53,17 +62,24 @@ impl Mutation {
                 a.id,
                 json!({"pinned": if a.pinned { "t" } else { "f" }, "updated_at": now}),
             )),
-            Mutation::AnnouncementDelete(a) => one(change("announcements", Delete, a.id, json!({}))),
-            Mutation::RequestCreate(r) => one(change(
-                "requests",
-                Insert,
-                r.id,
-                json!({"author_id": me, "title": r.title, "description": r.description, "status": "open",
-                       "created_at": now, "updated_at": now}),
-            )),
-            Mutation::RequestSetStatus(r) => {
-                one(change("requests", Update, r.id, json!({"status": r.status.as_str(), "updated_at": now})))
-            }
+            Mutation::AnnouncementDelete(a) => vec![
+                change("announcements", Delete, a.id, json!({})),
+                change("read_marks", Delete, crate::model::ReadMark::key_of(a.id, me), json!({})),
+            ],
+            Mutation::RequestCreate(r) => vec![
+                change(
+                    "requests",
+                    Insert,
+                    r.id,
+                    json!({"author_id": me, "title": r.title, "description": r.description, "status": "open",
+                           "created_at": now, "updated_at": now}),
+                ),
+                seen(r.id),
+            ],
+            Mutation::RequestSetStatus(r) => vec![
+                change("requests", Update, r.id, json!({"status": r.status.as_str(), "updated_at": now})),
+                seen(r.id),
+            ],
             // A comment marks its request as updated.
             Mutation::RequestComment(c) => vec![
                 change("requests", Update, c.request_id, json!({"updated_at": now})),
@@ -73,6 +89,7 @@ impl Mutation {
                     c.id,
                     json!({"request_id": c.request_id, "author_id": me, "body": c.body, "created_at": now}),
                 ),
+                seen(c.request_id),
             ],
             Mutation::ResourceCreate(r) => {
                 one(change("resources", Insert, r.id, json!({"name": r.name, "created_at": now})))
@@ -120,6 +137,12 @@ impl Mutation {
             // The server keeps the earlier time if it is already past.
             Mutation::PollClose(p) => one(change("polls", Update, p.id, json!({"closes_at": now}))),
             Mutation::PollDelete(p) => one(change("polls", Delete, p.id, json!({}))),
+            Mutation::ReadMark(r) => one(change(
+                "read_marks",
+                Insert,
+                crate::model::ReadMark::key_of(r.subject_id, me),
+                json!({"member_id": me, "subject_id": r.subject_id, "seen_at": pg_timestamp(r.seen_at)}),
+            )),
         }
     }
 }

@@ -15,7 +15,7 @@
 
 use super::{access::Access, endpoint::member, live::deadline, reader, response, sse, subscribers::Kind, Shapes};
 use crate::ops::metrics;
-use app::error::AppError;
+use app::{error::AppError, model::registry};
 use axum::{
     body::{Body, Bytes},
     extract::{Path, Query, State},
@@ -167,7 +167,20 @@ async fn wait(
                 return Ok(Woken { head: state.head, tables: None });
             } else if after < state.head {
                 let skip = (after - state.start) as usize;
-                let tables = state.changes.iter().skip(skip).map(|c| c.relation.clone()).collect();
+                // A scoped table's row is named only to its member (the
+                // others' shapes of it could not hold the row anyway).
+                let me = access.member.user_id.to_string();
+                let tables = state
+                    .changes
+                    .iter()
+                    .skip(skip)
+                    .filter(|c| {
+                        registry::table(&c.relation)
+                            .and_then(|t| t.scope)
+                            .is_none_or(|scope| c.value.get(scope).and_then(|v| v.as_str()) == Some(me.as_str()))
+                    })
+                    .map(|c| c.relation.clone())
+                    .collect();
                 return Ok(Woken { head: state.head, tables: Some(tables) });
             } else if after > state.head && checked_ahead {
                 return Ok(Woken { head: state.head, tables: None });

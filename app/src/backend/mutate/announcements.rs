@@ -59,10 +59,10 @@ pub async fn pin(conn: &mut PgConnection, member: &Member, args: &AnnouncementPi
 pub async fn delete(conn: &mut PgConnection, member: &Member, id: Uuid) -> Result<(), Failure> {
     let author = author_of(conn, member, id).await?;
     require_owner_or_admin(member, author, "delete this announcement")?;
-    sqlx::query(&format!("DELETE FROM {}.announcements WHERE id = $1", member.group.schema.ident()))
-        .bind(id)
-        .execute(conn)
-        .await?;
+    let schema = member.group.schema.ident();
+    // Its readers' marks go with it.
+    sqlx::query(&format!("DELETE FROM {schema}.read_marks WHERE subject_id = $1")).bind(id).execute(&mut *conn).await?;
+    sqlx::query(&format!("DELETE FROM {schema}.announcements WHERE id = $1")).bind(id).execute(conn).await?;
     Ok(())
 }
 

@@ -17,6 +17,7 @@ mod announcements;
 mod bookings;
 mod members;
 mod polls;
+mod read_marks;
 mod requests;
 mod resources;
 
@@ -254,6 +255,7 @@ async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> R
         Mutation::PollVote(args) => polls::vote(conn, member, args).await,
         Mutation::PollClose(args) => polls::close(conn, member, args.id).await,
         Mutation::PollDelete(args) => polls::delete(conn, member, args.id).await,
+        Mutation::ReadMark(args) => read_marks::mark(conn, member, args).await,
     }
 }
 

@@ -1,6 +1,6 @@
 //! `request.*` mutations: maintenance requests and their comments.
 
-use super::{id_taken, missing, Failure};
+use super::{id_taken, missing, read_marks, Failure};
 use crate::{
     backend::groups::Member,
     error::AppError,
@@ -21,10 +21,10 @@ pub async fn create(conn: &mut PgConnection, member: &Member, args: &RequestCrea
     .bind(member.user_id)
     .bind(&args.title)
     .bind(&args.description)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(id_taken)?;
-    Ok(())
+    read_marks::seen_now(conn, member, args.id).await
 }
 
 /// Admins set any status; a request's author may only close (resolve) it.
@@ -43,9 +43,9 @@ pub async fn set_status(conn: &mut PgConnection, member: &Member, args: &Request
     sqlx::query(&format!("UPDATE {schema}.requests SET status = $2, updated_at = now() WHERE id = $1"))
         .bind(args.id)
         .bind(args.status)
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    read_marks::seen_now(conn, member, args.id).await
 }
 
 pub async fn comment(conn: &mut PgConnection, member: &Member, args: &CommentCreate) -> Result<(), Failure> {
@@ -64,8 +64,8 @@ pub async fn comment(conn: &mut PgConnection, member: &Member, args: &CommentCre
     .bind(args.request_id)
     .bind(member.user_id)
     .bind(&args.body)
-    .execute(conn)
+    .execute(&mut *conn)
     .await
     .map_err(id_taken)?;
-    Ok(())
+    read_marks::seen_now(conn, member, args.request_id).await
 }

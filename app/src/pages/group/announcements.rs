@@ -2,7 +2,10 @@
 
 use super::use_group;
 use crate::{
-    components::{action_error, use_mutation, with_view, ComposeForm, FormError, Paging, PendingBadge, ShowMore, Time},
+    components::{
+        action_error, see, use_mutation, with_view, ComposeForm, FormError, NewBadge, Paging, PendingBadge, ShowMore,
+        Time,
+    },
     model::{
         mutation::{AnnouncementCreate, AnnouncementPin, AnnouncementUpdate, ById},
         views::Board,
@@ -10,6 +13,7 @@ use crate::{
     },
 };
 use leptos::{html, prelude::*};
+use std::collections::BTreeSet;
 use uuid::Uuid;
 
 #[component]
@@ -36,13 +40,15 @@ fn NoticeList(first: Board) -> impl IntoView {
     let notices =
         move || board.with(|b| b.notices.iter().map(|a| (a.clone(), b.names.of(a.author_id))).collect::<Vec<_>>());
     let more = Signal::derive(move || board.with(|b| b.more));
+    // Shown is seen: what was new stays marked so for this visit.
+    let fresh = see(|news| news.notices.iter().map(|(id, at)| (*id, *at)).collect());
     view! {
         <FormError error=action_error(controls) />
         <ul class="list" data-empty="No notices yet.">
             <For
                 each=notices
                 key=|entry| entry.clone()
-                children=move |(notice, author)| view! { <Notice notice author controls /> }
+                children=move |(notice, author)| view! { <Notice notice author controls fresh /> }
             />
         </ul>
         <ShowMore paging more />
@@ -64,6 +70,7 @@ fn Notice(
     notice: Announcement,
     author: String,
     controls: Action<Mutation, Result<(), crate::error::AppError>>,
+    fresh: RwSignal<BTreeSet<Uuid>>,
 ) -> impl IntoView {
     let group = use_group();
     let (is_admin, me) = (group.is_admin(), group.me());
@@ -92,7 +99,10 @@ fn Notice(
             >
                 <EditNotice notice=notice.clone() editing />
             </Show>
-            <p class="muted">{author} " · " <Time at=created_at /> " " <PendingBadge id /></p>
+            <p class="muted">
+                {author} " · " <Time at=created_at /> " " <PendingBadge id />
+                <NewBadge shown=Signal::derive(move || fresh.with(|f| f.contains(&id))) />
+            </p>
             <div class="row-actions">
                 {is_admin.then(|| view! {
                     <button type="button" class="link" on:click=toggle_pin>{if pinned { "Unpin" } else { "Pin" }}</button>

@@ -3,7 +3,7 @@
 
 use super::use_group;
 use crate::{
-    components::{use_now, use_zone, with_view, Time},
+    components::{use_now, use_zone, with_view, NewBadge, Time},
     model::views::{Summary, COUNT_CAP},
 };
 use chrono::{DateTime, Duration, Utc};
@@ -25,6 +25,10 @@ pub fn GroupHomePage() -> impl IntoView {
 fn home(first: Summary, today: impl Fn() -> (DateTime<Utc>, DateTime<Utc>) + Send + Sync + 'static) -> impl IntoView {
     let group = use_group();
     let summary = group.follow(first, today);
+    let news = group.news;
+    let is_new = move |id: uuid::Uuid| {
+        Signal::derive(move || news.with(|n| n.notices.contains_key(&id) || n.requests.contains_key(&id)))
+    };
     let notices = move || {
         summary.with(|s| {
             s.notices
@@ -34,6 +38,7 @@ fn home(first: Summary, today: impl Fn() -> (DateTime<Utc>, DateTime<Utc>) + Sen
                         <li class:pinned=a.pinned>
                             <strong>{a.title.clone()}</strong>
                             {a.pinned.then_some(view! { <span class="badge">"pinned"</span> })}
+                            <NewBadge shown=is_new(a.id) />
                             <span class="muted">" · " {s.names.of(a.author_id)} " · " <Time at=a.created_at /></span>
                         </li>
                     }
@@ -50,6 +55,7 @@ fn home(first: Summary, today: impl Fn() -> (DateTime<Utc>, DateTime<Utc>) + Sen
                         <li>
                             <a href=group.href(&format!("/requests/{}", r.id))>{r.title.clone()}</a>
                             <span class="badge">{r.status.label()}</span>
+                            <NewBadge shown=is_new(r.id) />
                         </li>
                     }
                 })
@@ -82,7 +88,29 @@ fn home(first: Summary, today: impl Fn() -> (DateTime<Utc>, DateTime<Utc>) + Sen
     };
     let count = move || summary.with(|s| s.member_count);
     let unnamed = move || summary.with(|s| s.member_count.saturating_sub(s.members.len() as u64));
+    // Each count links to where its news is (the home shows only the newest).
+    let whats_new = move || {
+        news.with(|n| {
+            let count = |n: usize, one: &'static str, many: &'static str, path: &str| {
+                (n > 0).then(|| {
+                    let text = if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+                    view! { <a href=group.href(path)>{text}</a> }
+                })
+            };
+            let notices = count(n.notices.len(), "new notice", "new notices", "/announcements");
+            let requests = count(n.requests.len(), "request with news", "requests with news", "/requests");
+            let both = notices.is_some() && requests.is_some();
+            (n.count() > 0).then(|| {
+                view! {
+                    <p class="card news" data-count=n.count()>
+                        "Since you last looked: " {notices} {both.then_some(", ")} {requests} "."
+                    </p>
+                }
+            })
+        })
+    };
     view! {
+        {whats_new}
         <section class="card" aria-labelledby="notices-heading">
             <h2 id="notices-heading">"Notices"</h2>
             <ul class="list" data-empty="No notices yet.">{notices}</ul>

@@ -3,8 +3,8 @@
 use super::use_group;
 use crate::{
     components::{
-        action_error, reset_on_success, use_hydrated, use_mutation, with_view, FormError, Paging, PendingBadge,
-        ShowMore, Time,
+        action_error, reset_on_success, see, use_hydrated, use_mutation, with_view, FormError, NewBadge, Paging,
+        PendingBadge, ShowMore, Time,
     },
     model::{
         mutation::{CommentCreate, RequestSetStatus},
@@ -70,12 +70,15 @@ fn RequestDetail(id: Uuid, thread: Memo<Option<RequestThread>>, paging: Paging) 
         })
     };
     let more = Signal::derive(move || thread.with(|t| t.as_ref().is_some_and(|t| t.more)));
+    // Opened is seen, and so is what comes while it is open.
+    let fresh = see(move |news| news.requests.get(&id).map(|at| vec![(id, *at)]).unwrap_or_default());
     view! {
         <section class="card" aria-labelledby="request-heading">
             <p><a href=group.href("/requests")>"← All requests"</a></p>
             <h1 id="request-heading">{read(|t| t.request.title.clone())}</h1>
             <p>
                 <span class="badge status">{move || status.get().map(RequestStatus::label)}</span>
+                <NewBadge shown=Signal::derive(move || fresh.with(|f| f.contains(&id))) />
                 <span class="muted">
                     " " {read(|t| t.names.of(t.request.author_id))} " · "
                     {move || created_at.get().map(|at| view! { <Time at /> })}

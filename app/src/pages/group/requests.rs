@@ -2,7 +2,7 @@
 
 use super::use_group;
 use crate::{
-    components::{with_view, ComposeForm, Paging, PendingBadge, ShowMore, Time},
+    components::{with_view, ComposeForm, NewBadge, Paging, PendingBadge, ShowMore, Time},
     model::{mutation::RequestCreate, views::RequestList, Mutation, RequestStatus, PAGE},
 };
 use leptos::prelude::*;
@@ -31,14 +31,17 @@ fn StatusList(status: RequestStatus, first: RequestList) -> impl IntoView {
     let group = use_group();
     let paging = Paging::new();
     let list = group.follow(first, move || (status, paging.shown()));
+    let news = group.news;
     let rows = move || {
         list.with(|l| {
             l.requests
                 .iter()
                 .map(|r| {
+                    let id = r.id;
                     view! {
                         <li>
                             <a href=group.href(&format!("/requests/{}", r.id))>{r.title.clone()}</a>
+                            <NewBadge shown=Signal::derive(move || news.with(|n| n.requests.contains_key(&id))) />
                             <span class="muted">" · " {l.names.of(r.author_id)} " · " <Time at=r.created_at /></span>
                             " " <PendingBadge id=r.id />
                         </li>
