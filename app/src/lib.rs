@@ -86,6 +86,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async />
                         <Route path=path!("/reset/:token") view=ResetPage />
                         <Route path=path!("/verify/:token") view=VerifyPage />
+                        <Route path=path!("/unsubscribe/:token") view=UnsubscribePage ssr=SsrMode::Async />
                         <Route path=path!("/groups/new") view=NewGroupPage ssr=SsrMode::Async />
                         <Route path=path!("/join/:code") view=JoinPage ssr=SsrMode::Async />
                         <ParentRoute path=path!("/g/:slug") view=GroupLayout ssr=SsrMode::Async>

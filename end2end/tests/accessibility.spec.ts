@@ -2,7 +2,7 @@
 // desktop and on a 390 px wide phone; a serious or critical violation fails.
 import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type Page } from '@playwright/test';
-import { test, expect, hydrated, tag } from './helpers';
+import { test, expect, database, hydrated, tag } from './helpers';
 
 const viewports = {
   desktop: { width: 1280, height: 800 },
@@ -64,7 +64,7 @@ async function adminWithContent(browser: Browser, viewport: { width: number; hei
 for (const [name, viewport] of Object.entries(viewports)) {
   test(`every page passes axe signed out, ${name}`, async ({ browser }) => {
     const page = await (await browser.newContext({ viewport })).newPage();
-    for (const path of ['/', '/login', '/signup', '/forgot', '/reset/not-a-token', '/verify/not-a-token', '/join/nope', '/no-such-page']) {
+    for (const path of ['/', '/login', '/signup', '/forgot', '/reset/not-a-token', '/verify/not-a-token', '/unsubscribe/not-a-token', '/join/nope', '/no-such-page']) {
       await check(page, path);
     }
   });
@@ -72,6 +72,18 @@ for (const [name, viewport] of Object.entries(viewports)) {
   test(`every page passes axe signed in, ${name}`, async ({ browser }) => {
     const { page, slug, request } = await adminWithContent(browser, viewport);
     const group = `/g/${slug}`;
+    // An unsubscribe link, as a notification would carry.
+    const token = (crypto.randomUUID() + crypto.randomUUID()).replace(/-/g, '');
+    const db = await database();
+    try {
+      await db.query(
+        `INSERT INTO unsubscribe_links (token, user_id, group_id, kind)
+         SELECT $1, m.user_id, m.group_id, 'notices' FROM memberships m JOIN groups g ON g.id = m.group_id WHERE g.slug = $2`,
+        [token, slug],
+      );
+    } finally {
+      await db.end();
+    }
     for (const path of [
       '/',
       '/account',
@@ -83,6 +95,7 @@ for (const [name, viewport] of Object.entries(viewports)) {
       `${group}/bookings`,
       `${group}/polls`,
       `${group}/members`,
+      `/unsubscribe/${token}`,
     ]) {
       await check(page, path);
     }

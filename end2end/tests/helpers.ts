@@ -171,6 +171,7 @@ export async function seedNotices(slug: string, count: number) {
 export interface Mail {
   envelope_to: string[];
   subject: string;
+  headers: Record<string, string>;
   text: string;
   html: string;
 }

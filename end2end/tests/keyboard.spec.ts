@@ -2,7 +2,7 @@
 // Tab (never clicked or focused by the test) and used with typing, Enter
 // and Space.
 import { type Locator, type Page } from '@playwright/test';
-import { test, expect, hydrated, synced, tag } from './helpers';
+import { test, expect, groupWith, hydrated, person, synced, tag } from './helpers';
 
 /** Presses Tab until `target` has the focus (it must be reachable). */
 async function tabTo(page: Page, target: Locator) {
@@ -21,6 +21,13 @@ async function typeInto(page: Page, target: Locator, text: string) {
 async function press(page: Page, target: Locator, key = 'Enter') {
   await tabTo(page, target);
   await page.keyboard.press(key);
+}
+
+/** Opens the group's section `name` from its navigation. */
+async function section(page: Page, name: string, path: RegExp) {
+  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name }));
+  await expect(page).toHaveURL(path);
+  await synced(page);
 }
 
 test('signing up, opening a group, posting, filing, booking and voting with the keyboard only', async ({ browser }) => {
@@ -45,26 +52,20 @@ test('signing up, opening a group, posting, filing, booking and voting with the 
   await synced(page);
 
   // Notices.
-  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Notices' }));
-  await expect(page).toHaveURL(/announcements$/);
-  await synced(page);
+  await section(page, 'Notices', /announcements$/);
   await typeInto(page, page.getByLabel('Title'), 'Bins on Tuesday');
   await typeInto(page, page.getByLabel('Text'), 'Green bin this week.');
   await press(page, page.getByRole('button', { name: 'Post' }));
   await expect(page.getByRole('region', { name: 'Notice board' })).toContainText('Bins on Tuesday');
 
   // A request.
-  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Requests' }));
-  await expect(page).toHaveURL(/requests$/);
-  await synced(page);
+  await section(page, 'Requests', /requests$/);
   await typeInto(page, page.getByLabel('What is wrong?'), 'Gate hinge broken');
   await press(page, page.getByRole('button', { name: 'Send request' }));
   await expect(page.getByRole('region', { name: 'Open' })).toContainText('Gate hinge broken');
 
   // A room, and a booking from a day's "Book" button.
-  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Bookings' }));
-  await expect(page).toHaveURL(/bookings$/);
-  await synced(page);
+  await section(page, 'Bookings', /bookings$/);
   await typeInto(page, page.getByLabel('Name'), 'Laundry');
   await press(page, page.getByRole('button', { name: 'Add room' }));
   const laundry = page.getByRole('region', { name: 'Laundry' });
@@ -78,9 +79,7 @@ test('signing up, opening a group, posting, filing, booking and voting with the 
   await expect(laundry).toContainText('Kim Keys');
 
   // A poll, opened and voted on.
-  await press(page, page.getByRole('navigation', { name: 'Group' }).getByRole('link', { name: 'Polls' }));
-  await expect(page).toHaveURL(/polls$/);
-  await synced(page);
+  await section(page, 'Polls', /polls$/);
   await typeInto(page, page.getByLabel('Question'), 'New doormat?');
   await typeInto(page, page.getByLabel('Options, one per line'), 'Yes');
   await page.keyboard.press('Enter');
@@ -93,4 +92,49 @@ test('signing up, opening a group, posting, filing, booking and voting with the 
   await press(page, poll.getByRole('button', { name: 'Vote' }));
   await expect(poll).toContainText('Your vote: Yes');
   await expect(poll).toContainText('Yes 1 vote (100%)');
+});
+
+test("an admin's pages, email choices and the calendar feed with the keyboard only", async ({ browser }) => {
+  const page = await person(browser, 'Lee Keys');
+  const slug = await groupWith(page, []);
+  await page.goto(`/g/${slug}`);
+  await synced(page);
+  await section(page, 'Members', /members$/);
+
+  // An invite link.
+  await press(page, page.getByRole('button', { name: 'Create an invite link' }));
+  await expect(page.locator('#invite-link')).toBeVisible();
+  // Email choices: no booking reminders.
+  const reminders = page.getByLabel('Email me about reminders of your bookings');
+  await expect(reminders).toBeChecked();
+  await press(page, reminders, 'Space');
+  await press(page, page.getByRole('button', { name: 'Save email choices' }));
+  await expect(page.locator('#mail').getByRole('status')).toHaveText('Saved.');
+  // Residents may open polls.
+  await tabTo(page, page.getByLabel('Who may open polls'));
+  await page.keyboard.press('ArrowDown');
+  await expect(page.getByLabel('Who may open polls')).toHaveValue('true');
+  await press(page, page.locator('form', { has: page.locator('#poll-rule') }).getByRole('button', { name: 'Save' }));
+  // A new name.
+  const name = page.getByLabel('Group name');
+  await tabTo(page, name);
+  await page.keyboard.press('ControlOrMeta+a');
+  await page.keyboard.type('Keys Terrace');
+  await press(page, page.getByRole('button', { name: 'Rename' }));
+  const mine = async () =>
+    (await (await page.request.get('/api/me')).json()).groups.find((g: { slug: string }) => g.slug === slug);
+  await expect.poll(async () => (await mine()).name).toBe('Keys Terrace');
+  expect((await mine()).residents_open_polls).toBe(true);
+  const choices = await page.request.post('/fn/mail_choices', { form: { slug } });
+  expect(await choices.json()).toEqual({ notices: true, requests: true, bookings: false });
+
+  // The calendar feed, made and read back.
+  await section(page, 'Bookings', /bookings$/);
+  await press(page, page.getByRole('button', { name: 'Make a calendar link' }));
+  const link = page.locator('#calendar-link');
+  await expect(link).toBeVisible();
+  const feed = await page.request.get((await link.getAttribute('href'))!);
+  expect(feed.status()).toBe(200);
+  expect(feed.headers()['content-type']).toContain('text/calendar');
+  expect(await feed.text()).toContain('BEGIN:VCALENDAR');
 });

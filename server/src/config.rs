@@ -291,6 +291,15 @@ pub struct MailConfig {
     /// How long a sent or given-up message is listed in mail_queue.
     #[serde(with = "humantime_serde")]
     pub keep_sent: Duration,
+    /// How often each server reads the groups' logs for notifications.
+    #[serde(with = "humantime_serde")]
+    pub notify_interval: Duration,
+    /// How often a group's other new notices go out in a digest.
+    #[serde(with = "humantime_serde")]
+    pub digest_every: Duration,
+    /// How long before a booking starts its reminder goes.
+    #[serde(with = "humantime_serde")]
+    pub booking_reminder: Duration,
 }
 
 impl Default for MailConfig {
@@ -303,6 +312,9 @@ impl Default for MailConfig {
             give_up_after: Duration::from_secs(3 * 86_400),
             poll_interval: Duration::from_secs(2),
             keep_sent: Duration::from_secs(30 * 86_400),
+            notify_interval: Duration::from_secs(60),
+            digest_every: Duration::from_secs(86_400),
+            booking_reminder: Duration::from_secs(86_400),
         }
     }
 }
@@ -317,6 +329,9 @@ impl fmt::Debug for MailConfig {
             .field("give_up_after", &self.give_up_after)
             .field("poll_interval", &self.poll_interval)
             .field("keep_sent", &self.keep_sent)
+            .field("notify_interval", &self.notify_interval)
+            .field("digest_every", &self.digest_every)
+            .field("booking_reminder", &self.booking_reminder)
             .finish()
     }
 }
@@ -505,6 +520,9 @@ impl Config {
             ("mail.give_up_after", mail.give_up_after),
             ("mail.poll_interval", mail.poll_interval),
             ("mail.keep_sent", mail.keep_sent),
+            ("mail.notify_interval", mail.notify_interval),
+            ("mail.digest_every", mail.digest_every),
+            ("mail.booking_reminder", mail.booking_reminder),
             ("accounts.reset_link_ttl", accounts.reset_link_ttl),
             ("accounts.verify_link_ttl", accounts.verify_link_ttl),
             ("accounts.reset_window", accounts.reset_window),
@@ -631,6 +649,9 @@ impl Config {
         set_duration(&env, "COURTYARD_MAIL_GIVE_UP_AFTER", &mut mail.give_up_after)?;
         set_duration(&env, "COURTYARD_MAIL_POLL_INTERVAL", &mut mail.poll_interval)?;
         set_duration(&env, "COURTYARD_MAIL_KEEP_SENT", &mut mail.keep_sent)?;
+        set_duration(&env, "COURTYARD_MAIL_NOTIFY_INTERVAL", &mut mail.notify_interval)?;
+        set_duration(&env, "COURTYARD_MAIL_DIGEST_EVERY", &mut mail.digest_every)?;
+        set_duration(&env, "COURTYARD_MAIL_BOOKING_REMINDER", &mut mail.booking_reminder)?;
         let accounts = &mut self.accounts;
         set_duration(&env, "COURTYARD_ACCOUNTS_RESET_LINK_TTL", &mut accounts.reset_link_ttl)?;
         set_duration(&env, "COURTYARD_ACCOUNTS_VERIFY_LINK_TTL", &mut accounts.verify_link_ttl)?;
@@ -681,6 +702,8 @@ impl Config {
                 per_ip: self.accounts.max_resets_per_ip.into(),
                 window: chrono_duration(self.accounts.reset_window),
             },
+            digest_every: chrono_duration(self.mail.digest_every),
+            booking_reminder: chrono_duration(self.mail.booking_reminder),
         }
     }
 }

@@ -170,6 +170,22 @@ pub fn housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Every `mail.notify_interval`, on the current runtime: queues the mail
+/// the groups' news calls for (`app::backend::notify`). Every server runs
+/// it; each change is mailed about once.
+pub fn notifications(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            if let Err(error) = app::backend::notify::run(&state).await {
+                tracing::warn!(?error, "cannot look for news to mail; trying again later");
+            }
+        }
+    })
+}
+
 pub fn state(config: &Config, databases: Databases) -> Result<AppState, StartError> {
     let mut leptos_options: LeptosOptions =
         leptos::config::get_configuration(None).map_err(|error| StartError::Leptos(error.to_string()))?.leptos_options;
@@ -256,6 +272,12 @@ pub async fn serve(
     migrate_groups(&config, state.databases.clone());
     drop_moved_copies(&config, state.databases.clone());
     mail::spawn(&config.mail, state.registry().clone());
+    // Without an SMTP server, mail goes to the log: notifications too only
+    // in debug builds (scripts/dev shows them at /dev/mail), never a
+    // production log full of residents' notices.
+    if !config.mail.smtp_url.trim().is_empty() || cfg!(debug_assertions) {
+        notifications(state.clone(), config.mail.notify_interval);
+    }
     housekeeping(state.clone());
     let shapes = Shapes::start(state.clone(), &config.sync);
     let app = router(state, shapes.clone(), &config).into_make_service_with_connect_info::<SocketAddr>();

@@ -19,7 +19,10 @@ use crate::config::MailConfig;
 use app::backend::auth::email_link;
 use chrono::{DateTime, Utc};
 use lettre::{
-    message::{header::ContentType, Mailbox, MultiPart, SinglePart},
+    message::{
+        header::{ContentType, HeaderName, HeaderValue},
+        Mailbox, MultiPart, SinglePart,
+    },
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
 };
 use sqlx::PgPool;
@@ -55,6 +58,7 @@ struct Queued {
     html_body: String,
     attempts: i32,
     created_at: DateTime<Utc>,
+    unsubscribe_url: Option<String>,
 }
 
 /// A send that failed: for now, or for good.
@@ -85,10 +89,18 @@ impl Mailer {
             .to_address
             .parse()
             .map_err(|error| Failure { error: format!("bad recipient: {error}"), permanent: true })?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(Mailbox::new(None, to))
-            .subject(&mail.subject)
+        let mut builder = Message::builder().from(self.from.clone()).to(Mailbox::new(None, to)).subject(&mail.subject);
+        if let Some(url) = &mail.unsubscribe_url {
+            // RFC 8058: the address a mail provider posts
+            // `List-Unsubscribe=One-Click` to, with no session.
+            builder = builder
+                .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{url}>")))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".to_owned(),
+                ));
+        }
+        let message = builder
             .multipart(
                 MultiPart::alternative()
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text_body.clone()))
@@ -150,9 +162,9 @@ pub fn spawn(config: &MailConfig, registry: PgPool) -> tokio::task::JoinHandle<(
 async fn send_one(registry: &PgPool, mailer: &Mailer) -> Result<bool, sqlx::Error> {
     let mut claim = registry.begin().await?;
     let due: Option<Queued> = sqlx::query_as(
-        "SELECT id, to_address, subject, text_body, html_body, attempts, created_at FROM mail_queue
+        "SELECT id, to_address, subject, text_body, html_body, attempts, created_at, unsubscribe_url FROM mail_queue
          WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt_at <= now()
-         ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+         ORDER BY priority, next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
     )
     .fetch_optional(&mut *claim)
     .await?;

@@ -12,9 +12,13 @@ pub struct Mail {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// The one-click unsubscribe address (RFC 8058) of a notification: sent
+    /// as its `List-Unsubscribe` header.
+    pub unsubscribe: Option<String>,
 }
 
 /// A piece of a message's body.
+#[derive(Clone, Copy)]
 pub enum Part<'a> {
     /// A paragraph of text.
     Text(&'a str),
@@ -55,19 +59,25 @@ impl Mail {
             "<p style=\"color:#666;font-size:smaller\">{}</p></body></html>",
             html_escape::encode_text(&footer)
         ));
-        Self { to: to.to_owned(), subject: subject.to_owned(), text, html }
+        Self { to: to.to_owned(), subject: subject.to_owned(), text, html, unsubscribe: None }
     }
 }
 
 /// Queues `mail`; it is sent once the transaction `db` belongs to commits.
+/// A notification (one with an unsubscribe link) goes after the mail
+/// people wait for (sign-in links, verification), however many are queued.
 pub async fn queue(db: impl PgExecutor<'_>, mail: &Mail) -> Result<(), AppError> {
-    sqlx::query("INSERT INTO mail_queue (to_address, subject, text_body, html_body) VALUES ($1, $2, $3, $4)")
-        .bind(&mail.to)
-        .bind(&mail.subject)
-        .bind(&mail.text)
-        .bind(&mail.html)
-        .execute(db)
-        .await?;
+    sqlx::query(
+        "INSERT INTO mail_queue (to_address, subject, text_body, html_body, unsubscribe_url, priority)
+         VALUES ($1, $2, $3, $4, $5, CASE WHEN $5 IS NULL THEN 0 ELSE 1 END)",
+    )
+    .bind(&mail.to)
+    .bind(&mail.subject)
+    .bind(&mail.text)
+    .bind(&mail.html)
+    .bind(&mail.unsubscribe)
+    .execute(db)
+    .await?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod membership;
 pub mod migrations;
 pub mod mutate;
+pub mod notify;
 pub mod polls;
 mod schema_name;
 mod state;

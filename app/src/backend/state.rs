@@ -45,6 +45,12 @@ pub struct Settings {
     pub verify_link_ttl: chrono::Duration,
     /// Password resets asked for per email and per client address.
     pub reset_limits: EmailLimits,
+    /// How often a group's other new notices go out in a digest
+    /// (`mail.digest_every`).
+    pub digest_every: chrono::Duration,
+    /// How long before a booking starts its reminder goes
+    /// (`mail.booking_reminder`).
+    pub booking_reminder: chrono::Duration,
 }
 
 /// Requests that send mail, allowed per email address and per client
@@ -91,6 +97,8 @@ impl Default for Settings {
             reset_link_ttl: chrono::Duration::hours(1),
             verify_link_ttl: chrono::Duration::days(7),
             reset_limits: EmailLimits { per_email: 3, per_ip: 20, window: chrono::Duration::hours(1) },
+            digest_every: chrono::Duration::days(1),
+            booking_reminder: chrono::Duration::hours(24),
         }
     }
 }

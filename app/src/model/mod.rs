@@ -3,6 +3,7 @@
 mod account;
 mod group;
 mod group_data;
+mod mail;
 pub mod mutation;
 pub mod registry;
 mod rows;
@@ -14,6 +15,7 @@ pub mod views;
 pub use account::{login_then, AccountInfo, Me, SessionInfo, UserInfo, EXPECTED_USER_HEADER};
 pub use group::{GroupSummary, InviteInfo, OpenInvite, Role};
 pub use group_data::{GroupData, PAGE};
+pub use mail::{MailChoices, MailKind, Unsubscribe};
 pub use mutation::{MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus};
 pub use rows::{
     Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, ReadMark, RequestComment,

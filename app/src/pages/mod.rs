@@ -10,6 +10,7 @@ mod new_group;
 mod not_found;
 mod reset;
 mod signup;
+mod unsubscribe;
 mod verify;
 
 pub use account::AccountPage;
@@ -24,6 +25,7 @@ pub use new_group::NewGroupPage;
 pub use not_found::NotFound;
 pub use reset::ResetPage;
 pub use signup::SignupPage;
+pub use unsubscribe::UnsubscribePage;
 pub use verify::VerifyPage;
 
 pub(crate) use crate::model::login_then;

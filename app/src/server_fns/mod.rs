@@ -5,11 +5,13 @@
 
 mod account;
 mod groups;
+mod mail;
 mod mutate;
 mod views;
 
 pub use account::*;
 pub use groups::*;
+pub use mail::*;
 pub use mutate::*;
 pub use views::*;
 

@@ -37,7 +37,11 @@ const SIGN_IN_PATHS: &[&str] = &[
 
 pub async fn same_origin(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let guarded = has_session_cookie(request.headers()) || SIGN_IN_PATHS.contains(&request.uri().path());
+    // A one-click unsubscribe carries its own credential, and is posted
+    // from elsewhere by design (RFC 8058).
+    let one_click = request.uri().path().starts_with("/api/unsubscribe/");
+    let guarded =
+        !one_click && (has_session_cookie(request.headers()) || SIGN_IN_PATHS.contains(&request.uri().path()));
     if !safe && guarded && !from_this_site(request.headers(), &state) {
         tracing::warn!(method = %request.method(), path = request.uri().path(), "cross-site request refused");
         return AppError::Forbidden("cross-site request refused".into()).into_response();

@@ -14,6 +14,7 @@ mod limits;
 mod mutate;
 mod pages;
 mod proxies;
+mod unsubscribe;
 
 use app::{backend::AppState, error::AppError};
 use axum::{
@@ -67,6 +68,7 @@ pub fn api() -> Router<AppState> {
         .route("/api/groups/{slug}/export", get(groups::export))
         .route("/api/invites/{code}/accept", post(groups::accept_invite))
         .route("/api/mutate", post(mutate::mutate))
+        .route("/api/unsubscribe/{token}", post(unsubscribe::one_click).get(unsubscribe::visit))
         .route("/cal/{file}", get(calendar::feed))
         .route("/api", any(not_found))
         .route("/api/{*rest}", any(not_found))

@@ -3,6 +3,7 @@
 
 use super::{
     admin::{GroupSettings, Invites, Leave, MemberActions},
+    mail::MailChoicesCard,
     use_group,
 };
 use crate::{
@@ -21,6 +22,7 @@ pub fn MembersPage() -> impl IntoView {
             {with_view(first, |first| view! { <DirectoryTable first /> })}
         </section>
         <MyProfile />
+        <MailChoicesCard />
         <Show when=move || group.is_admin() && !group.is_closed()>
             <Invites />
         </Show>

@@ -8,6 +8,7 @@ mod announcements;
 mod bookings;
 mod calendar;
 mod home;
+mod mail;
 mod members;
 mod polls;
 mod request;
