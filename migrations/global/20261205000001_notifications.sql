@@ -56,4 +56,4 @@ ALTER TABLE mail_queue
     ADD COLUMN unsubscribe_url text,
     ADD COLUMN priority smallint NOT NULL DEFAULT 0;
 DROP INDEX mail_queue_due;
-CREATE INDEX mail_queue_due ON mail_queue (priority, next_attempt_at) WHERE sent_at IS NULL AND failed_at IS NULL;
+CREATE INDEX mail_queue_due ON mail_queue (priority, next_attempt_at, id) WHERE sent_at IS NULL AND failed_at IS NULL;

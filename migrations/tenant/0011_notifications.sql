@@ -1,6 +1,10 @@
 -- For the notification job (app/src/backend/notify).
 -- Runs with search_path = <group schema>, public.
 
+-- The writers' lock first, as every writer takes it (0004): the changes
+-- below then never wait on a writer that waits on them.
+SELECT 1 FROM change_head FOR UPDATE;
+
 -- Who made each logged change: the member a mutation ran for (the mutation
 -- sets `courtyard.actor` for its transaction, app/src/backend/mutate), or
 -- null for a change made by anything else (the server's own jobs, a

@@ -702,6 +702,7 @@ impl Config {
                 per_ip: self.accounts.max_resets_per_ip.into(),
                 window: chrono_duration(self.accounts.reset_window),
             },
+            notify: !self.mail.smtp_url.trim().is_empty() || cfg!(debug_assertions),
             digest_every: chrono_duration(self.mail.digest_every),
             booking_reminder: chrono_duration(self.mail.booking_reminder),
         }

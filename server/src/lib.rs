@@ -272,10 +272,7 @@ pub async fn serve(
     migrate_groups(&config, state.databases.clone());
     drop_moved_copies(&config, state.databases.clone());
     mail::spawn(&config.mail, state.registry().clone());
-    // Without an SMTP server, mail goes to the log: notifications too only
-    // in debug builds (scripts/dev shows them at /dev/mail), never a
-    // production log full of residents' notices.
-    if !config.mail.smtp_url.trim().is_empty() || cfg!(debug_assertions) {
+    if state.settings.notify {
         notifications(state.clone(), config.mail.notify_interval);
     }
     housekeeping(state.clone());

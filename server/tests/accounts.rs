@@ -493,7 +493,12 @@ async fn pages_holding_a_secret_or_ones_account_are_never_stored() {
     let app = TestApp::spawn().await;
     let client = app.client();
     app.sign_up(&client, "Lou").await;
-    for path in ["/account", &format!("/reset/{}", "a".repeat(64)), &format!("/verify/{}", "b".repeat(64))] {
+    for path in [
+        "/account",
+        &format!("/reset/{}", "a".repeat(64)),
+        &format!("/verify/{}", "b".repeat(64)),
+        &format!("/unsubscribe/{}", "c".repeat(64)),
+    ] {
         let response = client.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert_eq!(response.headers()["cache-control"], "private, no-store", "{path}");

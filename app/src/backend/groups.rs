@@ -155,7 +155,9 @@ pub async fn create(state: &AppState, user: &UserInfo, slug: &str, name: &str) -
         other => other,
     })?;
     let role = join(&mut tx, &group, user, Role::Admin).await?;
-    crate::backend::notify::watch(&mut *tx, &state.settings, group.id, 0).await?;
+    if state.settings.notify {
+        crate::backend::notify::watch(&mut *tx, &state.settings, group.id, 0).await?;
+    }
     tx.commit().await?;
     tracing::info!(group.slug = %group.slug, user.id = %user.id, database = group.db.name(), "group created");
     let made = async {

@@ -45,6 +45,10 @@ pub struct Settings {
     pub verify_link_ttl: chrono::Duration,
     /// Password resets asked for per email and per client address.
     pub reset_limits: EmailLimits,
+    /// The notification job runs (`backend::notify`): mail is sent, or this
+    /// is a debug build (scripts/dev lists it at /dev/mail). Never a
+    /// production log full of residents' notices.
+    pub notify: bool,
     /// How often a group's other new notices go out in a digest
     /// (`mail.digest_every`).
     pub digest_every: chrono::Duration,
@@ -97,6 +101,7 @@ impl Default for Settings {
             reset_link_ttl: chrono::Duration::hours(1),
             verify_link_ttl: chrono::Duration::days(7),
             reset_limits: EmailLimits { per_email: 3, per_ip: 20, window: chrono::Duration::hours(1) },
+            notify: true,
             digest_every: chrono::Duration::days(1),
             booking_reminder: chrono::Duration::hours(24),
         }

@@ -34,7 +34,7 @@ impl MailKind {
     /// What the mail is, for a sentence ("email about …").
     pub fn describe(self) -> &'static str {
         match self {
-            MailKind::Notices => "new notices (pinned ones at once, the others in a daily digest)",
+            MailKind::Notices => "new notices (pinned ones at once, the others in a digest)",
             MailKind::Requests => "news on requests you opened or commented on",
             MailKind::Bookings => "reminders of your bookings",
         }

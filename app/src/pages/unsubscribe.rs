@@ -16,11 +16,6 @@ use leptos_router::hooks::use_params_map;
 pub fn UnsubscribePage() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.read().get("token").unwrap_or_default();
-    // The page holds the link: kept by no cache (nor the service worker).
-    #[cfg(feature = "ssr")]
-    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
-        response.insert_header(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
-    }
     let link = Resource::new(token, unsubscribe_info);
     let action = ServerAction::<StopMail>::new();
     let error = last_error(action.value());

@@ -76,9 +76,9 @@ pub async fn sign_in_first(State(state): State<AppState>, request: Request, next
     response
 }
 
-/// `/reset/{token}`, `/verify/{token}` and `/account`.
+/// `/reset/{token}`, `/verify/{token}`, `/unsubscribe/{token}` and `/account`.
 fn is_private_page(path: &str) -> bool {
-    path == "/account" || path.starts_with("/reset/") || path.starts_with("/verify/")
+    path == "/account" || ["/reset/", "/verify/", "/unsubscribe/"].iter().any(|prefix| path.starts_with(prefix))
 }
 
 /// `/g/{slug}` and the pages under it (not the sync endpoints under `/v1/`).

@@ -85,7 +85,9 @@ impl TestApp {
                 // afterwards is the requests' to handle, not this run's.
                 server::migrate_groups(&config, state.databases.clone()).await.expect("the groups are migrated");
                 server::mail::spawn(&config.mail, state.registry().clone());
-                server::notifications(state.clone(), config.mail.notify_interval);
+                if state.settings.notify {
+                    server::notifications(state.clone(), config.mail.notify_interval);
+                }
                 server::housekeeping(state.clone());
                 let shapes = server::shapes::Shapes::start(state.clone(), &config.sync);
                 let app = server::router(state, shapes.clone(), &config);

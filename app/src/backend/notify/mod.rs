@@ -63,7 +63,7 @@ pub async fn run(state: &AppState) -> Result<usize, AppError> {
     let rows = sqlx::query(&format!(
         "SELECT {GROUP_COLUMNS}, c.position, c.digest_sent_at, c.next_reminder_at
          FROM groups g LEFT JOIN notify_cursors c ON c.group_id = g.id
-         WHERE g.closed_at IS NULL ORDER BY g.database, g.id"
+         WHERE g.closed_at IS NULL AND g.tenant_version > 0 ORDER BY g.database, g.id"
     ))
     .fetch_all(state.registry())
     .await?;
@@ -180,7 +180,6 @@ struct Logged {
     value: Value,
     old_value: Option<Value>,
     actor: Option<Uuid>,
-    merged_from: Option<i64>,
 }
 
 /// What a change is news of.
@@ -284,14 +283,15 @@ async fn notify_group(state: &AppState, group: &Group, version: i64) -> Result<u
     // Another server has it just now.
     let Some((position, digest_sent_at, reminded_through)) = cursor else { return Ok(0) };
     let mut conn = group.db.pool.acquire().await?;
-    // The head first: every entry up to it has committed.
-    let head: i64 =
-        sqlx::query_scalar(&format!("SELECT position FROM {schema}.change_head")).fetch_one(&mut *conn).await?;
+    // The head first: every entry up to it has committed. (And the time by
+    // the group database's clock, which stamps the bookings.)
+    let (head, now): (i64, DateTime<Utc>) =
+        sqlx::query_as(&format!("SELECT position, now() FROM {schema}.change_head")).fetch_one(&mut *conn).await?;
     let logged: Vec<Logged> = if head > position {
         sqlx::query_as(&format!(
-            "SELECT position, op, relation, value, old_value, actor, merged_from FROM {schema}.changes
+            "SELECT position, op, relation, value, old_value, actor FROM {schema}.changes
              WHERE position > $1 AND position <= $2
-               AND relation IN ('announcements', 'requests', 'request_comments')
+               AND relation IN ('announcements', 'requests', 'request_comments', 'bookings')
              ORDER BY position LIMIT $3"
         ))
         .bind(position)
@@ -306,24 +306,32 @@ async fn notify_group(state: &AppState, group: &Group, version: i64) -> Result<u
         Some(last) if logged.len() as i64 == BATCH => last.position,
         _ => head.max(position),
     };
-    // An update merged (by compaction) with ones already read is no news:
-    // what it stands for was mailed about then (see shapes/retention.rs).
-    let events: Vec<Event> =
-        logged.iter().filter(|l| l.merged_from.is_none_or(|first| first > position)).filter_map(Event::of).collect();
+    // (An update that compaction merged with ones already read, which only
+    // happens to a job more than `sync.max_snapshot_lag` positions behind,
+    // is read as the change from the run's first state to its last: a pin
+    // may be mailed again, nothing is lost.)
+    let events: Vec<Event> = logged.iter().filter_map(Event::of).collect();
+    // Bookings logged now (made before their reminder's time, but
+    // committed after the window passed them) are reminded of too.
+    let booked: Vec<Uuid> = (logged.iter())
+        .filter(|l| l.relation == "bookings" && l.op == "insert")
+        .filter_map(|l| id(&l.value, "id"))
+        .collect();
     let settings = &state.settings;
-    let now = Utc::now();
     let digest_due = now - digest_sent_at >= settings.digest_every;
     let lead = settings.booking_reminder;
     let remind_to = now + lead;
     let reminders: Vec<Booked> = sqlx::query_as(&format!(
         "SELECT b.member_id, r.name AS room, b.starts_at, b.ends_at
          FROM {schema}.bookings b JOIN {schema}.resources r ON r.id = b.resource_id
-         WHERE b.starts_at > greatest($1, now()) AND b.starts_at <= $2 AND b.starts_at - b.created_at > $3
+         WHERE b.starts_at > now() AND b.starts_at - b.created_at > $3
+           AND ((b.starts_at > $1 AND b.starts_at <= $2) OR (b.id = ANY($4) AND b.starts_at <= $1))
          ORDER BY b.starts_at, b.id"
     ))
     .bind(reminded_through)
     .bind(remind_to)
     .bind(lead)
+    .bind(&booked)
     .fetch_all(&mut *conn)
     .await?;
     // When the next reminder is due (a booking made later moves the log,
@@ -336,8 +344,13 @@ async fn notify_group(state: &AppState, group: &Group, version: i64) -> Result<u
     .bind(lead)
     .fetch_one(&mut *conn)
     .await?;
+    let digest_waiting = digest_due
+        && sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM notify_digest WHERE group_id = $1)")
+            .bind(group.id)
+            .fetch_one(&mut *tx)
+            .await?;
     let mut queued = 0;
-    if !events.is_empty() || digest_due || !reminders.is_empty() {
+    if !events.is_empty() || digest_waiting || !reminders.is_empty() {
         let mut mailing = Mailing::new(state, group, &mut tx).await?;
         for event in &events {
             queued += mailing.event(&mut conn, event).await?;
@@ -380,6 +393,8 @@ struct Mailing<'a, 't> {
     recipients: Vec<Recipient>,
     /// The notices mailed as pinned in this pass.
     pinned: BTreeSet<Uuid>,
+    /// The unsubscribe links used in this pass, by recipient and kind.
+    links: std::collections::HashMap<(Uuid, MailKind), String>,
 }
 
 impl<'a, 't> Mailing<'a, 't> {
@@ -395,18 +410,26 @@ impl<'a, 't> Mailing<'a, 't> {
              FROM memberships m JOIN users u ON u.id = m.user_id
              LEFT JOIN mail_preferences p ON p.user_id = m.user_id AND p.group_id = m.group_id
              WHERE m.group_id = $1 AND u.email_verified_at IS NOT NULL
-             ORDER BY u.id",
+             ORDER BY u.id
+             FOR KEY SHARE OF m",
         )
         .bind(group.id)
         .fetch_all(&mut **tx)
         .await?;
-        Ok(Self { state, group, tx, recipients, pinned: BTreeSet::new() })
+        Ok(Self { state, group, tx, recipients, pinned: BTreeSet::new(), links: Default::default() })
     }
 
     /// Queues one message of `kind` to `to`, with its unsubscribe link.
     async fn send(&mut self, to: usize, kind: MailKind, subject: &str, parts: &[Part<'_>]) -> Result<usize, AppError> {
         let (group, recipient) = (self.group, &self.recipients[to]);
-        let token = choices::link(&mut **self.tx, recipient.user_id, group.id, kind).await?;
+        let token = match self.links.get(&(recipient.user_id, kind)) {
+            Some(token) => token.clone(),
+            None => {
+                let token = choices::link(&mut **self.tx, recipient.user_id, group.id, kind).await?;
+                self.links.insert((recipient.user_id, kind), token.clone());
+                token
+            }
+        };
         let (stop, manage) = (format!("/unsubscribe/{token}"), format!("/g/{}/members#mail", group.slug));
         let stop_label = format!("Stop emails about {} from {}", kind.describe(), group.name);
         let mut all: Vec<Part<'_>> = parts.to_vec();
@@ -651,15 +674,7 @@ mod tests {
     use serde_json::json;
 
     fn logged(relation: &str, op: &str, value: Value, old_value: Option<Value>) -> Logged {
-        Logged {
-            position: 1,
-            op: op.into(),
-            relation: relation.into(),
-            value,
-            old_value,
-            actor: None,
-            merged_from: None,
-        }
+        Logged { position: 1, op: op.into(), relation: relation.into(), value, old_value, actor: None }
     }
 
     #[test]
