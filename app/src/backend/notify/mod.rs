@@ -17,8 +17,9 @@
 //! transaction, so each change is mailed about once, and the row's lock
 //! (`SKIP LOCKED`) keeps two servers off one group. Log positions are
 //! handed out in commit order, so nothing committed later lands behind the
-//! cursor. A group first met starts at its log's head: nothing from before
-//! is mailed.
+//! cursor. A new group's cursor starts at its log's beginning (made with
+//! the group); a group made before notifications existed starts at its
+//! log's head when the job first meets it: nothing from before is mailed.
 
 pub mod choices;
 
