@@ -24,6 +24,9 @@ pub enum AppError {
     Validation { field: String, message: String },
     #[error("{0}")]
     TooLarge(String),
+    /// A file of a kind not taken (by its content, not its name).
+    #[error("{0}")]
+    UnsupportedType(String),
     #[error("too many attempts; try again in {} minute(s)", retry_after_secs.div_ceil(60))]
     RateLimited { retry_after_secs: u64 },
     /// The database cannot be reached for now (a restart, a lost
@@ -49,6 +52,7 @@ impl AppError {
             Self::NotFound => 404,
             Self::Conflict(_) => 409,
             Self::TooLarge(_) => 413,
+            Self::UnsupportedType(_) => 415,
             Self::RateLimited { .. } => 429,
             Self::Validation { .. } => 422,
             Self::Unavailable => 503,
@@ -198,6 +202,7 @@ mod tests {
         assert_eq!(AppError::NotFound.status(), 404);
         assert_eq!(AppError::Conflict("x".into()).status(), 409);
         assert_eq!(AppError::TooLarge("x".into()).status(), 413);
+        assert_eq!(AppError::UnsupportedType("x".into()).status(), 415);
         assert_eq!(AppError::validation("email", "bad").status(), 422);
         assert_eq!(AppError::RateLimited { retry_after_secs: 60 }.status(), 429);
         assert_eq!(AppError::Unavailable.status(), 503);

@@ -96,6 +96,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("requests/:id") view=RequestPage ssr=SsrMode::Async />
                             <Route path=path!("bookings") view=BookingsPage ssr=SsrMode::Async />
                             <Route path=path!("polls") view=PollsPage ssr=SsrMode::Async />
+                            <Route path=path!("documents") view=DocumentsPage ssr=SsrMode::Async />
                             <Route path=path!("members") view=MembersPage ssr=SsrMode::Async />
                         </ParentRoute>
                     </Routes>

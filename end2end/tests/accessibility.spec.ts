@@ -94,6 +94,7 @@ for (const [name, viewport] of Object.entries(viewports)) {
       `${group}/requests/${request}`,
       `${group}/bookings`,
       `${group}/polls`,
+      `${group}/documents`,
       `${group}/members`,
       `/unsubscribe/${token}`,
     ]) {

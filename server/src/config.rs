@@ -26,6 +26,8 @@ pub struct Config {
     pub mail: MailConfig,
     #[serde(default)]
     pub accounts: AccountsConfig,
+    #[serde(default)]
+    pub files: FilesConfig,
     /// The group databases (`[[databases]]`); none listed: one, `main`, the
     /// registry's own (see [`Config::group_databases`]).
     #[serde(default)]
@@ -302,6 +304,34 @@ pub struct MailConfig {
     pub booking_reminder: Duration,
 }
 
+/// Photos and documents (`[files]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FilesConfig {
+    /// A directory (made if missing), or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from the `AWS_*` environment variables).
+    pub store: String,
+    /// Largest file taken, in bytes.
+    pub max_file_bytes: u32,
+    /// Most bytes one group's files may take.
+    pub max_group_bytes: u64,
+    /// How often each server deletes the bytes no file has named for longer
+    /// than `sync.log_retention`, and uploads left unfinished for a day.
+    #[serde(with = "humantime_serde")]
+    pub sweep_interval: Duration,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            store: "data/files".to_owned(),
+            max_file_bytes: 10 * 1024 * 1024,
+            max_group_bytes: 1024 * 1024 * 1024,
+            sweep_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
 impl Default for MailConfig {
     fn default() -> Self {
         Self {
@@ -444,6 +474,7 @@ impl Config {
             });
         }
         self.check_mail()?;
+        self.check_files()?;
         let session = &self.session;
         let at_least_one = [
             ("session.max_login_failures_per_account", session.max_login_failures_per_account),
@@ -487,6 +518,25 @@ impl Config {
                 name: "sync.log_sweep_interval",
                 reason: "must be at most 10 years (\"10y\")",
             });
+        }
+        Ok(())
+    }
+
+    fn check_files(&self) -> Result<(), ConfigError> {
+        let files = &self.files;
+        let invalid = |name, reason| Err(ConfigError::Invalid { name, reason });
+        if files.store.trim().is_empty() {
+            return invalid("files.store", "must name a directory or an s3:// URL");
+        }
+        // A file is put together in memory once all of it has come.
+        if !(1024..=100 * 1024 * 1024).contains(&files.max_file_bytes) {
+            return invalid("files.max_file_bytes", "must be from 1024 (1 KiB) to 104857600 (100 MiB)");
+        }
+        if files.max_group_bytes < u64::from(files.max_file_bytes) {
+            return invalid("files.max_group_bytes", "must be at least files.max_file_bytes");
+        }
+        if files.sweep_interval.is_zero() || files.sweep_interval > MAX_RETENTION {
+            return invalid("files.sweep_interval", "must be longer than 0s and at most 10 years");
         }
         Ok(())
     }
@@ -658,6 +708,11 @@ impl Config {
         set(&env, "COURTYARD_ACCOUNTS_MAX_RESETS_PER_EMAIL", &mut accounts.max_resets_per_email)?;
         set(&env, "COURTYARD_ACCOUNTS_MAX_RESETS_PER_IP", &mut accounts.max_resets_per_ip)?;
         set_duration(&env, "COURTYARD_ACCOUNTS_RESET_WINDOW", &mut accounts.reset_window)?;
+        let files = &mut self.files;
+        set(&env, "COURTYARD_FILES_STORE", &mut files.store)?;
+        set(&env, "COURTYARD_FILES_MAX_FILE_BYTES", &mut files.max_file_bytes)?;
+        set(&env, "COURTYARD_FILES_MAX_GROUP_BYTES", &mut files.max_group_bytes)?;
+        set_duration(&env, "COURTYARD_FILES_SWEEP_INTERVAL", &mut files.sweep_interval)?;
         set(&env, "COURTYARD_METRICS_PER_GROUP", &mut self.metrics.per_group)?;
         set(&env, "COURTYARD_METRICS_TOKEN", &mut self.metrics.token)?;
         // Set by `cargo leptos watch`: its live-reload socket must pass the CSP.
@@ -705,6 +760,12 @@ impl Config {
             notify: !self.mail.smtp_url.trim().is_empty() || cfg!(debug_assertions),
             digest_every: chrono_duration(self.mail.digest_every),
             booking_reminder: chrono_duration(self.mail.booking_reminder),
+            files: app::backend::files::FileSettings {
+                store: self.files.store.trim().to_owned(),
+                max_file_bytes: self.files.max_file_bytes,
+                max_group_bytes: self.files.max_group_bytes,
+                keep_released: chrono_duration(self.sync.log_retention),
+            },
         }
     }
 }

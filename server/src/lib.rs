@@ -46,6 +46,8 @@ pub enum StartError {
     #[error("leptos configuration: {0}")]
     Leptos(String),
     #[error("{0}")]
+    Files(String),
+    #[error("{0}")]
     Tls(#[from] tls::TlsError),
     #[error("serving failed: {0}")]
     Serve(#[from] std::io::Error),
@@ -170,6 +172,23 @@ pub fn housekeeping(state: AppState) -> tokio::task::JoinHandle<()> {
     })
 }
 
+/// Every `files.sweep_interval`, on the current runtime: deletes the files'
+/// bytes no file names any more (`app::backend::files::sweep`).
+pub fn sweep_files(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            match app::backend::files::sweep::run(&state).await {
+                Ok(swept) if swept == Default::default() => {}
+                Ok(swept) => tracing::info!(?swept, "files no longer named deleted"),
+                Err(error) => tracing::warn!(?error, "cannot sweep the files; trying again later"),
+            }
+        }
+    })
+}
+
 /// Every `mail.notify_interval`, on the current runtime: queues the mail
 /// the groups' news calls for (`app::backend::notify`). Every server runs
 /// it; each change is mailed about once.
@@ -191,6 +210,7 @@ pub fn state(config: &Config, databases: Databases) -> Result<AppState, StartErr
         leptos::config::get_configuration(None).map_err(|error| StartError::Leptos(error.to_string()))?.leptos_options;
     leptos_options.site_addr = config.server.site_addr;
     let settings = config.settings(&leptos_options);
+    app::backend::files::Files::open(&settings.files).map_err(StartError::Files)?;
     Ok(AppState::new(databases, leptos_options, settings))
 }
 
@@ -276,6 +296,7 @@ pub async fn serve(
         notifications(state.clone(), config.mail.notify_interval);
     }
     housekeeping(state.clone());
+    sweep_files(state.clone(), config.files.sweep_interval);
     let shapes = Shapes::start(state.clone(), &config.sync);
     let app = router(state, shapes.clone(), &config).into_make_service_with_connect_info::<SocketAddr>();
     let shutdown = async move {

@@ -451,6 +451,13 @@ async fn catch_up(
             )
             .await?;
     }
+    // The stored files' rows, whole (not logged; written under the lock
+    // this pause holds, `app::backend::files::upload`). Uploads under way
+    // are not: one caught by the move starts again there.
+    if tables.iter().any(|t| t.name == "blobs") {
+        (&mut **target).execute(format!("DELETE FROM {s}.blobs").as_str()).await?;
+        rows += copy(source, target, &format!("SELECT * FROM {s}.blobs"), &format!("{s}.blobs")).await?;
+    }
     // The log past the snapshot, the claims since, the head and the floor.
     rows +=
         copy(source, target, &format!("SELECT * FROM {s}.changes WHERE position > {since}"), &format!("{s}.changes"))

@@ -124,6 +124,8 @@ async fn delete(state: &AppState, row: GroupRow) -> Result<bool, AppError> {
     .fetch_all(&mut *tx)
     .await?;
     places.retain(|name| name != group.db.name());
+    // Its files' bytes first: a failure leaves the group for the next pass.
+    super::files::delete_group(state, group.id).await?;
     let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", group.schema.ident());
     for name in places {
         match state.databases.find(&name) {

@@ -12,7 +12,7 @@ pub fn policy(nonce: Option<&str>, settings: &Settings) -> String {
     let nonce = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
     let live_reload = if settings.live_reload_port.is_some() { " ws: wss:" } else { "" };
     format!(
-        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{nonce}; style-src 'self'; img-src 'self' data:; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{nonce}; style-src 'self'; img-src 'self' data: blob:; \
          connect-src 'self'{live_reload}; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
          frame-ancestors 'none'; worker-src 'self'; manifest-src 'self'"
     )

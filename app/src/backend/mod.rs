@@ -9,6 +9,7 @@ pub mod closing;
 pub mod csp;
 mod databases;
 pub mod export;
+pub mod files;
 pub mod groups;
 pub mod invites;
 pub mod mail;

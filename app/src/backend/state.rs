@@ -55,6 +55,8 @@ pub struct Settings {
     /// How long before a booking starts its reminder goes
     /// (`mail.booking_reminder`).
     pub booking_reminder: chrono::Duration,
+    /// Where files' bytes go, and their limits (`[files]`).
+    pub files: super::files::FileSettings,
 }
 
 /// Requests that send mail, allowed per email address and per client
@@ -104,6 +106,7 @@ impl Default for Settings {
             notify: true,
             digest_every: chrono::Duration::days(1),
             booking_reminder: chrono::Duration::hours(24),
+            files: Default::default(),
         }
     }
 }
@@ -116,6 +119,8 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     /// The bound on password hashing (see `auth::password`).
     pub hashing: Arc<Hashing>,
+    /// The files' object store (see `files`).
+    pub files: Arc<super::files::Files>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -127,7 +132,16 @@ impl FromRef<AppState> for LeptosOptions {
 impl AppState {
     pub fn new(databases: Databases, leptos_options: LeptosOptions, settings: Settings) -> Self {
         let hashing = Arc::new(Hashing::new(settings.hashes_at_once, settings.hashes_waiting));
-        Self { databases: Arc::new(databases), leptos_options, settings: Arc::new(settings), hashing }
+        // The server opens it once before (`server::state`), so a bad
+        // `files.store` stops the start with its reason.
+        let files = super::files::Files::open(&settings.files).expect("files.store was checked at start-up");
+        Self {
+            databases: Arc::new(databases),
+            leptos_options,
+            settings: Arc::new(settings),
+            hashing,
+            files: Arc::new(files),
+        }
     }
 
     /// The registry's pool (users, sessions, groups, memberships, invites).

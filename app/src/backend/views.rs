@@ -8,11 +8,11 @@ use crate::{
     error::AppError,
     model::{
         views::{
-            Board, Directory, GroupHeader, Names, PollCard, PollList, RequestItem, RequestList, RequestThread,
-            RoomsWeek, Summary, COUNT_CAP, MAX_BOOKINGS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
+            Board, Directory, GroupHeader, Library, Names, PollCard, PollList, RequestItem, RequestList, RequestThread,
+            RoomsWeek, Summary, COUNT_CAP, MAX_BOOKINGS, MAX_PHOTOS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
         },
-        Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment, RequestStatus,
-        Resource,
+        Announcement, Ballot, Booking, FileInfo, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment,
+        RequestStatus, Resource,
     },
 };
 use chrono::{DateTime, Utc};
@@ -168,10 +168,32 @@ pub async fn thread(member: &Member, id: Uuid, limit: usize) -> Result<RequestTh
     .fetch_all(&mut *tx)
     .await?;
     let more = cut(&mut comments, limit);
-    let people = comments.iter().map(|c| c.author_id).chain([request.author_id]);
-    let names = names(&mut tx, member, people).await?;
+    let files: Vec<FileInfo> =
+        sqlx::query_as(&format!("SELECT * FROM {s}.files WHERE request_id = $1 ORDER BY created_at, id LIMIT $2"))
+            .bind(id)
+            .bind(MAX_PHOTOS as i64)
+            .fetch_all(&mut *tx)
+            .await?;
+    let people = comments.iter().map(|c| c.author_id).chain(files.iter().map(|f| f.uploader_id));
+    let names = names(&mut tx, member, people.chain([request.author_id])).await?;
     tx.commit().await?;
-    Ok(RequestThread { request, comments, more, names })
+    Ok(RequestThread { request, comments, more, files, names })
+}
+
+/// The documents library's newest `limit` files.
+pub async fn library(member: &Member, limit: usize) -> Result<Library, AppError> {
+    let s = member.group.schema.ident();
+    let mut tx = snapshot(member).await?;
+    let mut documents: Vec<FileInfo> = sqlx::query_as(&format!(
+        "SELECT * FROM {s}.files WHERE request_id IS NULL ORDER BY created_at DESC, id LIMIT $1"
+    ))
+    .bind(plus_one(limit))
+    .fetch_all(&mut *tx)
+    .await?;
+    let more = cut(&mut documents, limit);
+    let names = names(&mut tx, member, documents.iter().map(|d| d.uploader_id)).await?;
+    tx.commit().await?;
+    Ok(Library { documents, more, names })
 }
 
 /// The rooms by name, and their bookings overlapping `[from, to)`.

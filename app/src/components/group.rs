@@ -5,7 +5,9 @@
 use crate::{
     error::AppError,
     model::{
-        views::{Board, Directory, GroupHeader, News, PollList, RequestList, RequestThread, RoomsWeek, Summary},
+        views::{
+            Board, Directory, GroupHeader, Library, News, PollList, RequestList, RequestThread, RoomsWeek, Summary,
+        },
         GroupData, RequestStatus, Role,
     },
     server_fns,
@@ -78,6 +80,16 @@ impl PageView for PollList {
     }
     fn local(data: &GroupData, limit: &usize) -> Self {
         data.polls_view(*limit)
+    }
+}
+
+impl PageView for Library {
+    type Key = usize;
+    fn fetch(slug: String, limit: usize) -> impl Future<Output = Result<Self, AppError>> + Send + 'static {
+        server_fns::library_view(slug, limit)
+    }
+    fn local(data: &GroupData, limit: &usize) -> Self {
+        data.library_view(*limit)
     }
 }
 

@@ -16,26 +16,27 @@ use leptos::prelude::*;
 /// (a rejection then comes back as an error with the server's reason).
 pub fn use_mutation() -> Action<Mutation, Result<(), AppError>> {
     let group = expect_context::<GroupContext>();
-    Action::new(move |mutation: &Mutation| {
-        let queue = group.sync.queue.get_value();
-        let slug = group.slug.get_untracked();
-        let mutation = mutation.clone();
-        async move {
-            if let Some(queue) = queue {
-                return queue.send(mutation).await.map_err(AppError::BadRequest);
-            }
-            let request =
-                MutateRequest { group: slug, mutations: vec![MutationEnvelope::new(uuid::Uuid::new_v4(), &mutation)] };
-            let response = mutate(request).await?;
-            group.version.update(|v| *v += 1);
-            match response.results.into_iter().next() {
-                Some(outcome) if outcome.status == MutationStatus::Rejected => {
-                    Err(AppError::Conflict(outcome.error.unwrap_or_else(|| "refused".into())))
-                }
-                _ => Ok(()),
-            }
+    Action::new(move |mutation: &Mutation| send(group, mutation.clone()))
+}
+
+/// Applies one mutation to `group`: queued in the outbox when the sync
+/// runs, else sent (a rejection is then an error with the server's reason).
+pub async fn send(group: GroupContext, mutation: Mutation) -> Result<(), AppError> {
+    let queue = group.sync.queue.get_value();
+    let slug = group.slug.get_untracked();
+    if let Some(queue) = queue {
+        return queue.send(mutation).await.map_err(AppError::BadRequest);
+    }
+    let request =
+        MutateRequest { group: slug, mutations: vec![MutationEnvelope::new(uuid::Uuid::new_v4(), &mutation)] };
+    let response = mutate(request).await?;
+    group.version.update(|v| *v += 1);
+    match response.results.into_iter().next() {
+        Some(outcome) if outcome.status == MutationStatus::Rejected => {
+            Err(AppError::Conflict(outcome.error.unwrap_or_else(|| "refused".into())))
         }
-    })
+        _ => Ok(()),
+    }
 }
 
 /// The error of an action's last run (for `FormError`).

@@ -7,11 +7,11 @@
 use super::{
     registry::AnyRow,
     views::{
-        Board, Directory, Names, News, PollCard, PollList, RequestItem, RequestList, RequestThread, RoomsWeek, Summary,
-        COUNT_CAP, MAX_BOOKINGS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
+        Board, Directory, Library, Names, News, PollCard, PollList, RequestItem, RequestList, RequestThread, RoomsWeek,
+        Summary, COUNT_CAP, MAX_BOOKINGS, MAX_PHOTOS, MAX_ROOMS, MAX_VIEW_ROWS, MEMBERS_NAMED, RECENT,
     },
-    Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, ReadMark, RequestComment,
-    RequestStatus, Resource,
+    Announcement, Ballot, Booking, FileInfo, MaintenanceRequest, MemberInfo, Poll, PollOption, ReadMark,
+    RequestComment, RequestStatus, Resource,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -39,6 +39,7 @@ pub struct GroupData {
     poll_options: BTreeMap<Uuid, PollOption>,
     ballots: BTreeMap<Uuid, Ballot>,
     read_marks: BTreeMap<Uuid, ReadMark>,
+    files: BTreeMap<Uuid, FileInfo>,
     #[serde(skip)]
     index: Indexes,
 }
@@ -71,6 +72,10 @@ struct Indexes {
     ballots_by_poll: BTreeSet<(Uuid, Uuid)>,
     /// How far the viewer has seen each subject (their own marks only).
     seen: BTreeMap<Uuid, DateTime<Utc>>,
+    /// A request's files by `request_id, created_at, id`; the library's
+    /// (no request) by `created_at DESC, id`.
+    files_by_request: BTreeSet<(Uuid, DateTime<Utc>, Uuid)>,
+    library: BTreeSet<(Newest, Uuid)>,
 }
 
 /// At most `limit` (as the server's views cap it) of `rows`, and whether more follow.
@@ -144,6 +149,15 @@ impl GroupData {
                     Self::unindex_ballot(ix, &old, &self.ballots);
                 }
             }
+            AnyRow::FileInfo(f) => {
+                match f.request_id {
+                    Some(request) => ix.files_by_request.insert((request, f.created_at, f.id)),
+                    None => ix.library.insert((Reverse(f.created_at), f.id)),
+                };
+                if let Some(old) = self.files.insert(f.id, f) {
+                    Self::unindex_file(ix, &old, &self.files);
+                }
+            }
             AnyRow::ReadMark(m) => {
                 ix.seen.insert(m.subject_id, m.seen_at);
                 if let Some(old) = self.read_marks.insert(m.id, m) {
@@ -205,6 +219,11 @@ impl GroupData {
             "read_marks" => {
                 if let Some(old) = self.read_marks.remove(&key) {
                     Self::unindex_mark(ix, &old, &self.read_marks);
+                }
+            }
+            "files" => {
+                if let Some(old) = self.files.remove(&key) {
+                    Self::unindex_file(ix, &old, &self.files);
                 }
             }
             _ => {}
@@ -280,6 +299,15 @@ impl GroupData {
         }
     }
 
+    fn unindex_file(ix: &mut Indexes, old: &FileInfo, held: &BTreeMap<Uuid, FileInfo>) {
+        if held.get(&old.id).is_none_or(|f| (f.request_id, f.created_at) != (old.request_id, old.created_at)) {
+            match old.request_id {
+                Some(request) => ix.files_by_request.remove(&(request, old.created_at, old.id)),
+                None => ix.library.remove(&(Reverse(old.created_at), old.id)),
+            };
+        }
+    }
+
     /// How many rows are held, over all tables.
     pub fn len(&self) -> usize {
         self.members.len()
@@ -292,6 +320,7 @@ impl GroupData {
             + self.poll_options.len()
             + self.ballots.len()
             + self.read_marks.len()
+            + self.files.len()
     }
 
     /// How far the viewer has seen `subject` (a notice, a request), if at all.
@@ -376,8 +405,17 @@ impl GroupData {
             .threads
             .range((id, DateTime::<Utc>::MIN_UTC, Uuid::nil())..=(id, DateTime::<Utc>::MAX_UTC, Uuid::max()));
         let (comments, more) = first(thread.filter_map(|(_, _, c)| self.request_comments.get(c)).cloned(), limit);
-        let names = self.names(comments.iter().map(|c| c.author_id).chain([request.author_id]));
-        Some(RequestThread { request, comments, more, names })
+        let files: Vec<FileInfo> = self
+            .index
+            .files_by_request
+            .range((id, DateTime::<Utc>::MIN_UTC, Uuid::nil())..=(id, DateTime::<Utc>::MAX_UTC, Uuid::max()))
+            .filter_map(|(_, _, f)| self.files.get(f))
+            .take(MAX_PHOTOS)
+            .cloned()
+            .collect();
+        let people = comments.iter().map(|c| c.author_id).chain(files.iter().map(|f| f.uploader_id));
+        let names = self.names(people.chain([request.author_id]));
+        Some(RequestThread { request, comments, more, files, names })
     }
 
     pub fn rooms_view(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> RoomsWeek {
@@ -412,6 +450,13 @@ impl GroupData {
             })
             .collect();
         PollList { polls, more, names }
+    }
+
+    pub fn library_view(&self, limit: usize) -> Library {
+        let (documents, more) =
+            first(self.index.library.iter().filter_map(|(_, id)| self.files.get(id)).cloned(), limit);
+        let names = self.names(documents.iter().map(|d| d.uploader_id));
+        Library { documents, more, names }
     }
 
     pub fn directory_view(&self, limit: usize) -> Directory {

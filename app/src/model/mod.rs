@@ -1,6 +1,7 @@
 //! Types both sides share: what the server sends and the pages show.
 
 mod account;
+pub mod files;
 mod group;
 mod group_data;
 mod mail;
@@ -18,6 +19,6 @@ pub use group_data::{GroupData, PAGE};
 pub use mail::{MailChoices, MailKind, Unsubscribe};
 pub use mutation::{MutateRequest, MutateResponse, Mutation, MutationEnvelope, MutationOutcome, MutationStatus};
 pub use rows::{
-    Announcement, Ballot, Booking, MaintenanceRequest, MemberInfo, Poll, PollOption, ReadMark, RequestComment,
-    RequestStatus, Resource,
+    Announcement, Ballot, Booking, FileInfo, MaintenanceRequest, MemberInfo, Poll, PollOption, ReadMark,
+    RequestComment, RequestStatus, Resource,
 };

@@ -49,10 +49,14 @@ pub enum Mutation {
     PollDelete(ById),
     #[serde(rename = "read.mark")]
     ReadMark(MarkRead),
+    #[serde(rename = "file.attach")]
+    FileAttach(FileAttach),
+    #[serde(rename = "file.remove")]
+    FileRemove(ById),
 }
 
 impl Mutation {
-    pub const NAMES: [&'static str; 17] = [
+    pub const NAMES: [&'static str; 19] = [
         "announcement.create",
         "announcement.update",
         "announcement.pin",
@@ -70,6 +74,8 @@ impl Mutation {
         "poll.close",
         "poll.delete",
         "read.mark",
+        "file.attach",
+        "file.remove",
     ];
 
     /// What the resident was doing, for messages ("Your booking was refused").
@@ -92,6 +98,9 @@ impl Mutation {
             Mutation::PollClose(_) => "poll closing",
             Mutation::PollDelete(_) => "poll deletion",
             Mutation::ReadMark(_) => "read mark",
+            Mutation::FileAttach(f) if f.request_id.is_some() => "photo",
+            Mutation::FileAttach(_) => "document",
+            Mutation::FileRemove(_) => "file removal",
         }
     }
 }
@@ -188,7 +197,18 @@ impl Mutation {
                 }
                 Mutation::ReadMark(MarkRead { subject_id: r.subject_id, seen_at: to_micros(r.seen_at) })
             }
+            Mutation::FileAttach(f) => {
+                if f.comment_id.is_some() && f.request_id.is_none() {
+                    return Err(AppError::validation("comment_id", "a comment's photo names its request too"));
+                }
+                Mutation::FileAttach(FileAttach {
+                    sha256: validate::sha256(&f.sha256)?,
+                    name: validate::file_name(&f.name)?,
+                    ..f.clone()
+                })
+            }
             Mutation::AnnouncementPin(_)
+            | Mutation::FileRemove(_)
             | Mutation::PollClose(_)
             | Mutation::PollDelete(_)
             | Mutation::AnnouncementDelete(_)
@@ -320,6 +340,22 @@ pub struct PollVote {
 pub struct MarkRead {
     pub subject_id: Uuid,
     pub seen_at: DateTime<Utc>,
+}
+
+/// A file whose bytes were uploaded (`PUT /api/groups/{slug}/uploads/{sha256}`)
+/// named in the group: a photo on a request (or on one of its comments,
+/// naming both), or a document in the library (neither).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAttach {
+    pub id: Uuid,
+    /// The SHA-256 of the bytes sent, hex.
+    pub sha256: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment_id: Option<Uuid>,
 }
 
 /// One mutation on the wire: `{"id", "name", "args"}`.

@@ -145,6 +145,25 @@ synced_tables! {
         pub cast_at: DateTime<Utc>,
     }
 
+    /// A file: a photo on a request (and perhaps one of its comments), or a
+    /// document in the group's library (no request). The bytes are fetched
+    /// apart (`GET /api/groups/{slug}/files/{id}`); `sha256` is that of the
+    /// bytes its uploader sent, `content_type` and `size` what the server
+    /// stored (images re-encoded without their metadata).
+    pub struct FileInfo in "files" key id owner uploader_id {
+        pub id: Uuid,
+        pub uploader_id: Uuid,
+        pub request_id: Option<Uuid>,
+        pub comment_id: Option<Uuid>,
+        pub name: String,
+        pub content_type: String,
+        pub size: i32,
+        pub sha256: String,
+        /// A thumbnail is stored (`?thumb=true`).
+        pub thumb: bool,
+        pub created_at: DateTime<Utc>,
+    }
+
     /// How far a member has seen a notice or a request (the subject's last
     /// change they saw), seen only by that member (`scope`). Its key is
     /// `ReadMark::key_of(subject, member)`, so every device names it alike.
@@ -178,6 +197,13 @@ impl Ballot {
     /// The chosen options (none if `choices` does not read).
     pub fn chosen(&self) -> Vec<Uuid> {
         serde_json::from_str(&self.choices).unwrap_or_default()
+    }
+}
+
+impl FileInfo {
+    /// Shown as a picture (else offered as a download).
+    pub fn is_image(&self) -> bool {
+        self.content_type.starts_with("image/")
     }
 }
 

@@ -129,6 +129,39 @@ fn printable(field: &str, text: &str, multiline: bool) -> Result<(), AppError> {
 }
 
 /// Options a poll offers: at least this many…
+/// Longest file name kept (in characters).
+pub const FILE_NAME_MAX: usize = 200;
+
+/// A file's name as shown and offered for download: its last path part
+/// (a browser may send a whole path), trimmed, without control characters
+/// or quotes, at most `FILE_NAME_MAX` characters (the extension kept).
+pub fn file_name(raw: &str) -> Result<String, AppError> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let cleaned: String = last.chars().filter(|c| !c.is_control() && *c != '"').collect();
+    let cleaned = cleaned.trim().trim_start_matches('.').trim();
+    if cleaned.is_empty() {
+        return Err(AppError::validation("name", "give the file a name"));
+    }
+    if cleaned.chars().count() <= FILE_NAME_MAX {
+        return Ok(cleaned.to_owned());
+    }
+    let (stem, extension) = match cleaned.rsplit_once('.') {
+        Some((stem, ext)) if ext.chars().count() <= 10 => (stem, format!(".{ext}")),
+        _ => (cleaned, String::new()),
+    };
+    let keep = FILE_NAME_MAX - extension.chars().count();
+    Ok(stem.chars().take(keep).collect::<String>().trim_end().to_owned() + &extension)
+}
+
+/// A SHA-256 as 64 lowercase hex digits (the upload's key).
+pub fn sha256(raw: &str) -> Result<String, AppError> {
+    let sha = raw.trim().to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(AppError::validation("sha256", "a SHA-256 is 64 hex digits"));
+    }
+    Ok(sha)
+}
+
 pub const POLL_OPTIONS_MIN: usize = 2;
 /// …and at most this many.
 pub const POLL_OPTIONS_MAX: usize = 20;

@@ -3,8 +3,8 @@
 //! carries the display names of the people it mentions.
 
 use super::{
-    Announcement, Ballot, Booking, GroupSummary, MaintenanceRequest, MemberInfo, Poll, PollOption, RequestComment,
-    RequestStatus, Resource,
+    Announcement, Ballot, Booking, FileInfo, GroupSummary, MaintenanceRequest, MemberInfo, Poll, PollOption,
+    RequestComment, RequestStatus, Resource,
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 /// Most rows one view reads (a "Show more" asks for more, up to this).
 pub const MAX_VIEW_ROWS: usize = 1000;
+/// Most photos a request's page shows (of the request and its comments).
+pub const MAX_PHOTOS: usize = 100;
 /// Most rooms the bookings page shows.
 pub const MAX_ROOMS: usize = 100;
 /// Most bookings one span reads (a week of a hundred rooms booked by the
@@ -85,6 +87,17 @@ pub struct RequestList {
 pub struct RequestThread {
     pub request: MaintenanceRequest,
     pub comments: Vec<RequestComment>,
+    pub more: bool,
+    /// The photos of the request and of its comments, oldest first (at
+    /// most `MAX_PHOTOS`).
+    pub files: Vec<FileInfo>,
+    pub names: Names,
+}
+
+/// The documents library, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Library {
+    pub documents: Vec<FileInfo>,
     pub more: bool,
     pub names: Names,
 }

@@ -16,7 +16,8 @@ mod verify;
 pub use account::AccountPage;
 pub use forgot::ForgotPage;
 pub use group::{
-    AnnouncementsPage, BookingsPage, GroupHomePage, GroupLayout, MembersPage, PollsPage, RequestPage, RequestsPage,
+    AnnouncementsPage, BookingsPage, DocumentsPage, GroupHomePage, GroupLayout, MembersPage, PollsPage, RequestPage,
+    RequestsPage,
 };
 pub use home::HomePage;
 pub use join::JoinPage;

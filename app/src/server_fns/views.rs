@@ -4,7 +4,10 @@
 use crate::{
     error::AppError,
     model::{
-        views::{Board, Directory, GroupHeader, PollList, PollVoters, RequestList, RequestThread, RoomsWeek, Summary},
+        views::{
+            Board, Directory, GroupHeader, Library, PollList, PollVoters, RequestList, RequestThread, RoomsWeek,
+            Summary,
+        },
         RequestStatus,
     },
 };
@@ -60,6 +63,12 @@ pub async fn thread_view(slug: String, id: Uuid, limit: usize) -> Result<Option<
 pub async fn rooms_view(slug: String, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<RoomsWeek, AppError> {
     let (_, member) = member_of(&slug).await?;
     crate::backend::views::rooms_between(&member, from, to).await
+}
+
+#[server(prefix = "/fn", endpoint = "library")]
+pub async fn library_view(slug: String, limit: usize) -> Result<Library, AppError> {
+    let (_, member) = member_of(&slug).await?;
+    crate::backend::views::library(&member, limit).await
 }
 
 #[server(prefix = "/fn", endpoint = "directory")]

@@ -137,6 +137,16 @@ impl Mutation {
             // The server keeps the earlier time if it is already past.
             Mutation::PollClose(p) => one(change("polls", Update, p.id, json!({"closes_at": now}))),
             Mutation::PollDelete(p) => one(change("polls", Delete, p.id, json!({}))),
+            // What the server stores (its kind, its size) shows once it
+            // answers; until then the page shows the bytes held here.
+            Mutation::FileAttach(f) => one(change(
+                "files",
+                Insert,
+                f.id,
+                json!({"uploader_id": me, "request_id": f.request_id, "comment_id": f.comment_id, "name": f.name,
+                       "content_type": "", "size": "0", "sha256": f.sha256, "thumb": "f", "created_at": now}),
+            )),
+            Mutation::FileRemove(f) => one(change("files", Delete, f.id, json!({}))),
             Mutation::ReadMark(r) => one(change(
                 "read_marks",
                 Insert,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 /// The signed-in user as a member of the group at `slug` (404 otherwise).
-async fn member(state: &AppState, user: &app::model::UserInfo, slug: &str) -> Result<Member, AppError> {
+pub(super) async fn member(state: &AppState, user: &app::model::UserInfo, slug: &str) -> Result<Member, AppError> {
     let member = groups::resolve(state, user.id, slug).await?;
     tracing::Span::current().record("group.slug", slug);
     Ok(member)

@@ -7,6 +7,7 @@ mod calendar;
 mod csrf;
 #[cfg(debug_assertions)]
 mod dev_mail;
+mod files;
 mod fn_status;
 mod groups;
 mod json;
@@ -18,7 +19,7 @@ mod unsubscribe;
 
 use app::{backend::AppState, error::AppError};
 use axum::{
-    routing::{any, delete, get, post},
+    routing::{any, delete, get, post, put},
     Router,
 };
 
@@ -66,6 +67,8 @@ pub fn api() -> Router<AppState> {
         .route("/api/groups/{slug}/polls", post(groups::set_poll_rule))
         .route("/api/groups/{slug}/close", post(groups::close))
         .route("/api/groups/{slug}/export", get(groups::export))
+        .route("/api/groups/{slug}/uploads/{sha256}", put(files::put_chunk).get(files::state))
+        .route("/api/groups/{slug}/files/{id}", get(files::download))
         .route("/api/invites/{code}/accept", post(groups::accept_invite))
         .route("/api/mutate", post(mutate::mutate))
         .route("/api/unsubscribe/{token}", post(unsubscribe::one_click).get(unsubscribe::visit))

@@ -32,14 +32,24 @@ pub async fn fresh_database() -> String {
     format!("{base}/{name}")
 }
 
+/// The file store of the servers on `database_url`.
+pub fn files_dir(database_url: &str) -> std::path::PathBuf {
+    let name = database_url.rsplit('/').next().unwrap_or("courtyard");
+    std::env::temp_dir().join("courtyard-test-files").join(name)
+}
+
 pub fn config_for(database_url: &str, overrides: &[(&str, &str)]) -> Config {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Leptos.toml");
     let database_url = database_url.to_owned();
-    let overrides: Vec<(String, String)> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let mut overrides: Vec<(String, String)> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    // Each test database its own file store (servers on one database share it).
+    let files = files_dir(&database_url);
+    overrides.push(("COURTYARD_FILES_STORE".into(), files.to_string_lossy().into_owned()));
     Config::load(&path, move |name| match name {
         "DATABASE_URL" => Some(database_url.clone()),
         "COURTYARD_SITE_ADDR" => Some("127.0.0.1:0".into()),
         "COURTYARD_DATABASE_MAX_CONNECTIONS" => Some("5".into()),
+        // The first given wins (a test's own store over the default above).
         _ => overrides.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
     })
     .expect("Leptos.toml loads")
@@ -89,6 +99,7 @@ impl TestApp {
                     server::notifications(state.clone(), config.mail.notify_interval);
                 }
                 server::housekeeping(state.clone());
+                server::sweep_files(state.clone(), config.files.sweep_interval);
                 let shapes = server::shapes::Shapes::start(state.clone(), &config.sync);
                 let app = server::router(state, shapes.clone(), &config);
                 let listener = tokio::net::TcpListener::from_std(listener).unwrap();

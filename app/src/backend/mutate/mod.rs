@@ -15,6 +15,7 @@
 
 mod announcements;
 mod bookings;
+mod files;
 mod members;
 mod polls;
 mod read_marks;
@@ -261,6 +262,8 @@ async fn run(conn: &mut PgConnection, member: &Member, mutation: &Mutation) -> R
         Mutation::PollClose(args) => polls::close(conn, member, args.id).await,
         Mutation::PollDelete(args) => polls::delete(conn, member, args.id).await,
         Mutation::ReadMark(args) => read_marks::mark(conn, member, args).await,
+        Mutation::FileAttach(args) => files::attach(conn, member, args).await,
+        Mutation::FileRemove(args) => files::remove(conn, member, args.id).await,
     }
 }
 

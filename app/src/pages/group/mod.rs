@@ -7,6 +7,7 @@ mod admin;
 mod announcements;
 mod bookings;
 mod calendar;
+mod documents;
 mod home;
 mod mail;
 mod members;
@@ -16,6 +17,7 @@ mod requests;
 
 pub use announcements::AnnouncementsPage;
 pub use bookings::BookingsPage;
+pub use documents::DocumentsPage;
 pub use home::GroupHomePage;
 pub use members::MembersPage;
 pub use polls::PollsPage;
@@ -34,12 +36,13 @@ use leptos::prelude::*;
 
 /// The group's sections, as its navigation lists them (paths under
 /// `/g/{slug}`): the pages the service worker keeps for offline use.
-pub const SECTIONS: [(&str, &str); 6] = [
+pub const SECTIONS: [(&str, &str); 7] = [
     ("", "Home"),
     ("/announcements", "Notices"),
     ("/requests", "Requests"),
     ("/bookings", "Bookings"),
     ("/polls", "Polls"),
+    ("/documents", "Documents"),
     ("/members", "Members"),
 ];
 use leptos_meta::Title;

@@ -3,8 +3,8 @@
 use super::use_group;
 use crate::{
     components::{
-        action_error, reset_on_success, see, use_hydrated, use_mutation, with_view, FormError, NewBadge, Paging,
-        PendingBadge, ShowMore, Time,
+        action_error, reset_on_success, see, use_hydrated, use_mutation, with_view, AttachFiles, FormError, NewBadge,
+        Paging, PendingBadge, Photo, ShowMore, Time, PHOTO_TYPES,
     },
     model::{
         mutation::{CommentCreate, RequestSetStatus},
@@ -58,15 +58,26 @@ fn RequestDetail(id: Uuid, thread: Memo<Option<RequestThread>>, paging: Paging) 
             t.iter()
                 .flat_map(|t| {
                     t.comments.iter().map(|c| {
+                        let photos: Vec<_> = t.files.iter().filter(|f| f.comment_id == Some(c.id)).cloned().collect();
                         view! {
                             <li>
                                 <p class="body">{c.body.clone()}</p>
+                                {(!photos.is_empty()).then(|| view! {
+                                    <ul class="photos">{photos.into_iter().map(|file| view! { <li><Photo file /></li> }).collect_view()}</ul>
+                                })}
                                 <p class="muted">{t.names.of(c.author_id)} " · " <Time at=c.created_at /> " " <PendingBadge id=c.id /></p>
                             </li>
                         }
                     })
                 })
                 .collect_view()
+        })
+    };
+    // The request's own (a comment's show with it), keyed by id and size:
+    // a queued photo is shown again once stored.
+    let photos = move || {
+        thread.with(|t| {
+            t.iter().flat_map(|t| t.files.iter().filter(|f| f.comment_id.is_none()).cloned()).collect::<Vec<_>>()
         })
     };
     let more = Signal::derive(move || thread.with(|t| t.as_ref().is_some_and(|t| t.more)));
@@ -86,6 +97,14 @@ fn RequestDetail(id: Uuid, thread: Memo<Option<RequestThread>>, paging: Paging) 
             </p>
             <p class="body">{read(|t| t.request.description.clone())}</p>
             {move || status.get().map(|status| view! { <StatusControl id status is_admin=group.is_admin() mine=mine.get() /> })}
+        </section>
+        <section class="card" aria-labelledby="photos-heading">
+            <h2 id="photos-heading">"Photos"</h2>
+            <ul class="photos" data-empty="No photos yet.">
+                <For each=photos key=|f| (f.id, f.size) children=|file| view! { <li><Photo file /></li> } />
+            </ul>
+            <AttachFiles id="request-photos" label="Photos to add (JPEG, PNG or WebP)" button="Add photos"
+                accept=PHOTO_TYPES request_id=Some(id) />
         </section>
         <section class="card" aria-labelledby="comments-heading">
             <h2 id="comments-heading">"Comments"</h2>
@@ -122,18 +141,29 @@ fn StatusControl(id: Uuid, status: RequestStatus, is_admin: bool, mine: bool) ->
 
 #[component]
 fn NewComment(request_id: Uuid) -> impl IntoView {
+    let group = use_group();
     let comment = use_mutation();
     let ready = use_hydrated();
     let form = NodeRef::<html::Form>::new();
     let body = NodeRef::<html::Textarea>::new();
+    let photos = NodeRef::<html::Input>::new();
+    let photo_error = RwSignal::new(None::<crate::error::AppError>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         let Some(body) = body.get() else { return };
-        comment.dispatch(Mutation::RequestComment(CommentCreate {
-            id: Uuid::new_v4(),
-            request_id,
-            body: body.value(),
-        }));
+        let id = Uuid::new_v4();
+        comment.dispatch(Mutation::RequestComment(CommentCreate { id, request_id, body: body.value() }));
+        // Its photos after it (the outbox keeps the order).
+        #[cfg(feature = "hydrate")]
+        if let Some(input) = photos.get().filter(|i| i.files().is_some_and(|f| f.length() > 0)) {
+            photo_error.set(None);
+            leptos::task::spawn_local(async move {
+                let outcome = crate::components::attach_chosen(group, &input, Some(request_id), Some(id)).await;
+                let _ = photo_error.try_set(outcome.err());
+            });
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (group, photos);
     };
     reset_on_success(comment, form);
     view! {
@@ -142,7 +172,12 @@ fn NewComment(request_id: Uuid) -> impl IntoView {
                 <label for="comment-body">"Add a comment"</label>
                 <textarea id="comment-body" node_ref=body rows="3" required maxlength="10000"></textarea>
             </div>
+            <div class="field">
+                <label for="comment-photos">"With photos (optional)"</label>
+                <input id="comment-photos" type="file" accept=PHOTO_TYPES multiple node_ref=photos />
+            </div>
             <FormError error=action_error(comment) />
+            <FormError error=photo_error.into() />
             <button type="submit" disabled=move || !ready.get() || comment.pending().get()>"Comment"</button>
         </form>
     }

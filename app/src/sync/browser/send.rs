@@ -3,10 +3,10 @@
 
 use super::{
     engine::{Engine, Halt, TabMessage, REQUEST_TIMEOUT_MS},
-    net,
+    files, net,
 };
 use crate::{
-    model::MutateRequest,
+    model::{MutateRequest, Mutation},
     sync::{
         outbox::{Answered, Entry, Rejection, BATCH},
         protocol::backoff,
@@ -79,12 +79,27 @@ impl Engine {
         // After a whole batch is refused, writes go one at a time until the
         // one at fault is found.
         let mut one_by_one = false;
-        loop {
+        'batches: loop {
             self.outbox.borrow_mut().expire(Utc::now());
             let batch = self.outbox.borrow().to_send(if one_by_one { 1 } else { BATCH });
             if batch.is_empty() {
                 self.publish();
                 return Ok(());
+            }
+            // A file's bytes go before the write that names them.
+            for entry in &batch {
+                let Mutation::FileAttach(file) = &entry.mutation else { continue };
+                match files::upload(self.me, &self.slug, &file.sha256).await {
+                    Ok(()) => {}
+                    Err(files::Halt::Unreachable) => return Err(Halt::Unreachable(None)),
+                    Err(files::Halt::SignedOut) => return Err(Halt::SignedOut),
+                    Err(files::Halt::Refused(reason)) => {
+                        files::forget_upload(self.me, &self.slug, &file.sha256).await;
+                        let refused = self.outbox.borrow_mut().refused(entry.id, reason);
+                        self.settle(std::slice::from_ref(entry), refused.into_iter().collect()).await;
+                        continue 'batches;
+                    }
+                }
             }
             let request =
                 MutateRequest { group: self.slug.clone(), mutations: batch.iter().map(Entry::envelope).collect() };

@@ -23,6 +23,12 @@ const DATABASE: &str = "courtyard";
 const ROWS: &str = "rows";
 const SHAPES: &str = "shapes";
 const OUTBOX: &str = "outbox";
+/// Files' bytes this browser fetched or sent (`<scope><sha256>`, and
+/// `<scope><sha256>.thumb`), as Blobs: forgotten with the rows.
+pub(super) const FILES: &str = "files";
+/// The bytes of files queued to upload (`<scope><sha256>`), as Blobs: kept
+/// with the outbox until sent.
+pub(super) const UPLOADS: &str = "uploads";
 
 pub struct Store {
     db: Rexie,
@@ -166,9 +172,9 @@ impl Store {
         Ok(strings(entries))
     }
 
-    /// Forgets everything of this scope: rows, shapes and queued writes.
+    /// Forgets everything of this scope: rows, shapes, files and queued writes.
     pub async fn wipe(&self) -> Result<()> {
-        wipe_prefix(&self.db, &self.scope, &[ROWS, SHAPES, OUTBOX]).await
+        wipe_prefix(&self.db, &self.scope, &[ROWS, SHAPES, FILES, OUTBOX, UPLOADS]).await
     }
 }
 
@@ -186,29 +192,57 @@ async fn wipe_prefix(db: &Rexie, prefix: &str, stores: &[&str]) -> Result<()> {
 /// unsent writes stay, under their own scope, to be sent when they sign in
 /// here again; nobody else's session ever opens that scope.
 pub async fn wipe_rows_of(user: uuid::Uuid) -> Result<()> {
-    wipe_prefix(&database().await?, &format!("{user}/"), &[ROWS, SHAPES]).await
+    wipe_prefix(&database().await?, &format!("{user}/"), &[ROWS, SHAPES, FILES]).await
 }
 
 /// When `user`'s account is deleted: forgets everything of theirs here,
 /// their unsent writes included (no one can send them any more).
 pub async fn wipe_user(user: uuid::Uuid) -> Result<()> {
-    wipe_prefix(&database().await?, &format!("{user}/"), &[ROWS, SHAPES, OUTBOX]).await
+    wipe_prefix(&database().await?, &format!("{user}/"), &[ROWS, SHAPES, FILES, OUTBOX, UPLOADS]).await
 }
 
 /// When `user` leaves the group `slug`: forgets it here, rows, shapes and
 /// queued writes.
 pub async fn wipe_group(user: uuid::Uuid, slug: &str) -> Result<()> {
-    wipe_prefix(&database().await?, &format!("{user}/{slug}/"), &[ROWS, SHAPES, OUTBOX]).await
+    wipe_prefix(&database().await?, &format!("{user}/{slug}/"), &[ROWS, SHAPES, FILES, OUTBOX, UPLOADS]).await
+}
+
+/// The value under `key` in `store` (a file's Blob), if any.
+pub(super) async fn get_value(store: &str, key: &str) -> Result<Option<JsValue>> {
+    let db = database().await?;
+    let tx = db.transaction(&[store], TransactionMode::ReadOnly).map_err(err)?;
+    let value = tx.store(store).map_err(err)?.get(JsValue::from_str(key)).await.map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(value.filter(|v| !v.is_undefined() && !v.is_null()))
+}
+
+/// Puts `value` under `key` in `store`.
+pub(super) async fn put_value(store: &str, key: &str, value: &JsValue) -> Result<()> {
+    let db = database().await?;
+    let tx = db.transaction(&[store], TransactionMode::ReadWrite).map_err(err)?;
+    tx.store(store).map_err(err)?.put(value, Some(&JsValue::from_str(key))).await.map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(())
+}
+
+pub(super) async fn delete_value(store: &str, key: &str) -> Result<()> {
+    let db = database().await?;
+    let tx = db.transaction(&[store], TransactionMode::ReadWrite).map_err(err)?;
+    tx.store(store).map_err(err)?.delete(JsValue::from_str(key)).await.map_err(err)?;
+    tx.done().await.map_err(err)?;
+    Ok(())
 }
 
 /// The database, every version declaring every store (rexie drops
 /// undeclared ones on upgrade).
 async fn database() -> Result<Rexie> {
     Rexie::builder(DATABASE)
-        .version(1)
+        .version(2)
         .add_object_store(ObjectStore::new(ROWS))
         .add_object_store(ObjectStore::new(SHAPES))
         .add_object_store(ObjectStore::new(OUTBOX))
+        .add_object_store(ObjectStore::new(FILES))
+        .add_object_store(ObjectStore::new(UPLOADS))
         .build()
         .await
         .map_err(err)

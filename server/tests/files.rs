@@ -1,0 +1,467 @@
+//! Files: resumable uploads keyed by their SHA-256, checked and re-encoded
+//! (photos lose their EXIF), named by `file.attach`, read back by members
+//! only, removed by their uploader or an admin, their bytes swept once no
+//! file has named them for the log's retention.
+
+mod common;
+
+use common::TestApp;
+use image::{DynamicImage, ImageFormat, Rgb, RgbImage};
+use reqwest::{header, Client, StatusCode};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::{io::Cursor, ops::Range, path::PathBuf, time::Duration};
+use uuid::Uuid;
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// A `width`×`height` JPEG (noise, so it takes some bytes) with an APP1 EXIF
+/// segment after its SOI marker: orientation 6 (turn 90° clockwise) and a
+/// string standing for the place it was taken.
+fn jpeg_with_exif(width: u32, height: u32) -> Vec<u8> {
+    let mut seed = 0x2545_f491_u32;
+    let picture = RgbImage::from_fn(width, height, |_, _| {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let [r, g, b, _] = seed.to_be_bytes();
+        Rgb([r, g, b])
+    });
+    let mut plain = Cursor::new(Vec::new());
+    DynamicImage::ImageRgb8(picture).write_to(&mut plain, ImageFormat::Jpeg).unwrap();
+    let plain = plain.into_inner();
+    let mut tiff =
+        vec![b'M', b'M', 0, 42, 0, 0, 0, 8, 0, 1, 0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0];
+    tiff.extend_from_slice(b"GPS 48.8584N 2.2945E");
+    let mut app1 = b"Exif\0\0".to_vec();
+    app1.extend_from_slice(&tiff);
+    let mut out = plain[..2].to_vec();
+    out.extend_from_slice(&[0xFF, 0xE1]);
+    out.extend_from_slice(&((app1.len() + 2) as u16).to_be_bytes());
+    out.extend_from_slice(&app1);
+    out.extend_from_slice(&plain[2..]);
+    out
+}
+
+/// A PDF of `size` bytes, its content told apart by `tag`.
+fn pdf(tag: &str, size: usize) -> Vec<u8> {
+    let mut out = format!("%PDF-1.4\n% {tag}\n1 0 obj << >> endobj\ntrailer << >>\n").into_bytes();
+    out.resize(size - 6, b' ');
+    out.extend_from_slice(b"%%EOF\n");
+    out
+}
+
+fn upload_url(app: &TestApp, slug: &str, sha256: &str) -> String {
+    app.url(&format!("/api/groups/{slug}/uploads/{sha256}"))
+}
+
+/// Sends `bytes[range]` as a chunk of the upload `sha256` of all `bytes`.
+async fn put_chunk(
+    app: &TestApp,
+    client: &Client,
+    slug: &str,
+    sha256: &str,
+    bytes: &[u8],
+    range: Range<usize>,
+) -> (StatusCode, Value) {
+    let content_range = format!("bytes {}-{}/{}", range.start, range.end - 1, bytes.len());
+    let response = client
+        .put(upload_url(app, slug, sha256))
+        .header(header::CONTENT_RANGE, content_range)
+        .body(bytes[range].to_vec())
+        .send()
+        .await
+        .unwrap();
+    common::read(response).await
+}
+
+/// Sends `bytes` from `from` on in chunks of `chunk` bytes: the last answer,
+/// or the first that is not 200.
+async fn send_from(
+    app: &TestApp,
+    client: &Client,
+    slug: &str,
+    sha256: &str,
+    bytes: &[u8],
+    from: usize,
+    chunk: usize,
+) -> (StatusCode, Value) {
+    let mut first = from;
+    loop {
+        let last = (first + chunk).min(bytes.len());
+        let (status, body) = put_chunk(app, client, slug, sha256, bytes, first..last).await;
+        if status != StatusCode::OK || last == bytes.len() {
+            return (status, body);
+        }
+        assert_eq!(body, json!({"received": last, "total": bytes.len(), "complete": false}));
+        first = last;
+    }
+}
+
+/// Uploads all of `bytes` (in 64 KiB chunks); returns their checksum.
+async fn upload(app: &TestApp, client: &Client, slug: &str, bytes: &[u8]) -> String {
+    let sha256 = sha(bytes);
+    let (status, body) = send_from(app, client, slug, &sha256, bytes, 0, 64 * 1024).await;
+    assert_eq!((status, &body["complete"]), (StatusCode::OK, &json!(true)), "{body}");
+    sha256
+}
+
+/// Sends one mutation with the envelope id `id`; returns its result.
+async fn mutate_as(app: &TestApp, client: &Client, slug: &str, id: Uuid, name: &str, args: Value) -> Value {
+    let (status, body) = app.mutate(client, slug, json!([{"id": id, "name": name, "args": args}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["results"][0].clone()
+}
+
+async fn mutate(app: &TestApp, client: &Client, slug: &str, name: &str, args: Value) -> Value {
+    mutate_as(app, client, slug, Uuid::new_v4(), name, args).await
+}
+
+async fn applied(app: &TestApp, client: &Client, slug: &str, name: &str, args: Value) {
+    let result = mutate(app, client, slug, name, args).await;
+    assert_eq!(result["status"], "applied", "{result}");
+}
+
+/// The rejection's message.
+async fn rejected(app: &TestApp, client: &Client, slug: &str, name: &str, args: Value) -> String {
+    let result = mutate(app, client, slug, name, args).await;
+    assert_eq!(result["status"], "rejected", "{result}");
+    result["error"].as_str().unwrap().to_owned()
+}
+
+/// A new request in `slug`, by `client`.
+async fn new_request(app: &TestApp, client: &Client, slug: &str) -> Uuid {
+    let id = Uuid::new_v4();
+    applied(app, client, slug, "request.create", json!({"id": id, "title": "Leak", "description": "Under the sink"}))
+        .await;
+    id
+}
+
+/// `GET` of a file (`?thumb=true` if `thumb`), with `If-None-Match` if given.
+async fn get_file(
+    app: &TestApp,
+    client: &Client,
+    slug: &str,
+    id: Uuid,
+    thumb: bool,
+    if_none_match: Option<&str>,
+) -> reqwest::Response {
+    let query = if thumb { "?thumb=true" } else { "" };
+    let mut request = client.get(app.url(&format!("/api/groups/{slug}/files/{id}{query}")));
+    if let Some(tag) = if_none_match {
+        request = request.header(header::IF_NONE_MATCH, tag);
+    }
+    request.send().await.unwrap()
+}
+
+fn header_of(response: &reqwest::Response, name: header::HeaderName) -> &str {
+    response.headers().get(&name).unwrap_or_else(|| panic!("no {name}")).to_str().unwrap()
+}
+
+/// Where the store keeps a group's object (`blobs` or `thumbs`).
+async fn object(app: &TestApp, slug: &str, kind: &str, sha256: &str) -> PathBuf {
+    let group: Uuid =
+        sqlx::query_scalar("SELECT id FROM groups WHERE slug = $1").bind(slug).fetch_one(&app.db).await.unwrap();
+    common::files_dir(&app.database_url).join(format!("groups/{group}/{kind}/{sha256}"))
+}
+
+async fn blob_rows(app: &TestApp, slug: &str, sha256: &str) -> i64 {
+    let schema = app.schema_of(slug).await;
+    sqlx::query_scalar(&format!("SELECT count(*) FROM \"{schema}\".blobs WHERE sha256 = $1"))
+        .bind(sha256)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_photo_sent_in_chunks_and_resumed_is_read_back_by_another_member_without_its_exif() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let bob = app.resident(&ann, &slug, "Bob").await;
+    let request = new_request(&app, &bob, &slug).await;
+    let sent = jpeg_with_exif(640, 320);
+    assert!(sent.windows(4).any(|w| w == b"Exif") && sent.len() > 3 * 1024, "{}", sent.len());
+    let sha256 = sha(&sent);
+    let chunk = sent.len().div_ceil(3);
+    let (status, _) = app.get(&bob, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing of it yet");
+
+    // The first chunk; then the connection drops and the browser asks where
+    // the server is, and goes on from there (a chunk sent again is 409).
+    let (status, body) = put_chunk(&app, &bob, &slug, &sha256, &sent, 0..chunk).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"received": chunk, "total": sent.len(), "complete": false})));
+    let (status, state) = app.get(&bob, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
+    assert_eq!((status, state), (StatusCode::OK, json!({"received": chunk, "total": sent.len(), "complete": false})));
+    let (status, _) = put_chunk(&app, &bob, &slug, &sha256, &sent, 0..chunk).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, done) = send_from(&app, &bob, &slug, &sha256, &sent, chunk, chunk).await;
+    assert_eq!((status, &done["complete"]), (StatusCode::OK, &json!(true)), "{done}");
+    let (status, state) = app.get(&bob, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
+    assert_eq!((status, &state["complete"]), (StatusCode::OK, &json!(true)), "{state}");
+
+    let id = Uuid::new_v4();
+    let args = json!({"id": id, "sha256": sha256, "name": "leak.jpg", "request_id": request});
+    applied(&app, &bob, &slug, "file.attach", args).await;
+    let files = app.table_rows(&app.schema_of(&slug).await, "files").await;
+    let row = &files[&id.to_string()];
+    assert_eq!(
+        (&row["content_type"], &row["thumb"], &row["name"]),
+        (&json!("image/jpeg"), &json!("t"), &json!("leak.jpg"))
+    );
+
+    // Ann sees it: a JPEG without EXIF, turned upright, private, inline.
+    let response = get_file(&app, &ann, &slug, id, false, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(&response, header::CONTENT_TYPE), "image/jpeg");
+    assert_eq!(header_of(&response, header::CACHE_CONTROL), "private, no-cache");
+    assert_eq!(header_of(&response, header::CONTENT_SECURITY_POLICY), "default-src 'none'; sandbox");
+    assert_eq!(header_of(&response, header::ETAG), format!("\"{sha256}\""));
+    assert_eq!(header_of(&response, header::CONTENT_DISPOSITION), "inline; filename*=UTF-8''leak.jpg");
+    let got = response.bytes().await.unwrap();
+    assert_eq!(row["size"], json!(got.len().to_string()));
+    assert!(got.starts_with(&[0xFF, 0xD8]), "a JPEG");
+    assert!(!got.windows(4).any(|w| w == b"Exif") && !got.windows(3).any(|w| w == b"GPS"), "no EXIF left");
+    let stored = image::load_from_memory(&got).unwrap();
+    assert_eq!((stored.width(), stored.height()), (320, 640), "turned as its orientation said");
+
+    let thumb = get_file(&app, &ann, &slug, id, true, None).await;
+    assert_eq!(thumb.status(), StatusCode::OK);
+    assert_eq!(header_of(&thumb, header::CONTENT_TYPE), "image/jpeg");
+    assert_eq!(header_of(&thumb, header::CACHE_CONTROL), "private, no-cache");
+    let thumb_tag = header_of(&thumb, header::ETAG).to_owned();
+    assert_ne!(thumb_tag, format!("\"{sha256}\""), "the thumbnail is another variant");
+    let small = image::load_from_memory(&thumb.bytes().await.unwrap()).unwrap();
+    assert_eq!((small.width(), small.height()), (240, 480));
+
+    // Revalidation: 304 for the tag the browser has, the bytes otherwise.
+    let tag = format!("\"{sha256}\"");
+    let again = get_file(&app, &ann, &slug, id, false, Some(&tag)).await;
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header_of(&again, header::CACHE_CONTROL), "private, no-cache");
+    assert!(again.bytes().await.unwrap().is_empty());
+    assert_eq!(get_file(&app, &ann, &slug, id, true, Some(&thumb_tag)).await.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(get_file(&app, &ann, &slug, id, true, Some(&tag)).await.status(), StatusCode::OK);
+    assert_eq!(get_file(&app, &ann, &slug, id, false, Some("\"other\"")).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_finished_upload_sent_again_is_complete_at_once_and_an_attach_sent_twice_is_a_duplicate() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let bob = app.resident(&ann, &slug, "Bob").await;
+    let request = new_request(&app, &bob, &slug).await;
+    let sent = jpeg_with_exif(64, 32);
+    let sha256 = upload(&app, &bob, &slug, &sent).await;
+    let (_, stored) = app.get(&bob, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
+    // Any chunk, by anyone in the group: complete, nothing stored twice.
+    for (client, range) in [(&bob, 0..10), (&ann, 10..sent.len()), (&bob, 0..sent.len())] {
+        let (status, body) = put_chunk(&app, client, &slug, &sha256, &sent, range).await;
+        assert_eq!((status, &body), (StatusCode::OK, &stored), "{body}");
+        assert_eq!(body["complete"], json!(true));
+    }
+    assert_eq!(blob_rows(&app, &slug, &sha256).await, 1);
+
+    let (mutation, id) = (Uuid::new_v4(), Uuid::new_v4());
+    let args = json!({"id": id, "sha256": sha256, "name": "tap.jpg", "request_id": request});
+    assert_eq!(mutate_as(&app, &bob, &slug, mutation, "file.attach", args.clone()).await["status"], "applied");
+    assert_eq!(mutate_as(&app, &bob, &slug, mutation, "file.attach", args.clone()).await["status"], "duplicate");
+    // A new mutation with the same file id is another file: refused.
+    rejected(&app, &bob, &slug, "file.attach", args).await;
+    assert_eq!(app.table_rows(&app.schema_of(&slug).await, "files").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_wrong_checksum_is_422_and_the_upload_starts_over() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let sent = pdf("checksum", 3000);
+    let claimed = sha(b"other bytes");
+    let (status, body) = send_from(&app, &ann, &slug, &claimed, &sent, 0, 1000).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("checksum"), "{body}");
+    let (status, _) = app.get(&ann, &format!("/api/groups/{slug}/uploads/{claimed}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing kept of it");
+    assert_eq!(blob_rows(&app, &slug, &claimed).await, 0);
+}
+
+#[tokio::test]
+async fn gif_and_html_are_refused_as_unsupported_types_whatever_their_name() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
+    let html = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>".to_vec();
+    for sent in [gif, html] {
+        let sha256 = sha(&sent);
+        let (status, body) = send_from(&app, &ann, &slug, &sha256, &sent, 0, 1024).await;
+        assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("not taken"), "{body}");
+        assert_eq!(blob_rows(&app, &slug, &sha256).await, 0);
+        let args = json!({"id": Uuid::new_v4(), "sha256": sha256, "name": "photo.jpg"});
+        assert!(rejected(&app, &ann, &slug, "file.attach", args).await.contains("uploaded"));
+    }
+}
+
+#[tokio::test]
+async fn files_over_the_file_limit_or_the_groups_room_are_413_with_a_reason() {
+    let app = TestApp::spawn_with(&[
+        ("COURTYARD_FILES_MAX_FILE_BYTES", "4096"),
+        ("COURTYARD_FILES_MAX_GROUP_BYTES", "10000"),
+    ])
+    .await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let big = pdf("big", 5000);
+    let (status, body) = put_chunk(&app, &ann, &slug, &sha(&big), &big, 0..1000).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("at most"), "{body}");
+
+    upload(&app, &ann, &slug, &pdf("one", 4000)).await;
+    upload(&app, &ann, &slug, &pdf("two", 4000)).await;
+    let third = pdf("three", 4000);
+    let (status, body) = put_chunk(&app, &ann, &slug, &sha(&third), &third, 0..4000).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("group's files"), "{body}");
+    // What fits still goes in.
+    upload(&app, &ann, &slug, &pdf("small", 1500)).await;
+}
+
+#[tokio::test]
+async fn a_chunk_at_the_wrong_offset_is_409() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let sent = pdf("offsets", 3000);
+    let sha256 = sha(&sent);
+    let (status, _) = put_chunk(&app, &ann, &slug, &sha256, &sent, 500..1000).await;
+    assert_eq!(status, StatusCode::CONFLICT, "an upload starts at 0");
+    assert_eq!(put_chunk(&app, &ann, &slug, &sha256, &sent, 0..1000).await.0, StatusCode::OK);
+    for skewed in [2000..3000, 500..1500, 0..1000] {
+        let (status, body) = put_chunk(&app, &ann, &slug, &sha256, &sent, skewed).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    }
+    let (status, state) = app.get(&ann, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
+    assert_eq!((status, &state["received"]), (StatusCode::OK, &json!(1000)), "{state}");
+    let (status, done) = send_from(&app, &ann, &slug, &sha256, &sent, 1000, 1000).await;
+    assert_eq!((status, &done["complete"]), (StatusCode::OK, &json!(true)), "{done}");
+}
+
+#[tokio::test]
+async fn only_admins_add_library_documents_and_a_pdf_is_served_as_an_attachment() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let bob = app.resident(&ann, &slug, "Bob").await;
+    let sent = pdf("rules", 2000);
+    let args = |id: Uuid, sha256: &str| json!({"id": id, "sha256": sha256, "name": "House rules.pdf"});
+    // Named before its bytes are here: refused.
+    assert!(rejected(&app, &ann, &slug, "file.attach", args(Uuid::new_v4(), &sha(&sent))).await.contains("uploaded"));
+    let sha256 = upload(&app, &bob, &slug, &sent).await;
+    let refused = rejected(&app, &bob, &slug, "file.attach", args(Uuid::new_v4(), &sha256)).await;
+    assert!(refused.contains("only admins"), "{refused}");
+    // A request's photos are images.
+    let request = new_request(&app, &bob, &slug).await;
+    let mut on_request = args(Uuid::new_v4(), &sha256);
+    on_request["request_id"] = json!(request);
+    rejected(&app, &bob, &slug, "file.attach", on_request).await;
+    assert!(app.table_rows(&app.schema_of(&slug).await, "files").await.is_empty());
+
+    let id = Uuid::new_v4();
+    applied(&app, &ann, &slug, "file.attach", args(id, &sha256)).await;
+    let response = get_file(&app, &bob, &slug, id, false, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header_of(&response, header::CONTENT_TYPE), "application/pdf");
+    assert_eq!(header_of(&response, header::CONTENT_DISPOSITION), "attachment; filename*=UTF-8''House%20rules.pdf");
+    assert_eq!(header_of(&response, header::CONTENT_SECURITY_POLICY), "default-src 'none'; sandbox");
+    assert_eq!(response.bytes().await.unwrap().as_ref(), sent.as_slice(), "documents are kept as sent");
+    // No thumbnail: the file itself.
+    assert_eq!(get_file(&app, &bob, &slug, id, true, None).await.bytes().await.unwrap().as_ref(), sent.as_slice());
+}
+
+#[tokio::test]
+async fn non_member_gets_404_for_a_file() {
+    let app = TestApp::spawn().await;
+    let (ann, elm) = app.admin_of_new_group().await;
+    let request = new_request(&app, &ann, &elm).await;
+    let sent = jpeg_with_exif(64, 32);
+    let sha256 = upload(&app, &ann, &elm, &sent).await;
+    let id = Uuid::new_v4();
+    applied(
+        &app,
+        &ann,
+        &elm,
+        "file.attach",
+        json!({"id": id, "sha256": sha256, "name": "a.jpg", "request_id": request}),
+    )
+    .await;
+
+    // Dan runs another group: neither its slug nor Elm's opens Elm's file.
+    let dan = app.client();
+    app.sign_up(&dan, "Dan").await;
+    let oak = app.create_group(&dan, "Oak").await;
+    for slug in [&oak, &elm] {
+        assert_eq!(get_file(&app, &dan, slug, id, false, None).await.status(), StatusCode::NOT_FOUND, "{slug}");
+        assert_eq!(get_file(&app, &dan, slug, id, true, None).await.status(), StatusCode::NOT_FOUND, "{slug}");
+        let (status, _) = app.get(&dan, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{slug}");
+    }
+    assert_eq!(put_chunk(&app, &dan, &elm, &sha256, &sent, 0..10).await.0, StatusCode::NOT_FOUND);
+    // Knowing the checksum is not having the bytes: Oak has none.
+    let theirs = new_request(&app, &dan, &oak).await;
+    let args = json!({"id": Uuid::new_v4(), "sha256": sha256, "name": "a.jpg", "request_id": theirs});
+    assert!(rejected(&app, &dan, &oak, "file.attach", args).await.contains("uploaded"));
+    let args = json!({"id": Uuid::new_v4(), "sha256": sha256, "name": "a.jpg"});
+    assert!(rejected(&app, &dan, &oak, "file.attach", args).await.contains("uploaded"));
+    assert!(app.table_rows(&app.schema_of(&oak).await, "files").await.is_empty());
+    assert_eq!(get_file(&app, &ann, &elm, id, false, None).await.status(), StatusCode::OK, "Elm's members still do");
+}
+
+#[tokio::test]
+async fn removed_files_bytes_are_swept_after_retention_unless_another_file_still_names_them() {
+    let app =
+        TestApp::spawn_with(&[("COURTYARD_FILES_SWEEP_INTERVAL", "200ms"), ("COURTYARD_SYNC_LOG_RETENTION", "1s")])
+            .await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let bob = app.resident(&ann, &slug, "Bob").await;
+    let cat = app.resident(&ann, &slug, "Cat").await;
+    let request = new_request(&app, &bob, &slug).await;
+    let sha256 = upload(&app, &bob, &slug, &jpeg_with_exif(64, 32)).await;
+    let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
+    for (client, id) in [(&bob, first), (&cat, second)] {
+        let args = json!({"id": id, "sha256": sha256, "name": "leak.jpg", "request_id": request});
+        applied(&app, client, &slug, "file.attach", args).await;
+    }
+    let (blob, thumb) = (object(&app, &slug, "blobs", &sha256).await, object(&app, &slug, "thumbs", &sha256).await);
+    assert!(blob.is_file() && thumb.is_file(), "{blob:?}");
+
+    assert!(rejected(&app, &cat, &slug, "file.remove", json!({"id": first})).await.contains("remove a file"));
+    applied(&app, &bob, &slug, "file.remove", json!({"id": first})).await;
+    assert_eq!(get_file(&app, &bob, &slug, first, false, None).await.status(), StatusCode::NOT_FOUND);
+    // Past the retention and many sweeps: Cat's file still names the bytes.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(blob.is_file() && thumb.is_file());
+    assert_eq!(blob_rows(&app, &slug, &sha256).await, 1);
+    assert_eq!(get_file(&app, &ann, &slug, second, false, None).await.status(), StatusCode::OK);
+
+    // An admin removes anyone's; then the bytes go, once retention is past.
+    applied(&app, &ann, &slug, "file.remove", json!({"id": second})).await;
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    while blob.exists() || thumb.exists() || blob_rows(&app, &slug, &sha256).await > 0 {
+        assert!(tokio::time::Instant::now() < until, "the sweep left {blob:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(get_file(&app, &cat, &slug, second, false, None).await.status(), StatusCode::NOT_FOUND);
+    let (status, _) = app.get(&bob, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "sent again, it is uploaded anew");
+}
+
+#[tokio::test]
+async fn a_304_names_the_etag_it_answers_for() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let sha256 = upload(&app, &ann, &slug, &pdf("etag", 2000)).await;
+    let id = Uuid::new_v4();
+    applied(&app, &ann, &slug, "file.attach", json!({"id": id, "sha256": sha256, "name": "a.pdf"})).await;
+    let tag = format!("\"{sha256}\"");
+    let response = get_file(&app, &ann, &slug, id, false, Some(&tag)).await;
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    // RFC 9110 §15.4.5: a 304 MUST carry the ETag a 200 would have.
+    assert_eq!(response.headers().get(header::ETAG).map(|v| v.to_str().unwrap()), Some(tag.as_str()));
+}
