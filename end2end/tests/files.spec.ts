@@ -3,7 +3,7 @@
 // another resident without its EXIF; a document an admin adds opens for a
 // resident, and opens again offline once opened.
 import { type Page } from '@playwright/test';
-import { test, expect, groupWith, keptOffline, person, synced, syncStatus } from './helpers';
+import { test, expect, groupWith, keptOffline, person, storedRows, synced, syncStatus } from './helpers';
 
 /** A JPEG drawn by the browser, with an EXIF segment naming a place put in. */
 async function photoWithPlace(page: Page): Promise<Buffer> {
@@ -137,4 +137,9 @@ test('a document an admin adds opens for a resident, and offline once opened', a
   await expect(link).toBeVisible();
   expect(await opened()).toEqual(pdf);
   await bo.context().setOffline(false);
+
+  // Signing out forgets the files this browser kept for Bo.
+  expect(await storedRows(bo, 'files')).toBeGreaterThan(0);
+  await bo.getByRole('button', { name: 'Log out' }).click();
+  await expect.poll(() => storedRows(bo, 'files'), { timeout: 15_000 }).toBe(0);
 });

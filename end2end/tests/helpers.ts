@@ -117,13 +117,13 @@ export async function synced(page: Page) {
   await expect(syncStatus(page)).toContainText('synced');
 }
 
-/** How many synced rows the page's browser keeps in IndexedDB. */
-export async function storedRows(page: Page): Promise<number> {
+/** How many entries the page's browser keeps in an IndexedDB store (the synced rows by default). */
+export async function storedRows(page: Page, store = 'rows'): Promise<number> {
   // The page may be moving on (signed out, the app goes to the login page):
   // read again once it has.
   for (;;) {
     try {
-      return await countRows(page);
+      return await countRows(page, store);
     } catch (error) {
       if (!String(error).includes('Execution context was destroyed')) throw error;
       await page.waitForLoadState();
@@ -131,9 +131,9 @@ export async function storedRows(page: Page): Promise<number> {
   }
 }
 
-function countRows(page: Page): Promise<number> {
+function countRows(page: Page, store: string): Promise<number> {
   return page.evaluate(
-    () =>
+    (store) =>
       new Promise<number>((resolve, reject) => {
         const open = indexedDB.open('courtyard');
         // Not there yet: do not create it (an empty database would lack the app's stores).
@@ -141,12 +141,13 @@ function countRows(page: Page): Promise<number> {
         open.onerror = () => resolve(0);
         open.onsuccess = () => {
           const db = open.result;
-          if (!db.objectStoreNames.contains('rows')) return (db.close(), resolve(0));
-          const count = db.transaction('rows').objectStore('rows').count();
+          if (!db.objectStoreNames.contains(store)) return (db.close(), resolve(0));
+          const count = db.transaction(store).objectStore(store).count();
           count.onsuccess = () => (db.close(), resolve(count.result));
           count.onerror = () => (db.close(), reject(count.error));
         };
       }),
+    store,
   );
 }
 

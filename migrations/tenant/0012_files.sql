@@ -23,17 +23,21 @@ CREATE TABLE blobs (
 );
 CREATE INDEX blobs_released ON blobs (released_at) WHERE released_at IS NOT NULL;
 
--- Uploads under way, sent in chunks (each a temporary object) and resumed
--- from `received`. Server only. Dropped when finished, or a day after the
--- last chunk.
+-- Uploads under way, each member's own (nobody else can spoil one), sent
+-- in chunks (each a temporary object) and resumed from `received`. Server
+-- only. Dropped when finished, or a day after the last chunk.
+-- `finishing_until`: one request puts the chunks together and checks
+-- them at a time (a claim that lapses if that request dies).
 CREATE TABLE uploads (
-    sha256      text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
-    uploader_id uuid NOT NULL,
-    total       integer NOT NULL CHECK (total > 0),
-    received    integer NOT NULL DEFAULT 0 CHECK (received BETWEEN 0 AND total),
-    updated_at  timestamptz NOT NULL DEFAULT now()
+    id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    sha256          text NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+    uploader_id     uuid NOT NULL,
+    total           integer NOT NULL CHECK (total > 0),
+    received        integer NOT NULL DEFAULT 0 CHECK (received BETWEEN 0 AND total),
+    updated_at      timestamptz NOT NULL DEFAULT now(),
+    finishing_until timestamptz,
+    UNIQUE (uploader_id, sha256)
 );
-CREATE INDEX uploads_uploader ON uploads (uploader_id);
 
 -- A file as members see it: on a request (and perhaps one of its
 -- comments), or in the documents library (no request). Synced. Removing a

@@ -451,12 +451,14 @@ async fn catch_up(
             )
             .await?;
     }
-    // The stored files' rows, whole (not logged; written under the lock
-    // this pause holds, `app::backend::files::upload`). Uploads under way
-    // are not: one caught by the move starts again there.
-    if tables.iter().any(|t| t.name == "blobs") {
-        (&mut **target).execute(format!("DELETE FROM {s}.blobs").as_str()).await?;
-        rows += copy(source, target, &format!("SELECT * FROM {s}.blobs"), &format!("{s}.blobs")).await?;
+    // The files' server-only rows, whole (not logged): the stored blobs
+    // (written under the lock this pause holds, `app::backend::files`) and
+    // the uploads under way (a chunk taken meanwhile is asked for again).
+    for own in ["blobs", "uploads"] {
+        if tables.iter().any(|t| t.name == own) {
+            (&mut **target).execute(format!("DELETE FROM {s}.{own}").as_str()).await?;
+            rows += copy(source, target, &format!("SELECT * FROM {s}.{own}"), &format!("{s}.{own}")).await?;
+        }
     }
     // The log past the snapshot, the claims since, the head and the floor.
     rows +=

@@ -254,17 +254,26 @@ async fn a_finished_upload_sent_again_is_complete_at_once_and_an_attach_sent_twi
     let sent = jpeg_with_exif(64, 32);
     let sha256 = upload(&app, &bob, &slug, &sent).await;
     let (_, stored) = app.get(&bob, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
-    // Any chunk, by anyone in the group: complete, nothing stored twice.
-    for (client, range) in [(&bob, 0..10), (&ann, 10..sent.len()), (&bob, 0..sent.len())] {
-        let (status, body) = put_chunk(&app, client, &slug, &sha256, &sent, range).await;
+    // Any chunk by its uploader: complete, nothing stored twice.
+    for range in [0..10, 10..sent.len(), 0..sent.len()] {
+        let (status, body) = put_chunk(&app, &bob, &slug, &sha256, &sent, range).await;
         assert_eq!((status, &body), (StatusCode::OK, &stored), "{body}");
         assert_eq!(body["complete"], json!(true));
     }
+    // Not yet named in the group: someone else who knows only its checksum
+    // is told nothing of it (their own upload starts at 0).
+    let (status, _) = put_chunk(&app, &ann, &slug, &sha256, &sent, 10..sent.len()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = app.get(&ann, &format!("/api/groups/{slug}/uploads/{sha256}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(blob_rows(&app, &slug, &sha256).await, 1);
 
     let (mutation, id) = (Uuid::new_v4(), Uuid::new_v4());
     let args = json!({"id": id, "sha256": sha256, "name": "tap.jpg", "request_id": request});
     assert_eq!(mutate_as(&app, &bob, &slug, mutation, "file.attach", args.clone()).await["status"], "applied");
+    // Named now: anyone in the group gets "complete" at once.
+    let (status, body) = put_chunk(&app, &ann, &slug, &sha256, &sent, 0..10).await;
+    assert_eq!((status, &body), (StatusCode::OK, &stored), "{body}");
     assert_eq!(mutate_as(&app, &bob, &slug, mutation, "file.attach", args.clone()).await["status"], "duplicate");
     // A new mutation with the same file id is another file: refused.
     rejected(&app, &bob, &slug, "file.attach", args).await;
@@ -283,6 +292,39 @@ async fn a_wrong_checksum_is_422_and_the_upload_starts_over() {
     let (status, _) = app.get(&ann, &format!("/api/groups/{slug}/uploads/{claimed}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "nothing kept of it");
     assert_eq!(blob_rows(&app, &slug, &claimed).await, 0);
+}
+
+#[tokio::test]
+async fn another_members_upload_of_the_same_bytes_cannot_spoil_ones_own() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let bob = app.resident(&ann, &slug, "Bob").await;
+    let sent = pdf("shared", 3000);
+    let sha256 = sha(&sent);
+    // Bob knows the checksum (a widely shared file) and sends junk of its length.
+    let junk = vec![0u8; sent.len()];
+    let (status, _) = put_chunk(&app, &bob, &slug, &sha256, &junk, 0..1000).await;
+    assert_eq!(status, StatusCode::OK);
+    // Ann's upload is her own: it starts at 0 and completes.
+    assert_eq!(upload(&app, &ann, &slug, &sent).await, sha256);
+    // Bob's junk does not pass the checksum.
+    let (status, _) = send_from(&app, &bob, &slug, &sha256, &junk, 1000, 1000).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(blob_rows(&app, &slug, &sha256).await, 1);
+}
+
+#[tokio::test]
+async fn a_member_with_many_uploads_moving_is_told_to_wait_not_refused() {
+    let app = TestApp::spawn().await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    for n in 0..8 {
+        let half = pdf(&format!("half {n}"), 2000);
+        let (status, _) = put_chunk(&app, &ann, &slug, &sha(&half), &half, 0..1000).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let ninth = pdf("ninth", 2000);
+    let (status, body) = put_chunk(&app, &ann, &slug, &sha(&ninth), &ninth, 0..1000).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
 
 #[tokio::test]
@@ -363,7 +405,11 @@ async fn only_admins_add_library_documents_and_a_pdf_is_served_as_an_attachment(
     rejected(&app, &bob, &slug, "file.attach", on_request).await;
     assert!(app.table_rows(&app.schema_of(&slug).await, "files").await.is_empty());
 
+    // Content no file names is not Ann's to name until she sends it too.
     let id = Uuid::new_v4();
+    assert!(rejected(&app, &ann, &slug, "file.attach", args(id, &sha256)).await.contains("uploaded"));
+    assert_eq!(upload(&app, &ann, &slug, &sent).await, sha256);
+    assert_eq!(blob_rows(&app, &slug, &sha256).await, 1);
     applied(&app, &ann, &slug, "file.attach", args(id, &sha256)).await;
     let response = get_file(&app, &bob, &slug, id, false, None).await;
     assert_eq!(response.status(), StatusCode::OK);

@@ -85,12 +85,16 @@ pub async fn attach_chosen(
         let kept = files::keep_for_upload(me, &slug, &sha256, &file).await;
         kept.map_err(|_| AppError::BadRequest("this browser cannot keep files (is it in private mode?)".into()))?;
         if group.sync.queue.get_value().is_none() {
-            // Nothing sends for this page yet: the bytes go now.
-            files::upload(me, &slug, &sha256).await.map_err(|halt| match halt {
-                files::Halt::Refused(reason) => AppError::BadRequest(reason),
-                files::Halt::SignedOut => AppError::Unauthorized,
-                files::Halt::Unreachable => AppError::Unavailable,
-            })?;
+            // Nothing sends for this page yet: the bytes go now (and are
+            // not kept here: the form says what went wrong).
+            if let Err(halt) = files::upload(me, &slug, &sha256).await {
+                files::forget_upload(me, &slug, &sha256).await;
+                return Err(match halt {
+                    files::Halt::Refused(reason) => AppError::BadRequest(reason),
+                    files::Halt::SignedOut => AppError::Unauthorized,
+                    files::Halt::Unreachable => AppError::Unavailable,
+                });
+            }
         }
         let attach = crate::model::mutation::FileAttach {
             id: Uuid::new_v4(),

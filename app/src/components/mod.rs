@@ -20,7 +20,7 @@ pub use form::{field_error, last_error, Field, FormError};
 pub use group::{use_group, with_view, GroupContext, PageView};
 pub use header::{Header, MeResource, VerifyBanner};
 pub use load_error::{set_status, LoadError};
-pub use mutation::{action_error, reset_on_success, use_hydrated, use_mutation};
+pub use mutation::{action_error, reset_on_success, send, use_hydrated, use_mutation};
 pub use news::{see, NewBadge};
 pub use paging::{Paging, ShowMore};
 pub use sync_status::{PendingBadge, SyncNotices, SyncStatus};

@@ -137,7 +137,10 @@ pub const FILE_NAME_MAX: usize = 200;
 /// or quotes, at most `FILE_NAME_MAX` characters (the extension kept).
 pub fn file_name(raw: &str) -> Result<String, AppError> {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last.chars().filter(|c| !c.is_control() && *c != '"').collect();
+    // No control characters, quotes, or the invisible ones that reorder or
+    // hide text ("photo\u{202e}gpj.exe" shows as "photoexe.jpg").
+    let invisible = |c: char| matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{061c}' | '\u{feff}');
+    let cleaned: String = last.chars().filter(|c| !c.is_control() && *c != '"' && !invisible(*c)).collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim();
     if cleaned.is_empty() {
         return Err(AppError::validation("name", "give the file a name"));
@@ -225,6 +228,20 @@ fn is_local_path(path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_names_keep_their_last_part_without_hidden_characters() {
+        assert_eq!(file_name("C:\\Users\\ann\\leak.jpg").unwrap(), "leak.jpg");
+        assert_eq!(file_name("../../etc/passwd").unwrap(), "passwd");
+        assert_eq!(file_name("photo\u{202e}gpj.exe").unwrap(), "photogpj.exe");
+        assert_eq!(file_name("a\"b\nc.pdf").unwrap(), "abc.pdf");
+        assert!(file_name("  ").is_err());
+        assert!(file_name("dir/").is_err());
+        let long = format!("{}.pdf", "x".repeat(300));
+        let kept = file_name(&long).unwrap();
+        assert_eq!(kept.chars().count(), FILE_NAME_MAX);
+        assert!(kept.ends_with(".pdf"));
+    }
 
     #[test]
     fn email_is_trimmed_and_lowercased() {

@@ -5,7 +5,10 @@
 use crate::error::AppError;
 use bytes::Bytes;
 use image::{
-    codecs::{jpeg::JpegEncoder, png::PngEncoder},
+    codecs::{
+        jpeg::JpegEncoder,
+        png::{CompressionType, FilterType as PngFilter, PngEncoder},
+    },
     DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits,
 };
 use std::io::Cursor;
@@ -15,6 +18,9 @@ use std::io::Cursor;
 pub const MAX_PIXELS: u64 = 40_000_000;
 /// A thumbnail's longest side.
 pub const THUMB_SIZE: u32 = 480;
+/// A stored image's longest side (larger ones are scaled down: a phone's
+/// 4032 × 3024 photo is kept whole).
+pub const MAX_SIDE: u32 = 4096;
 /// Thumbnails are JPEG.
 pub(super) const THUMB_TYPE: &str = "image/jpeg";
 const JPEG_QUALITY: u8 = 85;
@@ -40,32 +46,53 @@ const DOCUMENTS: &[&str] = &[
     "application/vnd.oasis.opendocument.presentation",
 ];
 
-/// Checks `bytes` and makes what is stored of them: 415 for a kind not
-/// taken, 422 for an image that does not decode (or is too large to).
-pub fn check(bytes: Bytes) -> Result<Checked, AppError> {
+/// Checks `bytes` and makes what is stored of them, at most `limit` bytes:
+/// 415 for a kind not taken, 422 for an image that does not decode, 413
+/// for one too large to decode or to store.
+pub fn check(bytes: Bytes, limit: usize) -> Result<Checked, AppError> {
     let sniffed = infer::get(&bytes).map(|kind| kind.mime_type());
-    match sniffed {
-        Some("image/jpeg") => image(&bytes, ImageFormat::Jpeg),
-        Some("image/png") => image(&bytes, ImageFormat::Png),
-        Some("image/webp") => image(&bytes, ImageFormat::WebP),
+    let checked = match sniffed {
+        Some("image/jpeg") => image(&bytes, ImageFormat::Jpeg)?,
+        Some("image/png") => image(&bytes, ImageFormat::Png)?,
+        Some("image/webp") => image(&bytes, ImageFormat::WebP)?,
         Some(kind) if DOCUMENTS.contains(&kind) => {
             let content_type = DOCUMENTS.iter().find(|d| **d == kind).copied().unwrap_or("application/pdf");
-            Ok(Checked { content_type, bytes, thumb: None })
+            Checked { content_type, bytes, thumb: None }
         }
-        Some("image/heif" | "image/heic") => Err(AppError::UnsupportedType(
-            "HEIC photos are not taken: choose JPEG (most phones can save photos as JPEG)".into(),
-        )),
-        Some(other) => Err(AppError::UnsupportedType(format!(
-            "files of type {other} are not taken: photos (JPEG, PNG, WebP), PDFs and office documents are"
-        ))),
-        None => Err(AppError::UnsupportedType(
-            "this kind of file is not taken: photos (JPEG, PNG, WebP), PDFs and office documents are".into(),
-        )),
+        Some("image/heif" | "image/heic") => {
+            return Err(AppError::UnsupportedType(
+                "HEIC photos are not taken: choose JPEG (most phones can save photos as JPEG)".into(),
+            ))
+        }
+        Some(other) => {
+            return Err(AppError::UnsupportedType(format!(
+                "files of type {other} are not taken: photos (JPEG, PNG, WebP), PDFs and office documents are"
+            )))
+        }
+        None => {
+            return Err(AppError::UnsupportedType(
+                "this kind of file is not taken: photos (JPEG, PNG, WebP), PDFs and office documents are".into(),
+            ))
+        }
+    };
+    // A small PNG of noise can take far more once written anew.
+    if checked.bytes.len() > limit {
+        return Err(AppError::TooLarge(format!(
+            "the image would take {} once its metadata is taken out: send it as a JPEG",
+            super::upload::mb(checked.bytes.len() as i64)
+        )));
     }
+    Ok(checked)
 }
 
-fn undecodable(error: impl std::fmt::Display) -> AppError {
-    AppError::validation("file", format!("the image cannot be read: {error}"))
+fn undecodable(error: image::ImageError) -> AppError {
+    match error {
+        image::ImageError::Limits(_) => AppError::TooLarge(format!(
+            "the image is too large: at most {} megapixels, 16384 pixels a side",
+            MAX_PIXELS / 1_000_000
+        )),
+        other => AppError::validation("file", format!("the image cannot be read: {other}")),
+    }
 }
 
 /// Decodes (within limits), turns it upright as its EXIF says, and writes
@@ -89,6 +116,9 @@ fn image(bytes: &[u8], format: ImageFormat) -> Result<Checked, AppError> {
     let orientation = decoder.orientation().map_err(undecodable)?;
     let mut picture = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
     picture.apply_orientation(orientation);
+    if picture.width().max(picture.height()) > MAX_SIDE {
+        picture = picture.resize(MAX_SIDE, MAX_SIDE, image::imageops::FilterType::Triangle);
+    }
     let keeps_png = format == ImageFormat::Png || (format == ImageFormat::WebP && picture.has_alpha());
     let (content_type, bytes) = if keeps_png { ("image/png", png(&picture)?) } else { ("image/jpeg", jpeg(&picture)?) };
     let small = picture.thumbnail(THUMB_SIZE, THUMB_SIZE);
@@ -105,7 +135,8 @@ fn jpeg(picture: &DynamicImage) -> Result<Bytes, AppError> {
 
 fn png(picture: &DynamicImage) -> Result<Bytes, AppError> {
     let mut out = Vec::new();
-    picture.write_with_encoder(PngEncoder::new(&mut out)).map_err(undecodable)?;
+    let encoder = PngEncoder::new_with_quality(&mut out, CompressionType::Default, PngFilter::Adaptive);
+    picture.write_with_encoder(encoder).map_err(undecodable)?;
     Ok(out.into())
 }
 
@@ -113,6 +144,8 @@ fn png(picture: &DynamicImage) -> Result<Bytes, AppError> {
 mod tests {
     use super::*;
     use image::{Rgb, RgbImage, Rgba, RgbaImage};
+
+    const LIMIT: usize = 10 * 1024 * 1024;
 
     fn encoded(picture: DynamicImage, format: ImageFormat) -> Vec<u8> {
         let mut out = Cursor::new(Vec::new());
@@ -147,7 +180,7 @@ mod tests {
     fn a_photo_loses_its_exif_and_is_turned_upright() {
         let sent = jpeg_with_exif(64, 32);
         assert!(sent.windows(3).any(|w| w == b"GPS"));
-        let checked = check(sent.into()).unwrap();
+        let checked = check(sent.into(), LIMIT).unwrap();
         assert_eq!(checked.content_type, "image/jpeg");
         assert!(!checked.bytes.windows(4).any(|w| w == b"Exif"), "no EXIF left");
         assert!(!checked.bytes.windows(3).any(|w| w == b"GPS"));
@@ -160,7 +193,7 @@ mod tests {
     #[test]
     fn a_large_photo_gets_a_small_thumbnail_and_png_stays_png() {
         let big = RgbaImage::from_pixel(1200, 600, Rgba([0, 0, 255, 128]));
-        let checked = check(encoded(DynamicImage::ImageRgba8(big), ImageFormat::Png).into()).unwrap();
+        let checked = check(encoded(DynamicImage::ImageRgba8(big), ImageFormat::Png).into(), LIMIT).unwrap();
         assert_eq!(checked.content_type, "image/png");
         let thumb = image::load_from_memory(checked.thumb.as_ref().unwrap()).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (THUMB_SIZE, THUMB_SIZE / 2));
@@ -169,21 +202,43 @@ mod tests {
     #[test]
     fn kinds_are_told_by_content_not_name() {
         let pdf = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n".to_vec();
-        let checked = check(pdf.clone().into()).unwrap();
+        let checked = check(pdf.clone().into(), LIMIT).unwrap();
         assert_eq!(checked.content_type, "application/pdf");
         assert_eq!(checked.bytes.as_ref(), pdf.as_slice(), "documents are kept as sent");
         assert!(checked.thumb.is_none());
         let script = b"<script>alert(1)</script>".to_vec();
-        assert_eq!(check(script.into()).unwrap_err().status(), 415);
+        assert_eq!(check(script.into(), LIMIT).unwrap_err().status(), 415);
         let gif = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;".to_vec();
-        assert_eq!(check(gif.into()).unwrap_err().status(), 415);
+        assert_eq!(check(gif.into(), LIMIT).unwrap_err().status(), 415);
+    }
+
+    #[test]
+    fn an_image_that_grows_past_the_limit_once_written_anew_is_refused() {
+        // Noise: PNG cannot pack it, so it grows to width × height × 3.
+        let mut noise = RgbImage::new(600, 600);
+        let mut state = 1u32;
+        for pixel in noise.pixels_mut() {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            *pixel = Rgb([(state >> 24) as u8, (state >> 16) as u8, (state >> 8) as u8]);
+        }
+        let sent = encoded(DynamicImage::ImageRgb8(noise), ImageFormat::Png);
+        let error = check(sent.into(), 100_000).unwrap_err();
+        assert_eq!(error.status(), 413, "{error}");
+    }
+
+    #[test]
+    fn a_huge_image_is_scaled_down() {
+        let wide = RgbImage::from_pixel(5000, 100, Rgb([9, 9, 9]));
+        let checked = check(encoded(DynamicImage::ImageRgb8(wide), ImageFormat::Jpeg).into(), LIMIT).unwrap();
+        let stored = image::load_from_memory(&checked.bytes).unwrap();
+        assert_eq!(stored.width(), MAX_SIDE);
     }
 
     #[test]
     fn a_broken_image_is_refused_with_a_reason() {
         let mut truncated = encoded(DynamicImage::ImageRgb8(RgbImage::new(40, 40)), ImageFormat::Png);
         truncated.truncate(60);
-        let error = check(truncated.into()).unwrap_err();
+        let error = check(truncated.into(), LIMIT).unwrap_err();
         assert_eq!(error.status(), 422, "{error}");
     }
 }

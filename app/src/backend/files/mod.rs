@@ -103,13 +103,13 @@ pub(crate) fn thumb_path(group: Uuid, sha256: &str) -> Path {
     Path::from(format!("groups/{group}/thumbs/{sha256}"))
 }
 
-pub(crate) fn chunk_path(group: Uuid, sha256: &str, offset: i32) -> Path {
-    Path::from(format!("groups/{group}/uploads/{sha256}/{offset:010}"))
+/// Where a member's upload's chunks are.
+pub(crate) fn chunks_folder(group: Uuid, uploader: Uuid, sha256: &str) -> Path {
+    Path::from(format!("groups/{group}/uploads/{uploader}/{sha256}"))
 }
 
-/// Where an upload's chunks are.
-pub(crate) fn chunks_folder(group: Uuid, sha256: &str) -> Path {
-    Path::from(format!("groups/{group}/uploads/{sha256}"))
+pub(crate) fn chunk_path(group: Uuid, uploader: Uuid, sha256: &str, offset: i32) -> Path {
+    chunks_folder(group, uploader, sha256).join(format!("{offset:010}"))
 }
 
 pub(crate) fn group_prefix(group: Uuid) -> Path {

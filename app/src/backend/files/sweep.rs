@@ -14,8 +14,9 @@ use crate::{
     error::AppError,
 };
 
-/// Blobs deleted per group and pass.
-const BATCH: i64 = 200;
+/// Blobs deleted per group and pass (their rows are locked meanwhile: an
+/// attach of one waits).
+const BATCH: i64 = 50;
 /// The tenant version that made the files' tables (0012).
 const FILES_VERSION: i64 = 12;
 
@@ -74,18 +75,21 @@ async fn sweep_group(state: &AppState, row: GroupRow) -> Result<Swept, AppError>
     let shas: Vec<&str> = gone.iter().map(|(sha, _)| sha.as_str()).collect();
     sqlx::query(&format!("DELETE FROM {s}.blobs WHERE sha256 = ANY($1)")).bind(&shas).execute(&mut *tx).await?;
     tx.commit().await?;
-    let stale: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT sha256 FROM {s}.uploads WHERE updated_at < now() - interval '1 day' LIMIT $1"
+    let stale: Vec<(uuid::Uuid, String)> = sqlx::query_as(&format!(
+        "SELECT uploader_id, sha256 FROM {s}.uploads WHERE updated_at < now() - interval '1 day' LIMIT $1"
     ))
     .bind(BATCH)
     .fetch_all(&group.db.pool)
     .await?;
-    for sha256 in &stale {
-        delete_under(store, &chunks_folder(group.id, sha256)).await?;
-        sqlx::query(&format!("DELETE FROM {s}.uploads WHERE sha256 = $1 AND updated_at < now() - interval '1 day'"))
-            .bind(sha256)
-            .execute(&group.db.pool)
-            .await?;
+    for (uploader, sha256) in &stale {
+        delete_under(store, &chunks_folder(group.id, *uploader, sha256)).await?;
+        sqlx::query(&format!(
+            "DELETE FROM {s}.uploads WHERE uploader_id = $1 AND sha256 = $2 AND updated_at < now() - interval '1 day'"
+        ))
+        .bind(uploader)
+        .bind(sha256)
+        .execute(&group.db.pool)
+        .await?;
     }
     Ok(Swept { blobs: gone.len() as u64, uploads: stale.len() as u64 })
 }

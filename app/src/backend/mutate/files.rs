@@ -2,7 +2,11 @@
 //! request or comment, a document in the library) and removing a file.
 
 use super::{id_taken, missing, require_owner_or_admin, Failure};
-use crate::{backend::groups::Member, error::AppError, model::mutation::FileAttach};
+use crate::{
+    backend::groups::Member,
+    error::AppError,
+    model::{mutation::FileAttach, views::MAX_PHOTOS},
+};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -11,11 +15,16 @@ use uuid::Uuid;
 /// row is locked, so the sweep never deletes what this names.
 pub async fn attach(conn: &mut PgConnection, member: &Member, args: &FileAttach) -> Result<(), Failure> {
     let s = member.group.schema.ident();
-    let blob: Option<(String, i32, bool)> =
-        sqlx::query_as(&format!("SELECT content_type, size, thumb FROM {s}.blobs WHERE sha256 = $1 FOR UPDATE"))
-            .bind(&args.sha256)
-            .fetch_optional(&mut *conn)
-            .await?;
+    // Content no file names (removed, or never attached) is named again
+    // only by whoever sent it last: not by someone who knows its checksum.
+    let blob: Option<(String, i32, bool)> = sqlx::query_as(&format!(
+        "SELECT content_type, size, thumb FROM {s}.blobs
+          WHERE sha256 = $1 AND (released_at IS NULL OR uploader_id = $2) FOR UPDATE"
+    ))
+    .bind(&args.sha256)
+    .bind(member.user_id)
+    .fetch_optional(&mut *conn)
+    .await?;
     let (content_type, size, thumb) =
         blob.ok_or_else(|| AppError::validation("sha256", "the file's bytes have not been uploaded"))?;
     match args.request_id {
@@ -37,6 +46,13 @@ pub async fn attach(conn: &mut PgConnection, member: &Member, args: &FileAttach)
             };
             if !found {
                 return Err(missing(if args.comment_id.is_some() { "comment" } else { "request" }).into());
+            }
+            let photos: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {s}.files WHERE request_id = $1"))
+                .bind(request)
+                .fetch_one(&mut *conn)
+                .await?;
+            if photos >= MAX_PHOTOS as i64 {
+                return Err(AppError::Conflict(format!("a request has at most {MAX_PHOTOS} photos")).into());
             }
             if !content_type.starts_with("image/") {
                 return Err(

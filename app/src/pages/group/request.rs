@@ -152,18 +152,28 @@ fn NewComment(request_id: Uuid) -> impl IntoView {
         ev.prevent_default();
         let Some(body) = body.get() else { return };
         let id = Uuid::new_v4();
-        comment.dispatch(Mutation::RequestComment(CommentCreate { id, request_id, body: body.value() }));
-        // Its photos after it (the outbox keeps the order).
+        let write = Mutation::RequestComment(CommentCreate { id, request_id, body: body.value() });
         #[cfg(feature = "hydrate")]
         if let Some(input) = photos.get().filter(|i| i.files().is_some_and(|f| f.length() > 0)) {
+            // Its photos once it is queued (or sent), in that order.
             photo_error.set(None);
             leptos::task::spawn_local(async move {
-                let outcome = crate::components::attach_chosen(group, &input, Some(request_id), Some(id)).await;
+                let outcome = match crate::components::send(group, write).await {
+                    Ok(()) => crate::components::attach_chosen(group, &input, Some(request_id), Some(id)).await,
+                    Err(error) => Err(error),
+                };
+                if outcome.is_ok() {
+                    if let Some(form) = form.get_untracked() {
+                        form.reset();
+                    }
+                }
                 let _ = photo_error.try_set(outcome.err());
             });
+            return;
         }
         #[cfg(not(feature = "hydrate"))]
         let _ = (group, photos);
+        comment.dispatch(write);
     };
     reset_on_success(comment, form);
     view! {

@@ -23,6 +23,9 @@ use web_sys::{Blob, RequestCache};
 
 /// How long a chunk may take to be answered.
 const CHUNK_TIMEOUT_MS: u32 = 60_000;
+/// Seconds to wait for the server to finish an upload (checking a large
+/// photo takes a while) before trying again later.
+const FINISH_WAITS: u32 = 30;
 
 fn key(me: Uuid, slug: &str, sha256: &str, thumb: bool) -> String {
     format!("{me}/{slug}/{sha256}{}", if thumb { ".thumb" } else { "" })
@@ -117,8 +120,19 @@ pub async fn upload(me: Uuid, slug: &str, sha256: &str) -> Result<(), Halt> {
         };
     };
     let total = blob.size() as i64;
+    let mut waited = 0;
     while !state.is_some_and(|s| s.complete) {
         let first = state.map_or(0, |s| s.received);
+        if first >= total {
+            // All sent; the server is putting it together: ask again soon.
+            waited += 1;
+            if waited > FINISH_WAITS {
+                return Err(Halt::Unreachable);
+            }
+            gloo_timers::future::TimeoutFuture::new(1_000).await;
+            state = ask(me, &url).await?;
+            continue;
+        }
         let last = (first + CHUNK_BYTES as i64).min(total) - 1;
         let chunk = blob.slice_with_f64_and_f64(first as f64, (last + 1) as f64).map_err(|_| Halt::Unreachable)?;
         let sent = Request::put(&url)

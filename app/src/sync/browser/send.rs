@@ -86,11 +86,19 @@ impl Engine {
                 self.publish();
                 return Ok(());
             }
-            // A file's bytes go before the write that names them.
-            for entry in &batch {
+            // A file's bytes go before the write that names them; one that
+            // cannot go yet holds back that write and those after it, not
+            // those before.
+            let (mut batch, mut held_back) = (batch, false);
+            for (at, entry) in batch.iter().enumerate() {
                 let Mutation::FileAttach(file) = &entry.mutation else { continue };
                 match files::upload(self.me, &self.slug, &file.sha256).await {
                     Ok(()) => {}
+                    Err(files::Halt::Unreachable) if at > 0 => {
+                        batch.truncate(at);
+                        held_back = true;
+                        break;
+                    }
                     Err(files::Halt::Unreachable) => return Err(Halt::Unreachable(None)),
                     Err(files::Halt::SignedOut) => return Err(Halt::SignedOut),
                     Err(files::Halt::Refused(reason)) => {
@@ -111,6 +119,10 @@ impl Engine {
                     self.ui.online.set(true);
                     let (done, rejected) = self.outbox.borrow_mut().answered(&response, Utc::now());
                     self.settle(&done, rejected).await;
+                    if held_back {
+                        // The file's upload is tried again later.
+                        return Err(Halt::Unreachable(None));
+                    }
                 }
                 Answered::SignedOut => return Err(Halt::SignedOut),
                 Answered::Gone => return Err(Halt::Gone),
