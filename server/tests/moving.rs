@@ -364,3 +364,29 @@ async fn a_group_moved_there_and_back_keeps_its_data_when_old_copies_go() {
     send(&app, &admin, &slug, one("announcement.create", json!({"id": Uuid::new_v4(), "title": "3", "body": "b"})))
         .await;
 }
+
+/// A file's bytes are in the object store under the group's id, its blob's
+/// row in the group's schema: after a move the row is there (copied at the
+/// pause) and the file is named and served as before.
+#[tokio::test]
+async fn a_groups_uploaded_files_are_named_and_served_after_it_moves() {
+    use sha2::{Digest, Sha256};
+    let (_second, app, databases, admin, slug) = two_databases().await;
+    let databases = connect(&app, &databases).await;
+    let pdf = b"%PDF-1.4\n% the house rules, moved\n%%EOF\n".to_vec();
+    let sha256 = hex::encode(Sha256::digest(&pdf));
+    let uploaded = admin
+        .put(app.url(&format!("/api/groups/{slug}/uploads/{sha256}")))
+        .header(reqwest::header::CONTENT_RANGE, format!("bytes 0-{}/{}", pdf.len() - 1, pdf.len()))
+        .body(pdf.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), StatusCode::OK);
+    server::moves::move_group(&databases, &slug, "second").await.unwrap();
+    let id = Uuid::new_v4();
+    send(&app, &admin, &slug, one("file.attach", json!({"id": id, "sha256": sha256, "name": "rules.pdf"}))).await;
+    let served = admin.get(app.url(&format!("/api/groups/{slug}/files/{id}"))).send().await.unwrap();
+    assert_eq!(served.status(), StatusCode::OK);
+    assert_eq!(served.bytes().await.unwrap().as_ref(), pdf.as_slice());
+}

@@ -28,14 +28,26 @@ pub trait PageView: Clone + PartialEq + Serialize + DeserializeOwned + Send + Sy
     fn local(data: &GroupData, key: &Self::Key) -> Self;
 }
 
-impl PageView for Board {
-    type Key = usize;
-    fn fetch(slug: String, limit: usize) -> impl Future<Output = Result<Self, AppError>> + Send + 'static {
-        server_fns::board_view(slug, limit)
-    }
-    fn local(data: &GroupData, limit: &usize) -> Self {
-        data.board_view(*limit)
-    }
+/// The views picked by how many rows they show (a list's length).
+macro_rules! by_length {
+    ($($view:ty => $fetch:path, $local:ident;)*) => {$(
+        impl PageView for $view {
+            type Key = usize;
+            fn fetch(slug: String, limit: usize) -> impl Future<Output = Result<Self, AppError>> + Send + 'static {
+                $fetch(slug, limit)
+            }
+            fn local(data: &GroupData, limit: &usize) -> Self {
+                data.$local(*limit)
+            }
+        }
+    )*};
+}
+
+by_length! {
+    Board => server_fns::board_view, board_view;
+    PollList => server_fns::polls_view, polls_view;
+    Library => server_fns::library_view, library_view;
+    Directory => server_fns::directory_view, directory_view;
 }
 
 impl PageView for RequestList {
@@ -70,36 +82,6 @@ impl PageView for RoomsWeek {
     }
     fn local(data: &GroupData, (from, to): &Self::Key) -> Self {
         data.rooms_view(*from, *to)
-    }
-}
-
-impl PageView for PollList {
-    type Key = usize;
-    fn fetch(slug: String, limit: usize) -> impl Future<Output = Result<Self, AppError>> + Send + 'static {
-        server_fns::polls_view(slug, limit)
-    }
-    fn local(data: &GroupData, limit: &usize) -> Self {
-        data.polls_view(*limit)
-    }
-}
-
-impl PageView for Library {
-    type Key = usize;
-    fn fetch(slug: String, limit: usize) -> impl Future<Output = Result<Self, AppError>> + Send + 'static {
-        server_fns::library_view(slug, limit)
-    }
-    fn local(data: &GroupData, limit: &usize) -> Self {
-        data.library_view(*limit)
-    }
-}
-
-impl PageView for Directory {
-    type Key = usize;
-    fn fetch(slug: String, limit: usize) -> impl Future<Output = Result<Self, AppError>> + Send + 'static {
-        server_fns::directory_view(slug, limit)
-    }
-    fn local(data: &GroupData, limit: &usize) -> Self {
-        data.directory_view(*limit)
     }
 }
 
