@@ -1,6 +1,12 @@
 # Release image of the Courtyard server and its site (used by docker-compose.yml).
+# Node 22 from its official image (Debian 12's is too old for scripts/setup).
+FROM node:22-bookworm-slim AS node
+
 FROM rust:1.95-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm postgresql-client \
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY --from=node /usr/local/lib/node_modules /usr/local/lib/node_modules
+RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
+ && apt-get update && apt-get install -y --no-install-recommends postgresql-client \
  && rustup toolchain install nightly --profile minimal
 WORKDIR /src
 COPY . .

@@ -30,15 +30,22 @@ for (const { error, offset } of errors) {
 
 // What scripts/setup installs: a Dockerfile doing it by hand repeats it.
 const setupSteps = [/cargo(\s+\+\S+)?\s+install/, /wasm-bindgen/, /npm\s+(ci|install)/, /pip\s+install/];
-function callsSetup(path) {
+function callsSetup(path, context) {
   expect(existsSync(path), `${path} is missing`);
   if (!existsSync(path)) return;
   const text = readFileSync(path, 'utf8')
     .split('\n')
     .filter((line) => !line.trim().startsWith('#'))
     .join('\n');
-  expect(/scripts\/setup\b/.test(text), `${path} does not run scripts/setup`);
+  expect(/RUN\s+scripts\/setup\b/.test(text), `${path} does not run scripts/setup`);
   for (const step of setupSteps) expect(!step.test(text), `${path} repeats a step of scripts/setup (${step})`);
+  // What it copies from the build context is there.
+  for (const [, sources] of text.matchAll(/^COPY\s+(?!--from)(.+)$/gm)) {
+    const parts = sources.trim().split(/\s+/);
+    for (const source of parts.slice(0, -1)) {
+      expect(existsSync(resolve(context, source)), `${path} copies ${source}, which is not in its build context`);
+    }
+  }
 }
 
 // The devcontainer: its compose files, service and the services it runs.
@@ -51,7 +58,8 @@ for (const name of config.runServices ?? []) {
   expect(services[name], `devcontainer.json runs "${name}", which the compose project lacks`);
 }
 expect(services.db, 'the compose project has no `db` (Postgres) for the devcontainer');
-expect(/scripts\/setup --test\b/.test(String(config.postCreateCommand)), 'the post-create step is not scripts/setup --test');
+expect(config.postCreateCommand === 'scripts/setup --test', 'the post-create step is not scripts/setup --test');
+expect(['none', 'stopCompose'].includes(config.shutdownAction ?? 'stopCompose'), `shutdownAction ${config.shutdownAction} is not none or stopCompose`);
 expect((config.forwardPorts ?? []).includes(3000), 'port 3000 (the app) is not forwarded');
 const ra = config.customizations?.vscode?.settings ?? {};
 expect(ra['rust-analyzer.cargo.features'] === 'all', 'rust-analyzer does not see both feature sets (ssr and hydrate)');
@@ -61,7 +69,11 @@ expect(ra['rust-analyzer.cargo.features'] === 'all', 'rust-analyzer does not see
 const dev = services[config.service] ?? {};
 const build = typeof dev.build === 'string' ? { context: dev.build } : dev.build ?? {};
 expect(build.context, `the "${config.service}" service is not built from a Dockerfile`);
-if (build.context) callsSetup(resolve(build.context, build.dockerfile ?? 'Dockerfile'));
+if (build.context) {
+  const dockerfile = resolve(build.context, build.dockerfile ?? 'Dockerfile');
+  expect(dockerfile === resolve(root, '.devcontainer/Dockerfile'), `the "${config.service}" service is not built from .devcontainer/Dockerfile`);
+  callsSetup(dockerfile, build.context);
+}
 const mounts = (dev.volumes ?? []).map((v) => (typeof v === 'string' ? v : `${v.source}:${v.target}`));
 expect(
   mounts.some((m) => m.startsWith(`${root}:${config.workspaceFolder}`)),
@@ -70,7 +82,7 @@ expect(
 expect(String(dev.environment?.DATABASE_URL ?? '').includes('@db:'), `the "${config.service}" service's DATABASE_URL is not the db service`);
 
 // The release image too.
-callsSetup(resolve(root, 'Dockerfile'));
+callsSetup(resolve(root, 'Dockerfile'), root);
 
 if (problems.length) {
   for (const problem of problems) console.error(`containers: ${problem}`);

@@ -9,15 +9,16 @@ SELECT 1 FROM change_head FOR UPDATE;
 -- Each stored content, by the SHA-256 of the bytes its uploader sent (the
 -- upload's idempotency key): what the server stored after checking it
 -- (images re-encoded without their metadata, with a thumbnail). Server
--- only, never synced. `released_at`: since when no file names it (null
--- while one does); released longer than the log's retention, it is deleted
--- with its objects.
+-- only, never synced. `uploaders`: the members who sent all of it (while
+-- no file names it, only they may). `released_at`: since when no file
+-- names it (null while one does); released longer than the log's
+-- retention, it is deleted with its objects.
 CREATE TABLE blobs (
     sha256       text PRIMARY KEY CHECK (sha256 ~ '^[0-9a-f]{64}$'),
     content_type text NOT NULL,
     size         integer NOT NULL CHECK (size >= 0),
     thumb        boolean NOT NULL,
-    uploader_id  uuid NOT NULL,
+    uploaders    uuid[] NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
     released_at  timestamptz DEFAULT now()
 );

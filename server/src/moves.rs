@@ -460,6 +460,10 @@ async fn catch_up(
             rows += copy(source, target, &format!("SELECT * FROM {s}.{own}"), &format!("{s}.{own}")).await?;
         }
     }
+    if tables.iter().any(|t| t.name == "uploads") {
+        // A finish under way there ends with the old copy: here, none is.
+        (&mut **target).execute(format!("UPDATE {s}.uploads SET finishing_until = NULL").as_str()).await?;
+    }
     // The log past the snapshot, the claims since, the head and the floor.
     rows +=
         copy(source, target, &format!("SELECT * FROM {s}.changes WHERE position > {since}"), &format!("{s}.changes"))

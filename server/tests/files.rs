@@ -311,6 +311,11 @@ async fn another_members_upload_of_the_same_bytes_cannot_spoil_ones_own() {
     let (status, _) = send_from(&app, &bob, &slug, &sha256, &junk, 1000, 1000).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(blob_rows(&app, &slug, &sha256).await, 1);
+    // Bob sends the real bytes too before Ann names them: both sent them,
+    // and Ann's write still names them.
+    assert_eq!(upload(&app, &bob, &slug, &sent).await, sha256);
+    let args = json!({"id": Uuid::new_v4(), "sha256": sha256, "name": "shared.pdf"});
+    applied(&app, &ann, &slug, "file.attach", args).await;
 }
 
 #[tokio::test]

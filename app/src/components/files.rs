@@ -73,20 +73,54 @@ pub async fn attach_chosen(
     request_id: Option<Uuid>,
     comment_id: Option<Uuid>,
 ) -> Result<(), AppError> {
+    let kept = keep_chosen(group, input).await?;
+    name_kept(group, kept, request_id, comment_id).await
+}
+
+/// A chosen file whose bytes this browser keeps: its checksum and name.
+#[cfg(feature = "hydrate")]
+pub struct Kept {
+    sha256: String,
+    name: String,
+}
+
+/// Keeps the bytes of every file chosen in `input` (all or none of them
+/// named after: an empty one, or a browser that cannot keep files, is said
+/// before anything is queued).
+#[cfg(feature = "hydrate")]
+pub async fn keep_chosen(group: super::GroupContext, input: &web_sys::HtmlInputElement) -> Result<Vec<Kept>, AppError> {
     use crate::sync::browser::files;
     let chosen = input.files().map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect::<Vec<_>>());
-    let me = group.me();
-    let slug = group.slug.get_untracked();
-    for file in chosen.unwrap_or_default() {
-        if file.size() == 0.0 {
-            return Err(AppError::BadRequest(format!("{} is empty", file.name())));
-        }
+    let chosen = chosen.unwrap_or_default();
+    if let Some(empty) = chosen.iter().find(|file| file.size() == 0.0) {
+        return Err(AppError::BadRequest(format!("{} is empty", empty.name())));
+    }
+    let (me, slug) = (group.me(), group.slug.get_untracked());
+    let mut kept = Vec::with_capacity(chosen.len());
+    for file in chosen {
         let sha256 = files::digest(&file).await.map_err(AppError::BadRequest)?;
-        let kept = files::keep_for_upload(me, &slug, &sha256, &file).await;
-        kept.map_err(|_| AppError::BadRequest("this browser cannot keep files (is it in private mode?)".into()))?;
+        files::keep_for_upload(me, &slug, &sha256, &file)
+            .await
+            .map_err(|_| AppError::BadRequest("this browser cannot keep files (is it in private mode?)".into()))?;
+        kept.push(Kept { sha256, name: file.name() });
+    }
+    Ok(kept)
+}
+
+/// Queues the write naming each kept file (its bytes go first: by the
+/// outbox, or now if nothing sends for this page yet).
+#[cfg(feature = "hydrate")]
+pub async fn name_kept(
+    group: super::GroupContext,
+    kept: Vec<Kept>,
+    request_id: Option<Uuid>,
+    comment_id: Option<Uuid>,
+) -> Result<(), AppError> {
+    use crate::sync::browser::files;
+    let (me, slug) = (group.me(), group.slug.get_untracked());
+    for Kept { sha256, name } in kept {
         if group.sync.queue.get_value().is_none() {
-            // Nothing sends for this page yet: the bytes go now (and are
-            // not kept here: the form says what went wrong).
+            // The form says what went wrong; the bytes are not kept.
             if let Err(halt) = files::upload(me, &slug, &sha256).await {
                 files::forget_upload(me, &slug, &sha256).await;
                 return Err(match halt {
@@ -96,13 +130,7 @@ pub async fn attach_chosen(
                 });
             }
         }
-        let attach = crate::model::mutation::FileAttach {
-            id: Uuid::new_v4(),
-            sha256,
-            name: file.name(),
-            request_id,
-            comment_id,
-        };
+        let attach = crate::model::mutation::FileAttach { id: Uuid::new_v4(), sha256, name, request_id, comment_id };
         super::mutation::send(group, crate::model::Mutation::FileAttach(attach)).await?;
     }
     Ok(())

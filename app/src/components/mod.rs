@@ -13,9 +13,9 @@ mod sync_status;
 mod time;
 
 pub use compose::ComposeForm;
-#[cfg(feature = "hydrate")]
-pub use files::attach_chosen;
 pub use files::{file_url, human_size, AttachFiles, OpenDocument, Photo, DOCUMENT_TYPES, PHOTO_TYPES};
+#[cfg(feature = "hydrate")]
+pub use files::{keep_chosen, name_kept};
 pub use form::{field_error, last_error, Field, FormError};
 pub use group::{use_group, with_view, GroupContext, PageView};
 pub use header::{Header, MeResource, VerifyBanner};

@@ -8,9 +8,9 @@
 //! Any server may take any chunk: all state is in Postgres and the store.
 //!
 //! Stored content answers "complete" at once to whoever may name it: any
-//! member while a file names it, else only its uploader (content removed
-//! from the group, or never attached, is not handed to someone who only
-//! knows its checksum: they send the bytes).
+//! member while a file names it, else only those who sent it (content
+//! removed from the group, or never attached, is not handed to someone who
+//! only knows its checksum: they send the bytes, and become one of them).
 
 use super::{blob_path, check, chunk_path, chunks_folder, delete_under, store_error, thumb_path};
 use crate::{
@@ -63,7 +63,7 @@ fn complete(size: i64) -> UploadState {
 async fn stored(conn: impl sqlx::PgExecutor<'_>, member: &Member, sha256: &str) -> Result<Option<i64>, AppError> {
     let size: Option<i32> = sqlx::query_scalar(&format!(
         "UPDATE {}.blobs SET released_at = CASE WHEN released_at IS NULL THEN NULL ELSE now() END
-          WHERE sha256 = $1 AND (released_at IS NULL OR uploader_id = $2) RETURNING size",
+          WHERE sha256 = $1 AND (released_at IS NULL OR $2 = ANY (uploaders)) RETURNING size",
         member.group.schema.ident()
     ))
     .bind(sha256)
@@ -209,21 +209,43 @@ fn room(state: &AppState, used: i64, adding: i64) -> Result<(), AppError> {
 async fn finish(state: &AppState, member: &Member, sha256: &str, total: i64) -> Result<UploadState, AppError> {
     let (store, group, me) = (&state.files.store, member.group.id, member.user_id);
     let s = member.group.schema.ident();
-    let claimed = sqlx::query(&format!(
-        "UPDATE {s}.uploads SET finishing_until = now() + interval '10 minutes'
+    let claim: Option<chrono::DateTime<chrono::Utc>> = sqlx::query_scalar(&format!(
+        "UPDATE {s}.uploads SET finishing_until = clock_timestamp() + interval '10 minutes'
           WHERE uploader_id = $1 AND sha256 = $2 AND received = total
-            AND (finishing_until IS NULL OR finishing_until < now())"
+            AND (finishing_until IS NULL OR finishing_until < now()) RETURNING finishing_until"
     ))
     .bind(me)
     .bind(sha256)
-    .execute(&member.group.db.pool)
+    .fetch_optional(&member.group.db.pool)
     .await?;
-    if claimed.rows_affected() == 0 {
+    let Some(claim) = claim else {
         return match stored(&member.group.db.pool, member, sha256).await? {
             Some(size) => Ok(complete(size)),
             None => Ok(UploadState { received: total, total, complete: false }),
         };
+    };
+    let outcome = assemble_and_store(state, member, sha256, total).await;
+    // Ours still (a claim that lapsed may be another request's now): the
+    // upload ends, whatever the verdict (a refused file is refused again
+    // however often it is sent), unless the store or the database failed:
+    // then it is released, to be finished by the next request.
+    let transient = matches!(&outcome, Err(AppError::Unavailable | AppError::Internal));
+    let query = if transient {
+        format!("UPDATE {s}.uploads SET finishing_until = NULL WHERE uploader_id = $1 AND sha256 = $2 AND finishing_until = $3")
+    } else {
+        format!("DELETE FROM {s}.uploads WHERE uploader_id = $1 AND sha256 = $2 AND finishing_until = $3")
+    };
+    let ended = sqlx::query(&query).bind(me).bind(sha256).bind(claim).execute(&member.group.db.pool).await?;
+    if !transient && ended.rows_affected() == 1 {
+        delete_under(&**store, &chunks_folder(group, me, sha256)).await?;
     }
+    Ok(complete(outcome?))
+}
+
+/// Puts the chunks together, checks them and stores what `check` makes of
+/// them; the size stored.
+async fn assemble_and_store(state: &AppState, member: &Member, sha256: &str, total: i64) -> Result<i64, AppError> {
+    let (store, group, me) = (&state.files.store, member.group.id, member.user_id);
     let mut whole = BytesMut::with_capacity(total as usize);
     while (whole.len() as i64) < total {
         let got = match store.get(&chunk_path(group, me, sha256, whole.len() as i32)).await {
@@ -236,24 +258,14 @@ async fn finish(state: &AppState, member: &Member, sha256: &str, total: i64) -> 
         }
         whole.extend_from_slice(&got);
     }
-    let verdict = if whole.len() as i64 != total || hex::encode(Sha256::digest(&whole)) != sha256 {
-        Err(AppError::validation("sha256", "the bytes received do not match their checksum: send the file again"))
-    } else {
-        checked(state, whole.freeze()).await
-    };
-    let stored = match verdict {
-        Ok(checked) => store_blob(state, member, sha256, checked).await,
-        Err(refused) => Err(refused),
-    };
-    if !matches!(&stored, Err(AppError::Unavailable | AppError::Internal)) {
-        sqlx::query(&format!("DELETE FROM {s}.uploads WHERE uploader_id = $1 AND sha256 = $2"))
-            .bind(me)
-            .bind(sha256)
-            .execute(&member.group.db.pool)
-            .await?;
-        delete_under(&**store, &chunks_folder(group, me, sha256)).await?;
+    if whole.len() as i64 != total || hex::encode(Sha256::digest(&whole)) != sha256 {
+        return Err(AppError::validation(
+            "sha256",
+            "the bytes received do not match their checksum: send the file again",
+        ));
     }
-    Ok(complete(stored?))
+    let checked = checked(state, whole.freeze()).await?;
+    store_blob(state, member, sha256, checked).await
 }
 
 /// `check::check` off the async threads, two at a time.
@@ -261,38 +273,47 @@ async fn checked(state: &AppState, bytes: Bytes) -> Result<check::Checked, AppEr
     let _turn = state.files.checking.acquire().await.map_err(|_| AppError::Unavailable)?;
     let limit = state.files.settings.max_file_bytes as usize;
     tokio::task::spawn_blocking(move || check::check(bytes, limit)).await.map_err(|error| {
+        // A decoder's panic: this file, not the server (refused, not retried).
         tracing::error!(%error, "checking a file panicked");
-        AppError::Internal
+        AppError::validation("file", "this file cannot be read")
     })?
 }
 
 /// Stores the checked content and records its blob, under the group's
 /// writers' lock (a group being moved copies its blobs as it pauses
-/// writes). Content stored before stays, its retention started again, and
-/// becomes this member's to name if no file names it. Returns the size.
+/// writes) and the blob row's (so the sweep, which deletes under it, never
+/// deletes objects this stores). Content stored before stays, its
+/// retention started again, with this member among those who sent it.
+/// Returns the size stored.
 async fn store_blob(state: &AppState, member: &Member, sha256: &str, checked: check::Checked) -> Result<i64, AppError> {
     let (store, group, s) = (&state.files.store, member.group.id, member.group.schema.ident());
     let size = checked.bytes.len() as i64;
-    let used: i64 =
-        sqlx::query_scalar(&format!("SELECT coalesce(sum(size), 0)::bigint FROM {s}.blobs WHERE sha256 <> $1"))
-            .bind(sha256)
-            .fetch_one(&member.group.db.pool)
-            .await?;
-    room(state, used, size)?;
-    store.put(&blob_path(group, sha256), PutPayload::from(checked.bytes)).await.map_err(store_error)?;
-    if let Some(thumb) = &checked.thumb {
-        store.put(&thumb_path(group, sha256), PutPayload::from(thumb.clone())).await.map_err(store_error)?;
-    }
     let mut tx = member.group.db.pool.begin().await?;
     let moved: Option<String> =
         sqlx::query_scalar(&format!("SELECT moved_to FROM {s}.change_head FOR UPDATE")).fetch_one(&mut *tx).await?;
     if moved.is_some() {
         return Err(AppError::Unavailable);
     }
+    // (Finishes of the group queue on the writers' lock: one counts at a time.)
+    sqlx::query(&format!("SELECT 1 FROM {s}.blobs WHERE sha256 = $1 FOR UPDATE"))
+        .bind(sha256)
+        .execute(&mut *tx)
+        .await?;
+    let used: i64 =
+        sqlx::query_scalar(&format!("SELECT coalesce(sum(size), 0)::bigint FROM {s}.blobs WHERE sha256 <> $1"))
+            .bind(sha256)
+            .fetch_one(&mut *tx)
+            .await?;
+    room(state, used, size)?;
+    store.put(&blob_path(group, sha256), PutPayload::from(checked.bytes)).await.map_err(store_error)?;
+    if let Some(thumb) = &checked.thumb {
+        store.put(&thumb_path(group, sha256), PutPayload::from(thumb.clone())).await.map_err(store_error)?;
+    }
     sqlx::query(&format!(
-        "INSERT INTO {s}.blobs AS b (sha256, content_type, size, thumb, uploader_id) VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO {s}.blobs AS b (sha256, content_type, size, thumb, uploaders) VALUES ($1, $2, $3, $4, ARRAY[$5::uuid])
          ON CONFLICT (sha256) DO UPDATE SET
-             uploader_id = CASE WHEN b.released_at IS NULL THEN b.uploader_id ELSE EXCLUDED.uploader_id END,
+             content_type = EXCLUDED.content_type, size = EXCLUDED.size, thumb = EXCLUDED.thumb,
+             uploaders = CASE WHEN $5 = ANY (b.uploaders) THEN b.uploaders ELSE b.uploaders || $5 END,
              released_at = CASE WHEN b.released_at IS NULL THEN NULL ELSE now() END"
     ))
     .bind(sha256)

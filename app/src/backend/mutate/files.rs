@@ -15,11 +15,11 @@ use uuid::Uuid;
 /// row is locked, so the sweep never deletes what this names.
 pub async fn attach(conn: &mut PgConnection, member: &Member, args: &FileAttach) -> Result<(), Failure> {
     let s = member.group.schema.ident();
-    // Content no file names (removed, or never attached) is named again
-    // only by whoever sent it last: not by someone who knows its checksum.
+    // Content no file names (removed, or never attached) is named only by
+    // those who sent it: not by someone who knows its checksum.
     let blob: Option<(String, i32, bool)> = sqlx::query_as(&format!(
         "SELECT content_type, size, thumb FROM {s}.blobs
-          WHERE sha256 = $1 AND (released_at IS NULL OR uploader_id = $2) FOR UPDATE"
+          WHERE sha256 = $1 AND (released_at IS NULL OR $2 = ANY (uploaders)) FOR UPDATE"
     ))
     .bind(&args.sha256)
     .bind(member.user_id)

@@ -147,6 +147,9 @@ fn NewComment(request_id: Uuid) -> impl IntoView {
     let form = NodeRef::<html::Form>::new();
     let body = NodeRef::<html::Textarea>::new();
     let photos = NodeRef::<html::Input>::new();
+    // The way with photos: their bytes kept, the comment queued, then the
+    // photos named (in that order); the form busy meanwhile.
+    let with_photos = RwSignal::new(false);
     let photo_error = RwSignal::new(None::<crate::error::AppError>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -155,19 +158,22 @@ fn NewComment(request_id: Uuid) -> impl IntoView {
         let write = Mutation::RequestComment(CommentCreate { id, request_id, body: body.value() });
         #[cfg(feature = "hydrate")]
         if let Some(input) = photos.get().filter(|i| i.files().is_some_and(|f| f.length() > 0)) {
-            // Its photos once it is queued (or sent), in that order.
+            with_photos.set(true);
             photo_error.set(None);
             leptos::task::spawn_local(async move {
-                let outcome = match crate::components::send(group, write).await {
-                    Ok(()) => crate::components::attach_chosen(group, &input, Some(request_id), Some(id)).await,
-                    Err(error) => Err(error),
-                };
-                if outcome.is_ok() {
+                use crate::components::{keep_chosen, name_kept, send};
+                let outcome = async {
+                    let kept = keep_chosen(group, &input).await?;
+                    send(group, write).await?;
+                    // Queued: the form is done with, whatever the photos do.
                     if let Some(form) = form.get_untracked() {
                         form.reset();
                     }
-                }
+                    name_kept(group, kept, Some(request_id), Some(id)).await
+                };
+                let outcome = outcome.await;
                 let _ = photo_error.try_set(outcome.err());
+                let _ = with_photos.try_set(false);
             });
             return;
         }
@@ -176,6 +182,7 @@ fn NewComment(request_id: Uuid) -> impl IntoView {
         comment.dispatch(write);
     };
     reset_on_success(comment, form);
+    let busy = move || !ready.get() || comment.pending().get() || with_photos.get();
     view! {
         <form node_ref=form on:submit=submit>
             <div class="field">
@@ -188,7 +195,7 @@ fn NewComment(request_id: Uuid) -> impl IntoView {
             </div>
             <FormError error=action_error(comment) />
             <FormError error=photo_error.into() />
-            <button type="submit" disabled=move || !ready.get() || comment.pending().get()>"Comment"</button>
+            <button type="submit" disabled=busy>"Comment"</button>
         </form>
     }
 }

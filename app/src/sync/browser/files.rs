@@ -120,7 +120,7 @@ pub async fn upload(me: Uuid, slug: &str, sha256: &str) -> Result<(), Halt> {
         };
     };
     let total = blob.size() as i64;
-    let mut waited = 0;
+    let (mut waited, mut restarted) = (0, false);
     while !state.is_some_and(|s| s.complete) {
         let first = state.map_or(0, |s| s.received);
         if first >= total {
@@ -145,13 +145,18 @@ pub async fn upload(me: Uuid, slug: &str, sha256: &str) -> Result<(), Halt> {
         let body = response.text().await.unwrap_or_default();
         state = match status {
             200 => Some(serde_json::from_str(&body).map_err(|_| Halt::Unreachable)?),
-            409 => {
-                // Taken meanwhile (another tab), or refused for good.
-                let now = ask(me, &url).await?;
-                if now.is_none_or(|s| s.received == first && !s.complete) {
-                    return Err(Halt::Refused(reason(&body)));
-                }
-                now
+            // Taken meanwhile (another tab), dropped (a day without a
+            // chunk), or refused for good (a closed group).
+            409 => match ask(me, &url).await? {
+                None if first > 0 => None,
+                Some(now) if now.complete || now.received != first => Some(now),
+                _ => return Err(Halt::Refused(reason(&body))),
+            },
+            // These bytes hashed to the checksum here: what the server put
+            // together was not them (chunks lost there). Once more, whole.
+            422 if body.contains("checksum") && !restarted => {
+                restarted = true;
+                None
             }
             _ => return Err(verdict(status, &body)),
         };
