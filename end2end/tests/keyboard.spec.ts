@@ -138,3 +138,45 @@ test("an admin's pages, email choices and the calendar feed with the keyboard on
   expect(feed.headers()['content-type']).toContain('text/calendar');
   expect(await feed.text()).toContain('BEGIN:VCALENDAR');
 });
+
+/** Opens the file chooser of `input` with the keyboard and picks `file`. */
+async function choose(page: Page, input: Locator, file: { name: string; mimeType: string; buffer: Buffer }) {
+  await tabTo(page, input);
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Space')]);
+  await chooser.setFiles(file);
+}
+
+test('a photo on a request and a document in the library with the keyboard only', async ({ browser }) => {
+  const page = await person(browser, 'Max Keys');
+  const slug = await groupWith(page, []);
+  await page.goto(`/g/${slug}`);
+  await synced(page);
+  const png = Buffer.from(
+    'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAEElEQVR4nGM4YGAARAwQCgAhzgSBU+xT6wAAAABJRU5ErkJggg==',
+    'base64',
+  );
+
+  await section(page, 'Requests', /requests$/);
+  await typeInto(page, page.getByLabel('What is wrong?'), 'Cracked window');
+  await press(page, page.getByRole('button', { name: 'Send request' }));
+  await press(page, page.getByRole('link', { name: 'Cracked window' }));
+  await expect(page.getByRole('heading', { name: 'Cracked window' })).toBeVisible();
+  await choose(page, page.getByLabel(/Photos to add/), { name: 'window.png', mimeType: 'image/png', buffer: png });
+  await press(page, page.getByRole('button', { name: 'Add photos' }));
+  const photo = page.getByRole('region', { name: 'Photos' }).getByRole('img', { name: 'window.png' });
+  await expect.poll(() => photo.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(2);
+
+  await section(page, 'Documents', /documents$/);
+  const pdf = Buffer.from('%PDF-1.4\n% keys\n%%EOF\n');
+  await choose(page, page.getByLabel(/PDF, photo or office document/), {
+    name: 'Minutes.pdf',
+    mimeType: 'application/pdf',
+    buffer: pdf,
+  });
+  await press(page, page.getByRole('button', { name: 'Add to the library' }));
+  const link = page.getByRole('region', { name: 'Documents' }).getByRole('link', { name: 'Minutes.pdf' });
+  await expect(link).toBeVisible();
+  await tabTo(page, link);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+  expect(download.suggestedFilename()).toBe('Minutes.pdf');
+});
