@@ -95,6 +95,13 @@ test('a photo chosen offline for a new request shows at once and reaches another
   // Nobody outside the group gets it.
   const stranger = await person(browser, 'Dee Stranger');
   expect((await stranger.request.get(href!)).status()).toBe(404);
+
+  // Cy may remove her own photo, not Bo's; Bo takes his back: it goes for Cy too.
+  await expect(cy.getByRole('button', { name: 'Remove flat3.jpg' })).toHaveCount(1);
+  await expect(cy.getByRole('button', { name: 'Remove leak.jpg' })).toHaveCount(0);
+  await bo.getByRole('region', { name: 'Photos' }).getByRole('button', { name: 'Remove leak.jpg' }).click();
+  await expect(cy.getByRole('region', { name: 'Photos' }).getByRole('img', { name: 'leak.jpg' })).toHaveCount(0);
+  expect((await cy.request.get(href!)).status()).toBe(404);
 });
 
 test('a document an admin adds opens for a resident, and offline once opened', async ({ browser }) => {

@@ -4,7 +4,10 @@
 //! a document opened from it.
 
 use super::{use_group, use_hydrated, FormError, PendingBadge};
-use crate::{error::AppError, model::FileInfo};
+use crate::{
+    error::AppError,
+    model::{mutation::ById, FileInfo, Mutation},
+};
 use leptos::{html, prelude::*};
 use uuid::Uuid;
 
@@ -172,12 +175,22 @@ pub fn Photo(file: FileInfo) -> impl IntoView {
         });
     }
     let whole = file_url(&group.slug.get_untracked(), file.id, false);
+    let (id, label) = (file.id, format!("Remove {}", file.name));
+    let may_remove = (file.uploader_id == group.me() || group.is_admin()) && !group.is_closed();
+    let remove = super::use_mutation();
     view! {
         <figure class="photo">
             <a href=whole target="_blank" rel="noopener">
                 <img src=move || shown.get() alt=file.name.clone() loading="lazy" />
             </a>
-            <figcaption class="muted"><PendingBadge id=file.id /></figcaption>
+            <figcaption class="muted">
+                <PendingBadge id />
+                {may_remove.then(|| view! {
+                    <button type="button" class="link" aria-label=label
+                        on:click=move |_| { remove.dispatch(Mutation::FileRemove(ById { id })); }>"Remove"</button>
+                })}
+                <FormError error=super::action_error(remove) />
+            </figcaption>
         </figure>
     }
 }
