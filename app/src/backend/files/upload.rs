@@ -60,11 +60,16 @@ fn complete(size: i64) -> UploadState {
 
 /// The stored size of `sha256` if the member may name it; its retention
 /// starts again if no file names it (so it outlives the attach to come).
+/// Content a file names is only read (asked before every send of a write
+/// naming it: no row rewritten each time).
 async fn stored(conn: impl sqlx::PgExecutor<'_>, member: &Member, sha256: &str) -> Result<Option<i64>, AppError> {
+    let s = member.group.schema.ident();
     let size: Option<i32> = sqlx::query_scalar(&format!(
-        "UPDATE {}.blobs SET released_at = CASE WHEN released_at IS NULL THEN NULL ELSE now() END
-          WHERE sha256 = $1 AND (released_at IS NULL OR $2 = ANY (uploaders)) RETURNING size",
-        member.group.schema.ident()
+        "WITH renewed AS (
+             UPDATE {s}.blobs SET released_at = now()
+              WHERE sha256 = $1 AND released_at IS NOT NULL AND $2 = ANY (uploaders) RETURNING size)
+         SELECT size FROM renewed
+         UNION ALL SELECT size FROM {s}.blobs WHERE sha256 = $1 AND released_at IS NULL"
     ))
     .bind(sha256)
     .bind(member.user_id)
