@@ -373,6 +373,33 @@ async fn files_over_the_file_limit_or_the_groups_room_are_413_with_a_reason() {
 }
 
 #[tokio::test]
+async fn uploads_left_unsent_hold_the_groups_room_for_an_hour_only() {
+    let app = TestApp::spawn_with(&[
+        ("COURTYARD_FILES_MAX_FILE_BYTES", "4096"),
+        ("COURTYARD_FILES_MAX_GROUP_BYTES", "10000"),
+    ])
+    .await;
+    let (ann, slug) = app.admin_of_new_group().await;
+    let bob = app.resident(&ann, &slug, "Bob").await;
+    // Bob declares two files and sends a little of each.
+    for n in 0..2 {
+        let held = pdf(&format!("held {n}"), 4000);
+        let (status, _) = put_chunk(&app, &bob, &slug, &sha(&held), &held, 0..100).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let ann_file = pdf("ann", 4000);
+    let (status, body) = put_chunk(&app, &ann, &slug, &sha(&ann_file), &ann_file, 0..4000).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    // An hour untouched: they hold no room, and Ann's file goes in.
+    let schema = app.schema_of(&slug).await;
+    sqlx::query(&format!("UPDATE \"{schema}\".uploads SET updated_at = now() - interval '2 hours'"))
+        .execute(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(upload(&app, &ann, &slug, &ann_file).await, sha(&ann_file));
+}
+
+#[tokio::test]
 async fn a_chunk_at_the_wrong_offset_is_409() {
     let app = TestApp::spawn().await;
     let (ann, slug) = app.admin_of_new_group().await;

@@ -45,10 +45,11 @@ pub async fn put_chunk(
     Ok(Json(files::upload::receive(&state, &member, &sha256, range, body).await?))
 }
 
+/// `?thumb=true` asks for the thumbnail; any other value, the file.
 #[derive(Deserialize)]
 pub struct Variant {
     #[serde(default)]
-    thumb: bool,
+    thumb: Option<String>,
 }
 
 /// The file's bytes (or its thumbnail, `?thumb=true`): private to the
@@ -68,7 +69,7 @@ pub async fn download(
         (header::CACHE_CONTROL, HeaderValue::from_static("private, no-cache")),
         (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox")),
     ];
-    let opened = match files::open(&state, &member, id, variant.thumb, asked).await? {
+    let opened = match files::open(&state, &member, id, variant.thumb.as_deref() == Some("true"), asked).await? {
         files::Answer::Bytes(opened) => opened,
         files::Answer::NotModified { tag } => {
             let tag = HeaderValue::from_str(&tag).map_err(|_| AppError::Internal)?;

@@ -121,7 +121,12 @@ fn image(bytes: &[u8], format: ImageFormat) -> Result<Checked, AppError> {
     }
     let keeps_png = format == ImageFormat::Png || (format == ImageFormat::WebP && picture.has_alpha());
     let (content_type, bytes) = if keeps_png { ("image/png", png(&picture)?) } else { ("image/jpeg", jpeg(&picture)?) };
-    let small = picture.thumbnail(THUMB_SIZE, THUMB_SIZE);
+    // Shrunk, never enlarged.
+    let small = if picture.width().max(picture.height()) > THUMB_SIZE {
+        picture.thumbnail(THUMB_SIZE, THUMB_SIZE)
+    } else {
+        picture.clone()
+    };
     Ok(Checked { content_type, bytes, thumb: Some(jpeg(&small)?) })
 }
 
@@ -197,6 +202,14 @@ mod tests {
         assert_eq!(checked.content_type, "image/png");
         let thumb = image::load_from_memory(checked.thumb.as_ref().unwrap()).unwrap();
         assert_eq!((thumb.width(), thumb.height()), (THUMB_SIZE, THUMB_SIZE / 2));
+    }
+
+    #[test]
+    fn a_small_image_keeps_its_size_in_its_thumbnail() {
+        let tiny = RgbImage::from_pixel(8, 8, Rgb([1, 2, 3]));
+        let checked = check(encoded(DynamicImage::ImageRgb8(tiny), ImageFormat::Png).into(), LIMIT).unwrap();
+        let thumb = image::load_from_memory(checked.thumb.as_ref().unwrap()).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (8, 8));
     }
 
     #[test]

@@ -169,8 +169,12 @@ async fn start_or_resume(
         None if first != 0 => return Err(out_of_step()),
         None => {
             let (used, moving): (i64, i64) = sqlx::query_as(&format!(
+                // Uploads moving hold their room (one left for an hour no
+                // longer does: nobody can fill the group with uploads they
+                // never send; the room is checked again when one finishes).
                 "SELECT (SELECT coalesce(sum(size), 0) FROM {s}.blobs)::bigint
-                      + (SELECT coalesce(sum(total), 0) FROM {s}.uploads)::bigint,
+                      + (SELECT coalesce(sum(total), 0) FROM {s}.uploads
+                          WHERE updated_at > now() - interval '1 hour')::bigint,
                         (SELECT count(*) FROM {s}.uploads
                           WHERE uploader_id = $1 AND updated_at > now() - interval '1 hour')"
             ))
