@@ -1,15 +1,18 @@
-import { test as base, expect, type Browser, type Page } from '@playwright/test';
+import { test as base, expect, type Browser, type BrowserContext, type Page } from '@playwright/test';
 
 /**
  * Playwright's `test`, watching every page a test opens (through `browser`
  * or its own `context`): a test fails if the browser reports a
  * Content-Security-Policy violation or an uncaught error (a WASM panic
- * included), so the app is known to work under its CSP.
+ * included), so the app is known to work under its CSP. The contexts a test
+ * opens through `browser` are closed when it ends: the browser lives for the
+ * whole run, and earlier tests' pages would otherwise go on syncing.
  */
 export const test = base.extend<{ browserLog: { watch: (page: Page) => void } }>({
   browserLog: [
     async ({ browser }, use) => {
       const problems: string[] = [];
+      const opened: BrowserContext[] = [];
       const watch = (page: Page) => {
         page.on('console', (message) => {
           if (/content.security.policy/i.test(message.text())) problems.push(`CSP, ${page.url()}: ${message.text()}`);
@@ -20,10 +23,12 @@ export const test = base.extend<{ browserLog: { watch: (page: Page) => void } }>
       browser.newContext = async (...args: Parameters<Browser['newContext']>) => {
         const context = await newContext.apply(browser, args);
         context.on('page', watch);
+        opened.push(context);
         return context;
       };
       await use({ watch });
       browser.newContext = newContext;
+      await Promise.all(opened.map((context) => context.close()));
       expect(problems, 'what the browser reported').toEqual([]);
     },
     { auto: true },

@@ -11,8 +11,10 @@ use std::path::Path;
 use tokio::sync::oneshot;
 
 pub mod cluster;
+pub mod files;
 pub mod nginx;
 pub mod process;
+pub mod s3;
 pub mod shape_client;
 pub mod smtp;
 
