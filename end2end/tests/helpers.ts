@@ -28,7 +28,7 @@ export const test = base.extend<{ browserLog: { watch: (page: Page) => void } }>
       };
       await use({ watch });
       browser.newContext = newContext;
-      await Promise.all(opened.map((context) => context.close()));
+      await Promise.allSettled(opened.map((context) => context.close()));
       expect(problems, 'what the browser reported').toEqual([]);
     },
     { auto: true },

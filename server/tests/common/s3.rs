@@ -45,22 +45,34 @@ impl S3 {
         format!("{}/{}", self.endpoint(), self.bucket)
     }
 
-    /// The settings a client of this store needs from its environment
-    /// (`object_store`'s `AmazonS3Builder::from_env`).
-    pub fn environment(&self) -> Vec<(&'static str, String)> {
-        vec![
+    /// Points this process's `AWS_*` variables at this store, and only
+    /// there (`object_store`'s `AmazonS3Builder::from_env` reads them all):
+    /// call it before any server starts, in a test binary of one test (no
+    /// other thread reads the environment meanwhile).
+    pub fn take_environment(&self) {
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("AWS_") {
+                std::env::remove_var(name);
+            }
+        }
+        for (name, value) in [
             ("AWS_ENDPOINT", self.endpoint()),
             ("AWS_ALLOW_HTTP", "true".into()),
             ("AWS_ACCESS_KEY_ID", "courtyard-test".into()),
             ("AWS_SECRET_ACCESS_KEY", "courtyard-test".into()),
             ("AWS_REGION", "us-east-1".into()),
-        ]
+        ] {
+            std::env::set_var(name, value);
+        }
     }
 
     /// The keys in the bucket under `prefix`, sorted.
     pub async fn keys(&self, prefix: &str) -> Vec<String> {
         let url = format!("{}?list-type=2&prefix={prefix}", self.bucket_url());
-        let listing = reqwest::get(url).await.unwrap().text().await.unwrap();
+        let response = reqwest::get(url).await.unwrap();
+        let status = response.status();
+        let listing = response.text().await.unwrap();
+        assert!(status.is_success(), "listing the bucket: {status} {listing}");
         let mut keys: Vec<String> = listing
             .split("<Key>")
             .skip(1)
@@ -92,6 +104,10 @@ impl Drop for S3 {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.log);
+        if std::thread::panicking() {
+            eprintln!("moto's log: {}", self.log.display());
+        } else {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
